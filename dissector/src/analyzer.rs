@@ -1,0 +1,131 @@
+//! The pipeline: one captured frame in, its `FrameReport` out. The first pass
+//! over a frame builds state; later passes (clicks, refilters, `tshark -2`)
+//! return what the first pass stored, updated by what later frames learnt
+//! (e.g. the response frame of a request).
+
+use std::collections::HashMap;
+
+use crate::net::flow::FlowTable;
+use crate::net::link::{self, Decoded, LinkType};
+use crate::output::FrameReport;
+use crate::smb::framing::FramingNote;
+use crate::state::dispatch::{self, FrameCtx};
+use crate::state::{SmbConnection, SmbState};
+
+/// Thresholds and switches (Wireshark preferences map onto these).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Responses slower than this are worth a look (seconds).
+    pub slow_response_s: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { slow_response_s: 1.0 }
+    }
+}
+
+/// One captured frame as the front end hands it over.
+#[derive(Clone, Copy, Debug)]
+pub struct FrameInput<'a> {
+    /// 1-based frame number.
+    pub number: u32,
+    /// Absolute capture time, nanoseconds since the epoch.
+    pub ts_ns: i64,
+    pub link: LinkType,
+    pub data: &'a [u8],
+}
+
+/// Stored reports of the frames seen so far (frames with nothing to say are absent).
+#[derive(Debug, Default)]
+pub struct Reports {
+    map: HashMap<u32, FrameReport>,
+}
+
+impl Reports {
+    pub fn get(&self, frame: u32) -> Option<&FrameReport> {
+        self.map.get(&frame)
+    }
+    pub fn get_mut(&mut self, frame: u32) -> Option<&mut FrameReport> {
+        self.map.get_mut(&frame)
+    }
+    fn put(&mut self, frame: u32, r: FrameReport) {
+        if !r.is_empty() {
+            self.map.insert(frame, r);
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&u32, &FrameReport)> {
+        self.map.iter()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Analyzer {
+    pub config: Config,
+    flows: FlowTable,
+    smb: SmbState,
+    reports: Reports,
+    /// Highest frame number processed on the first pass.
+    last_frame: u32,
+}
+
+impl Analyzer {
+    pub fn new(config: Config) -> Self {
+        Analyzer { config, ..Default::default() }
+    }
+
+    /// Forget everything (a new capture is opened).
+    pub fn reset(&mut self) {
+        let config = self.config.clone();
+        *self = Analyzer::new(config);
+    }
+
+    /// The stored report of a frame (later passes).
+    pub fn report(&self, frame: u32) -> Option<&FrameReport> {
+        self.reports.get(frame)
+    }
+
+    pub fn reports(&self) -> &Reports {
+        &self.reports
+    }
+
+    /// Process a frame on its first pass, or return what was stored for it.
+    /// A frame number at or below one already processed is a revisit.
+    pub fn dissect(&mut self, input: &FrameInput<'_>) -> Option<&FrameReport> {
+        if input.number > self.last_frame {
+            self.last_frame = input.number;
+            let report = self.first_pass(input);
+            self.reports.put(input.number, report);
+        }
+        self.reports.get(input.number)
+    }
+
+    fn first_pass(&mut self, input: &FrameInput<'_>) -> FrameReport {
+        let mut report = FrameReport::default();
+        let seg = match link::decode(input.link, input.data) {
+            Decoded::Tcp(seg) => seg,
+            Decoded::Other | Decoded::Undecodable(_) => return report,
+        };
+        let smb_port = [seg.src.port, seg.dst.port].iter().any(|&p| p == 445 || p == 139);
+        let Analyzer { flows, smb, reports, .. } = self;
+        let mut fctx = FrameCtx { frame: input.number, ts_ns: input.ts_ns, report: &mut report, reports };
+        let _info = flows.on_segment(&seg, input.number, input.ts_ns, &mut |conn, dir, chunk| {
+            let sc = smb.conns.entry(conn).or_insert_with(|| SmbConnection::new(smb_port));
+            let (framer, ctx) = sc.split(dir);
+            let mut notes = Vec::new();
+            framer.feed(chunk, &mut |pdu| dispatch::on_pdu(ctx, &pdu, &mut fctx), &mut |n| notes.push(n));
+            for n in notes {
+                if let FramingNote::Resynced { skipped } = n {
+                    dispatch::note_resync(&mut fctx, skipped);
+                }
+            }
+        });
+        report
+    }
+}

@@ -1,0 +1,19 @@
+//! smbdiag core: raw captured frames in, per-frame SMB fields and diagnoses out.
+//!
+//! Data flows one way: `net` (link/IP/TCP decode, reassembly) → `smb::framing`
+//! (NBSS and SMB PDUs) → `smb::records` (nom parsers, no state) → `state`
+//! (connections, sessions, trees, opens, pending requests) → `rules`
+//! (diagnoses) → `output` (per-frame reports) → `present` (field items for a
+//! front end such as the Wireshark shim). Nothing here depends on Wireshark.
+
+pub mod analyzer;
+pub mod net;
+pub mod output;
+pub mod present;
+pub mod rules;
+pub mod smb;
+pub mod state;
+
+pub use analyzer::{Analyzer, Config, FrameInput};
+pub use net::link::LinkType;
+pub use output::{Finding, FrameReport, MessageFields};

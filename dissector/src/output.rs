@@ -1,0 +1,69 @@
+//! Per-frame results: what the front end shows for one captured frame.
+
+use std::sync::Arc;
+
+use crate::rules::catalog::RuleDef;
+use crate::smb::types::{Command, Dialect, NtStatus};
+
+/// The fields of one SMB2 message, shown on the frame that completed it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MessageFields {
+    pub cmd: Command,
+    pub is_response: bool,
+    /// Responses only.
+    pub status: Option<NtStatus>,
+    pub msg_id: u64,
+    pub async_id: Option<u64>,
+    pub session_id: u64,
+    /// Sync headers only.
+    pub tree_id: Option<u32>,
+    /// `\\server\share` of the tree the message addresses.
+    pub tree: Option<Arc<str>>,
+    /// Path of the open the message addresses.
+    pub file: Option<Arc<str>>,
+    pub dialect: Option<Dialect>,
+    /// Authentication: "NTLMv2", "NTLMv1", "Kerberos", "anonymous", "guest"...
+    pub auth: Option<Arc<str>>,
+    /// `DOMAIN\user` of the session.
+    pub user: Option<Arc<str>>,
+    /// Responses: time since the request (nanoseconds).
+    pub response_time_ns: Option<i64>,
+    pub request_frame: Option<u32>,
+    pub response_frame: Option<u32>,
+    /// Interim STATUS_PENDING response (the final one follows).
+    pub interim: bool,
+    /// The message was cut by a capture gap or snaplen; fields past the header may be missing.
+    pub truncated: bool,
+    /// One-line description for the tree, e.g. "TREE_CONNECT response STATUS_BAD_NETWORK_NAME".
+    pub summary: String,
+}
+
+/// One diagnosis: an expert item with its sentence and evidence frames.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub rule: &'static RuleDef,
+    /// The sentence an administrator acts on: what, evidence, likely cause, next check.
+    pub text: String,
+    pub related_frames: Vec<u32>,
+}
+
+/// An encrypted or otherwise opaque SMB PDU on this frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpaquePdu {
+    pub session_id: u64,
+    pub description: String,
+}
+
+/// Everything smbdiag has to say about one frame.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FrameReport {
+    pub messages: Vec<MessageFields>,
+    pub opaque: Vec<OpaquePdu>,
+    pub findings: Vec<Finding>,
+}
+
+impl FrameReport {
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.opaque.is_empty() && self.findings.is_empty()
+    }
+}

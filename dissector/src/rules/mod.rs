@@ -1,0 +1,3 @@
+//! Diagnosis rules: the catalog of rule ids and the rules that raise findings.
+
+pub mod catalog;

@@ -1,0 +1,5 @@
+//! SMB over TCP: NBSS framing, zero-copy record parsers and protocol values.
+
+pub mod framing;
+pub mod records;
+pub mod types;

@@ -1,0 +1,47 @@
+//! SMB state built on the first pass: per connection the framers, the dialect
+//! and the requests waiting for their responses; sessions, trees and opens.
+
+pub mod dispatch;
+pub mod pending;
+
+use std::collections::HashMap;
+
+use crate::net::flow::{ConnId, Dir};
+use crate::smb::framing::Framer;
+use crate::smb::types::Dialect;
+use pending::PendingTable;
+
+/// SMB-level state of one TCP connection: the two framers apart from the
+/// protocol state they feed, so both can be borrowed at once.
+#[derive(Debug)]
+pub struct SmbConnection {
+    pub to_server: Framer,
+    pub to_client: Framer,
+    pub ctx: ConnCtx,
+}
+
+/// Protocol state of one connection.
+#[derive(Debug, Default)]
+pub struct ConnCtx {
+    pub dialect: Option<Dialect>,
+    pub pending: PendingTable,
+}
+
+impl SmbConnection {
+    pub fn new(smb_port: bool) -> Self {
+        SmbConnection { to_server: Framer::new(smb_port), to_client: Framer::new(smb_port), ctx: ConnCtx::default() }
+    }
+
+    /// The framer of one direction and the shared context.
+    pub fn split(&mut self, dir: Dir) -> (&mut Framer, &mut ConnCtx) {
+        match dir {
+            Dir::ToServer => (&mut self.to_server, &mut self.ctx),
+            Dir::ToClient => (&mut self.to_client, &mut self.ctx),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct SmbState {
+    pub conns: HashMap<ConnId, SmbConnection>,
+}
