@@ -10,6 +10,10 @@ use smbdiag_core::{Analyzer, Config, FrameInput, LinkType};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--rules-md") {
+        print!("{}", smbdiag_core::rules::catalog::markdown());
+        return;
+    }
     let Some(path) = args.get(1) else {
         eprintln!("usage: smbdiag-cli FILE");
         std::process::exit(2);
