@@ -116,10 +116,11 @@ impl Analyzer {
         let Analyzer { flows, smb, reports, .. } = self;
         let mut fctx = FrameCtx { frame: input.number, ts_ns: input.ts_ns, report: &mut report, reports };
         let _info = flows.on_segment(&seg, input.number, input.ts_ns, &mut |conn, dir, chunk| {
-            let sc = smb.conns.entry(conn).or_insert_with(|| SmbConnection::new(smb_port));
+            let SmbState { conns, sessions } = &mut *smb;
+            let sc = conns.entry(conn).or_insert_with(|| SmbConnection::new(smb_port));
             let (framer, ctx) = sc.split(dir);
             let mut notes = Vec::new();
-            framer.feed(chunk, &mut |pdu| dispatch::on_pdu(ctx, &pdu, &mut fctx), &mut |n| notes.push(n));
+            framer.feed(chunk, &mut |pdu| dispatch::on_pdu(ctx, sessions, &pdu, &mut fctx), &mut |n| notes.push(n));
             for n in notes {
                 if let FramingNote::Resynced { skipped } = n {
                     dispatch::note_resync(&mut fctx, skipped);

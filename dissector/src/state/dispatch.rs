@@ -9,6 +9,7 @@ use crate::smb::records::header_records::{self, Smb2Header, SMB2_HEADER_LEN};
 use crate::smb::types::{Command, NtStatus};
 
 use super::pending::PendingRequest;
+use super::session::SessionTable;
 use super::ConnCtx;
 
 /// The frame being processed and the reports of earlier frames.
@@ -34,9 +35,9 @@ fn push_finding(f: &mut FrameCtx<'_>, finding: Finding) {
     }
 }
 
-pub fn on_pdu(ctx: &mut ConnCtx, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
+pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
     match pdu.kind {
-        PduKind::Smb2 => on_smb2_pdu(ctx, pdu, f),
+        PduKind::Smb2 => on_smb2_pdu(ctx, sessions, pdu, f),
         PduKind::Transform => {
             if let Ok((_, t)) = header_records::parse_transform_header(pdu.data) {
                 f.report.opaque.push(OpaquePdu {
@@ -57,7 +58,7 @@ pub fn on_pdu(ctx: &mut ConnCtx, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
     }
 }
 
-fn on_smb2_pdu(ctx: &mut ConnCtx, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
+fn on_smb2_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
     let mut off = 0usize;
     // Bounded: each step advances by at least a header, and a PDU holds at
     // most PDU_KEEP_PREFIX bytes.
@@ -76,7 +77,7 @@ fn on_smb2_pdu(ctx: &mut ConnCtx, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
         let msg_len = if next == 0 { rest.len() } else { next.min(rest.len()) };
         let msg_end = off + msg_len;
         let cut = !pdu.is_whole() && (next == 0 || off + next > pdu.data.len());
-        on_message(ctx, &hdr, &rest[..msg_len], cut, f);
+        on_message(ctx, sessions, &hdr, &rest[..msg_len], cut, f);
         if next == 0 || next < SMB2_HEADER_LEN || next % 8 != 0 || msg_end >= pdu.data.len() {
             break;
         }
@@ -92,7 +93,7 @@ fn note_truncated(f: &mut FrameCtx<'_>, pdu: &Pdu<'_>, off: usize) {
     push_finding(f, Finding { rule: &catalog::DECODE_TRUNCATED, text, related_frames: Vec::new() });
 }
 
-fn on_message(ctx: &mut ConnCtx, hdr: &Smb2Header<'_>, _msg: &[u8], cut: bool, f: &mut FrameCtx<'_>) {
+fn on_message(ctx: &mut ConnCtx, _sessions: &mut SessionTable, hdr: &Smb2Header<'_>, _msg: &[u8], cut: bool, f: &mut FrameCtx<'_>) {
     let is_response = hdr.is_response();
     let mut m = MessageFields {
         cmd: hdr.command,

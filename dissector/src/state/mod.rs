@@ -3,6 +3,7 @@
 
 pub mod dispatch;
 pub mod pending;
+pub mod session;
 
 use std::collections::HashMap;
 
@@ -44,4 +45,5 @@ impl SmbConnection {
 #[derive(Debug, Default)]
 pub struct SmbState {
     pub conns: HashMap<ConnId, SmbConnection>,
+    pub sessions: session::SessionTable,
 }
