@@ -1,7 +1,6 @@
 //! Run the smbdiag core over a pcap/pcapng file without Wireshark and print
 //! what it reports per frame: `smbdiag-cli FILE [--fields|--summary]`.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use pcap_file::pcap::PcapReader;
@@ -14,10 +13,12 @@ fn main() {
         print!("{}", smbdiag_core::rules::catalog::markdown());
         return;
     }
-    let Some(path) = args.get(1) else {
-        eprintln!("usage: smbdiag-cli FILE");
-        std::process::exit(2);
-    };
+    if args.get(1).map(String::as_str) == Some("--bench") {
+        let Some(path) = args.get(2) else { usage() };
+        bench(path, args.get(3).and_then(|n| n.parse().ok()).unwrap_or(3));
+        return;
+    }
+    let Some(path) = args.get(1) else { usage() };
     let mut an = Analyzer::new(Config::default());
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
@@ -37,9 +38,54 @@ fn main() {
     }
 }
 
+fn usage() -> ! {
+    eprintln!("usage: smbdiag-cli FILE | --bench FILE [ROUNDS] | --rules-md");
+    std::process::exit(2);
+}
+
+/// The core alone over a capture held in memory: throughput in MB/s and
+/// frames/s (best of ROUNDS), and what it keeps afterwards.
+fn bench(path: &str, rounds: u32) {
+    let data = std::fs::read(path).unwrap_or_else(|e| {
+        eprintln!("{path}: {e}");
+        std::process::exit(1)
+    });
+    // Decode the file once into owned frames so only the core is timed.
+    let mut frames: Vec<(u32, i64, LinkType, Vec<u8>)> = Vec::new();
+    if let Err(e) = for_each_frame_in(&data, &mut |i| frames.push((i.number, i.ts_ns, i.link, i.data.to_vec()))) {
+        eprintln!("{path}: {e}");
+        std::process::exit(1);
+    }
+    let bytes: usize = frames.iter().map(|f| f.3.len()).sum();
+    let mut best = f64::MAX;
+    let mut kept = 0;
+    for _ in 0..rounds.max(1) {
+        let mut an = Analyzer::new(Config::default());
+        let t = std::time::Instant::now();
+        for (number, ts_ns, link, d) in &frames {
+            std::hint::black_box(an.dissect(&FrameInput { number: *number, ts_ns: *ts_ns, link: *link, data: d }));
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+        kept = an.reports().len();
+    }
+    println!(
+        "{path}: {} frames, {:.1} MB in {:.3} s: {:.0} MB/s, {:.0} frames/s; {} frames with a report",
+        frames.len(),
+        bytes as f64 / 1e6,
+        best,
+        bytes as f64 / 1e6 / best,
+        frames.len() as f64 / best,
+        kept
+    );
+}
+
 /// Read every packet of a pcap or pcapng file as a `FrameInput`.
 fn for_each_frame(path: &str, f: &mut dyn FnMut(FrameInput<'_>)) -> Result<(), String> {
     let data = std::fs::read(path).map_err(|e| e.to_string())?;
+    for_each_frame_in(&data, f)
+}
+
+fn for_each_frame_in(data: &[u8], f: &mut dyn FnMut(FrameInput<'_>)) -> Result<(), String> {
     let mut number = 0u32;
     if data.len() >= 4 && data[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
         let mut r = PcapNgReader::new(&data[..]).map_err(|e| e.to_string())?;
@@ -63,7 +109,6 @@ fn for_each_frame(path: &str, f: &mut dyn FnMut(FrameInput<'_>)) -> Result<(), S
             }
         }
     } else {
-        let _ = File::open(path);
         let mut r = PcapReader::new(&data[..]).map_err(|e| e.to_string())?;
         let link = u32::from(r.header().datalink);
         while let Some(pkt) = r.next_packet() {
