@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use crate::net::flow::FlowTable;
+use crate::net::flow::{ConnId, Dir, FlowTable};
+use crate::rules::{ConnView, Engine, SegEvent};
 use crate::net::link::{self, Decoded, LinkType};
 use crate::output::FrameReport;
 use crate::smb::framing::FramingNote;
@@ -71,6 +72,7 @@ pub struct Analyzer {
     flows: FlowTable,
     smb: SmbState,
     reports: Reports,
+    engine: Engine,
     /// Highest frame number processed on the first pass.
     last_frame: u32,
 }
@@ -113,9 +115,22 @@ impl Analyzer {
             Decoded::Other | Decoded::Undecodable(_) => return report,
         };
         let smb_port = [seg.src.port, seg.dst.port].iter().any(|&p| p == 445 || p == 139);
-        let Analyzer { flows, smb, reports, .. } = self;
-        let mut fctx = FrameCtx { frame: input.number, ts_ns: input.ts_ns, report: &mut report, reports };
-        let _info = flows.on_segment(&seg, input.number, input.ts_ns, &mut |conn, dir, chunk| {
+        let view_of = |id, dir| match dir {
+            Dir::ToServer => ConnView { id, client: seg.src, server: seg.dst },
+            Dir::ToClient => ConnView { id, client: seg.dst, server: seg.src },
+        };
+        let Analyzer { config, flows, smb, reports, engine, .. } = self;
+        let mut fctx = FrameCtx {
+            frame: input.number,
+            ts_ns: input.ts_ns,
+            conn: view_of(ConnId(0), Dir::ToServer),
+            report: &mut report,
+            reports,
+            engine,
+            config,
+        };
+        let info = flows.on_segment(&seg, input.number, input.ts_ns, &mut |conn, dir, chunk| {
+            fctx.conn = view_of(conn, dir);
             let SmbState { conns, sessions } = &mut *smb;
             let sc = conns.entry(conn).or_insert_with(|| SmbConnection::new(smb_port));
             let (framer, ctx) = sc.split(dir);
@@ -127,6 +142,10 @@ impl Analyzer {
                 }
             }
         });
+        let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info };
+        let mut found = Vec::new();
+        fctx.engine.on_segment(fctx.config, &ev, &mut found);
+        report.findings.extend(found);
         report
     }
 }

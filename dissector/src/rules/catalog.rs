@@ -43,6 +43,34 @@ macro_rules! rules {
 }
 
 rules! {
+    TRANSPORT_SYN_UNANSWERED = ("transport.syn_unanswered", Error, Sequence,
+        "SYNs to an SMB port retransmitted with no answer",
+        "The client sent a SYN to port 445 (or 139) and retransmitted it with no SYN/ACK and no RST. Raised on the third SYN (the evidence is conclusive: two retransmissions), or on the client's next connection attempt to the same server when it gave up after fewer; related frames are the SYNs. Likely cause: a firewall silently drops SMB (on Windows, the Public network profile blocks inbound SMB off the domain network), or the host is down or unreachable. Next check: `Test-NetConnection <server> -CommonTCPPort SMB` from the client, `Get-NetConnectionProfile` and the File and Printer Sharing firewall rules on the server.",
+        "tests/captures/lab/port_blocked.pcap");
+    TRANSPORT_CONNECTION_REFUSED = ("transport.connection_refused", Error, Sequence,
+        "SYN to an SMB port answered by RST",
+        "The server answered the client's SYN to port 445 (or 139) with a TCP RST: the host is up but nothing accepts connections there. Raised on the RST; related frames are the SYNs. Likely cause: the Server service (LanmanServer) or smbd is stopped, SMB listens on another port, or a firewall rejects. Next check: `Get-Service LanmanServer` or `systemctl status smbd` on the server, `Test-NetConnection <server> -Port 445`.",
+        "tests/captures/lab/port_closed.pcap");
+    NEGOTIATE_REJECTED = ("negotiate.rejected", Error, Protocol,
+        "The server would not agree on an SMB dialect",
+        "The client's NEGOTIATE was answered by a TCP RST, a TCP FIN, an error status (STATUS_NOT_SUPPORTED from Samba) or an SMB1 response selecting no dialect. The finding names the dialects offered and the answer; related frame: the NEGOTIATE request. Likely cause: SMB2/3 disabled on the server (SMB3 is a dialect of SMB2: `EnableSMB2Protocol = False` disables SMB3 too), a server minimum protocol above the client's maximum, or an SMB1-only client against a server without SMB1. Next check: `Get-SmbServerConfiguration | Select EnableSMB1Protocol, EnableSMB2Protocol` on the server, `server min protocol` in smb.conf, the client's maximum protocol.",
+        "tests/captures/lab/dialect_rejected_smb3_only.pcap");
+    TRANSPORT_PACKET_LOSS = ("transport.packet_loss", Warn, Sequence,
+        "SMB connection losing TCP segments",
+        "Retransmissions in one direction of an SMB connection reached at least 3 and 0.5% of that direction's data segments. The finding says which direction loses (the sender of the retransmissions), the counts and rate so far, the duplicate ACKs of the receiver, and how long retransmitted segments waited (time from the original send to the retransmission, summed); related frames are the first retransmissions. Raised once per connection, when the threshold is crossed. Likely cause: a faulty or overloaded link, switch port, NIC or Wi-Fi; per-file round trips make transfers of many small files suffer most. Next check: error and drop counters along the path (`Get-NetAdapterStatistics`, `ethtool -S`, switch ports), duplex settings.",
+        "tests/captures/lab/small_files_loss.pcap");
+    TRANSPORT_ZERO_WINDOW = ("transport.zero_window", Warn, Sequence,
+        "SMB connection stalled by a zero TCP window",
+        "One side of an SMB connection advertised a zero receive window for at least 50 ms; raised when the window reopens, with the duration. Likely cause: the receiving host cannot keep up (slow storage, CPU, filter drivers), not the network. Next check: disk latency and CPU on the host that advertised the zero window.",
+        "none yet in the repo's captures");
+    TRANSPORT_RESET_MID_SESSION = ("transport.reset_mid_session", Warn, Sequence,
+        "SMB connection reset with requests unanswered",
+        "A TCP RST ended an SMB connection while requests were still waiting for their responses. The finding names who reset it and the outstanding requests (related frames). Likely cause: from the server, smbd or the Server service restarted or crashed, or a middlebox cut the connection; from the client, an application or session timeout. Next check: the server's SMBServer event logs or log.smbd at that time, and firewalls, IPS or load balancers in the path.",
+        "tests/captures/lab/rst_mid_session.pcap");
+    TRANSPORT_CLOSED_WITH_PENDING = ("transport.closed_with_pending", Warn, Sequence,
+        "SMB connection closed with requests unanswered",
+        "A TCP FIN closed an SMB connection while requests were still waiting for their responses. The finding names who closed it and the outstanding requests (related frames). Likely cause: the client gave up on a slow server (request timeout), or the server ended the session. Next check: the response times of the requests before, the server's logs, the client's SMBClient event logs.",
+        "none yet in the repo's captures");
     DECODE_TRUNCATED = ("decode.truncated", Note, Malformed,
         "SMB message cut short by the capture (snaplen or missing segments)",
         "An SMB PDU whose NBSS length announces more bytes than the capture holds: a short snaplen or segments the capture missed. Only the part present is decoded, so fields past the cut are absent rather than wrong. Next check: capture with a full snaplen (`tcpdump -s 0`, or `-s 0` in dumpcap) and a large buffer.",

@@ -1,4 +1,99 @@
 //! Diagnosis rules: the catalog of rule ids and the rules that raise findings.
+//!
+//! Rules see two kinds of events, in capture order: every TCP segment (after
+//! the SMB messages it completed) and every SMB2 message (after state was
+//! updated with it). They keep whatever per-connection memory they need and
+//! return findings for the current frame; a finding that only a later frame
+//! proves is raised on that frame and points back with related frames.
 
 pub mod catalog;
 pub mod status_advice;
+pub mod transport;
+
+use crate::analyzer::Config;
+use crate::net::flow::{ConnId, SegmentInfo};
+use crate::net::link::{Endpoint, TcpSegment};
+use crate::output::{Finding, MessageFields};
+use crate::smb::records::header_records::Smb2Header;
+
+/// The connection an event belongs to.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnView {
+    pub id: ConnId,
+    pub client: Endpoint,
+    pub server: Endpoint,
+}
+
+/// A TCP segment event.
+pub struct SegEvent<'a> {
+    pub frame: u32,
+    pub ts_ns: i64,
+    pub conn: ConnView,
+    pub seg: &'a TcpSegment<'a>,
+    pub info: &'a SegmentInfo,
+}
+
+/// An SMB2 message event.
+pub struct MsgEvent<'a> {
+    pub frame: u32,
+    pub ts_ns: i64,
+    pub conn: ConnView,
+    pub hdr: &'a Smb2Header<'a>,
+    pub fields: &'a MessageFields,
+    /// NEGOTIATE requests: the dialects offered, as a phrase ("SMB 2.0.2, SMB 2.1").
+    pub negotiate_offer: Option<String>,
+}
+
+/// An SMB1 NEGOTIATE seen on a connection (requests offer dialect strings;
+/// a response selects one by index, 0xFFFF for none).
+pub struct Smb1NegotiateEvent<'a> {
+    pub frame: u32,
+    pub ts_ns: i64,
+    pub conn: ConnView,
+    pub is_response: bool,
+    pub dialects: &'a [String],
+    pub selected: Option<u16>,
+}
+
+#[derive(Debug, Default)]
+pub struct Engine {
+    transport: transport::TransportRules,
+}
+
+impl Engine {
+    pub fn on_segment(&mut self, cfg: &Config, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
+        self.transport.on_segment(cfg, ev, out);
+    }
+
+    pub fn on_message(&mut self, cfg: &Config, ev: &MsgEvent<'_>, out: &mut Vec<Finding>) {
+        self.transport.on_message(cfg, ev, out);
+    }
+
+    pub fn on_smb1_negotiate(&mut self, cfg: &Config, ev: &Smb1NegotiateEvent<'_>, out: &mut Vec<Finding>) {
+        self.transport.on_smb1_negotiate(cfg, ev, out);
+    }
+}
+
+/// "frame 12", "frames 12, 14 and 19".
+pub fn frames_phrase(frames: &[u32]) -> String {
+    match frames {
+        [] => String::new(),
+        [one] => format!("frame {one}"),
+        [init @ .., last] => {
+            let init: Vec<String> = init.iter().map(u32::to_string).collect();
+            format!("frames {} and {last}", init.join(", "))
+        }
+    }
+}
+
+/// Seconds with sensible precision for a sentence.
+pub fn secs(ns: i64) -> String {
+    let s = ns as f64 / 1e9;
+    if s >= 10.0 {
+        format!("{s:.0} s")
+    } else if s >= 0.1 {
+        format!("{s:.1} s")
+    } else {
+        format!("{:.1} ms", s * 1e3)
+    }
+}

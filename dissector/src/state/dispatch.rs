@@ -1,7 +1,8 @@
 //! From PDUs to messages: walks compound chains, updates connection state,
 //! matches responses to requests and fills the frame's report.
 
-use crate::analyzer::Reports;
+use crate::analyzer::{Config, Reports};
+use crate::rules::{ConnView, Engine, MsgEvent};
 use crate::output::{Finding, FrameReport, MessageFields, OpaquePdu};
 use crate::rules::catalog;
 use crate::smb::framing::{Pdu, PduKind};
@@ -16,8 +17,12 @@ use super::ConnCtx;
 pub struct FrameCtx<'a> {
     pub frame: u32,
     pub ts_ns: i64,
+    /// The connection of the PDU being processed.
+    pub conn: ConnView,
     pub report: &'a mut FrameReport,
     pub reports: &'a mut Reports,
+    pub engine: &'a mut Engine,
+    pub config: &'a Config,
 }
 
 pub fn note_resync(f: &mut FrameCtx<'_>, skipped: u64) {
@@ -124,7 +129,13 @@ fn on_message(ctx: &mut ConnCtx, _sessions: &mut SessionTable, hdr: &Smb2Header<
         );
     }
     m.summary = summary(&m);
+    let ev = MsgEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, hdr, fields: &m, negotiate_offer: None };
+    let mut found = Vec::new();
+    f.engine.on_message(f.config, &ev, &mut found);
     f.report.messages.push(m);
+    for x in found {
+        push_finding(f, x);
+    }
 }
 
 fn match_response(ctx: &mut ConnCtx, hdr: &Smb2Header<'_>, m: &mut MessageFields, f: &mut FrameCtx<'_>) {

@@ -1,0 +1,417 @@
+//! Connection-level diagnoses: can the client reach SMB at all, does the
+//! server agree on a dialect, and is TCP losing or stalling the traffic.
+
+use std::collections::{HashMap, VecDeque};
+
+use super::catalog;
+use super::{frames_phrase, secs, ConnView, MsgEvent, SegEvent, Smb1NegotiateEvent};
+use crate::analyzer::Config;
+use crate::net::flow::{ConnId, Dir};
+use crate::output::Finding;
+use crate::smb::types::{Command, NtStatus};
+
+/// SYNs (first + retransmissions) with no SYN/ACK that make "unanswered" conclusive.
+const SYN_TRIES_CONCLUSIVE: usize = 3;
+/// Loss worth a warning: this many retransmissions in one direction...
+const LOSS_MIN_RETRANS: u64 = 3;
+/// ...making up at least this share of that direction's data segments.
+const LOSS_MIN_RATE: f64 = 0.005;
+/// Data segments remembered per direction to time retransmissions.
+const SEG_HISTORY: usize = 2048;
+/// A zero window shorter than this is a blip, not a stall.
+const ZERO_WINDOW_MIN_NS: i64 = 50_000_000;
+/// Bound on connections tracked by these rules.
+const MAX_CONNS: usize = 100_000;
+
+#[derive(Debug, Default)]
+struct DirStats {
+    data_segments: u64,
+    retransmissions: u64,
+    dup_acks: u64,
+    /// Sum over retransmissions of the time since the original transmission.
+    retrans_wait_ns: i64,
+    retrans_frames: Vec<u32>,
+    /// (sequence number, time) of recent first transmissions.
+    sent: VecDeque<(u32, i64)>,
+    /// Zero window advertised by this side: (frame, time) it started.
+    zero_window_since: Option<(u32, i64)>,
+}
+
+#[derive(Debug, Default)]
+struct ConnRules {
+    /// Endpoints, for findings raised later on another connection's frame.
+    ends: Option<(crate::net::link::Endpoint, crate::net::link::Endpoint)>,
+    syn_frames: Vec<u32>,
+    first_syn_ns: i64,
+    syn_ack_seen: bool,
+    syn_reported: bool,
+    /// Data from either side seen (the connection is established).
+    established: bool,
+    to_server: DirStats,
+    to_client: DirStats,
+    loss_reported: bool,
+    smb_seen: bool,
+    /// Requests sent and not yet finally answered: message id → (frame, command).
+    outstanding: HashMap<u64, (u32, Command)>,
+    /// The NEGOTIATE request waiting for its answer: frame and what it offered.
+    negotiate: Option<(u32, String)>,
+    negotiate_reported: bool,
+    closed_reported: bool,
+}
+
+impl ConnRules {
+    fn dir(&mut self, d: Dir) -> &mut DirStats {
+        match d {
+            Dir::ToServer => &mut self.to_server,
+            Dir::ToClient => &mut self.to_client,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct TransportRules {
+    conns: HashMap<ConnId, ConnRules>,
+    /// Unanswered connection attempts per (client addr, server endpoint) that
+    /// were not yet reported, to report when the client moves on.
+    open_attempts: HashMap<(std::net::IpAddr, std::net::IpAddr), ConnId>,
+}
+
+fn is_smb_port(p: u16) -> bool {
+    p == 445 || p == 139
+}
+
+impl TransportRules {
+    fn conn(&mut self, id: ConnId) -> &mut ConnRules {
+        if self.conns.len() >= MAX_CONNS && !self.conns.contains_key(&id) {
+            // Forget the oldest-numbered connections first.
+            if let Some(&oldest) = self.conns.keys().min() {
+                self.conns.remove(&oldest);
+            }
+        }
+        self.conns.entry(id).or_default()
+    }
+
+    pub fn on_segment(&mut self, _cfg: &Config, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
+        let obs = &ev.info.obs;
+        let smb_port = is_smb_port(ev.conn.server.port);
+        // A new attempt from the same client to the same server: the client
+        // moved on from an earlier unanswered one.
+        if obs.syn && !obs.retransmission && ev.info.new_connection {
+            let key = (ev.conn.client.addr, ev.conn.server.addr);
+            if let Some(prev) = self.open_attempts.insert(key, ev.conn.id) {
+                if prev != ev.conn.id {
+                    self.report_syn_unanswered(prev, ev, out, true);
+                }
+            }
+        }
+        let c = self.conn(ev.conn.id);
+        c.ends.get_or_insert((ev.conn.client, ev.conn.server));
+        if obs.syn {
+            if c.syn_frames.is_empty() {
+                c.first_syn_ns = ev.ts_ns;
+            }
+            if c.syn_frames.len() < 16 {
+                c.syn_frames.push(ev.frame);
+            }
+        }
+        if obs.syn_ack {
+            c.syn_ack_seen = true;
+        }
+        if !ev.seg.payload.is_empty() || ev.seg.payload_len > 0 {
+            c.established = true;
+        }
+        // SYN retransmitted with no answer: conclusive after the third try.
+        if smb_port && obs.syn && !c.syn_ack_seen && c.syn_frames.len() == SYN_TRIES_CONCLUSIVE && !c.syn_reported {
+            self.report_syn_unanswered(ev.conn.id, ev, out, false);
+        }
+        let c = self.conn(ev.conn.id);
+        // SYN answered by RST: nothing listens.
+        if smb_port && obs.rst && ev.info.dir == Dir::ToClient && !c.syn_ack_seen && !c.syn_frames.is_empty() && !c.established {
+            c.syn_reported = true;
+            let tries = c.syn_frames.len();
+            out.push(Finding {
+                rule: &catalog::TRANSPORT_CONNECTION_REFUSED,
+                text: format!(
+                    "Connection refused: {} answered the SYN from {} with a TCP RST ({} SYN{} sent, first in frame {}). The host is up but nothing accepts connections on port {}: the Server service (LanmanServer) or smbd is stopped, SMB listens on another port, or a firewall rejects rather than drops. Check `Get-Service LanmanServer` / `systemctl status smbd` on the server and `Test-NetConnection {} -Port {}` from the client.",
+                    ev.conn.server, ev.conn.client.addr, tries, if tries == 1 { "" } else { "s" }, c.syn_frames[0], ev.conn.server.port, ev.conn.server.addr, ev.conn.server.port
+                ),
+                related_frames: c.syn_frames.clone(),
+            });
+            self.open_attempts.remove(&(ev.conn.client.addr, ev.conn.server.addr));
+        }
+        let c = self.conn(ev.conn.id);
+        if c.syn_ack_seen || c.established {
+            if let Some(&id) = self.open_attempts.get(&(ev.conn.client.addr, ev.conn.server.addr)) {
+                if id == ev.conn.id {
+                    self.open_attempts.remove(&(ev.conn.client.addr, ev.conn.server.addr));
+                }
+            }
+        }
+        self.loss(ev, out);
+        self.zero_window(ev, out);
+        self.reset_or_close(ev, out);
+    }
+
+    fn report_syn_unanswered(&mut self, id: ConnId, ev: &SegEvent<'_>, out: &mut Vec<Finding>, moved_on: bool) {
+        let Some(c) = self.conns.get_mut(&id) else { return };
+        if c.syn_reported || c.syn_ack_seen || c.established || c.syn_frames.len() < 2 {
+            return;
+        }
+        c.syn_reported = true;
+        let tries = c.syn_frames.len();
+        let span = ev.ts_ns - c.first_syn_ns;
+        let (client, server) = c.ends.unwrap_or((ev.conn.client, ev.conn.server));
+        let (client, port_text, server) = (client.addr, format!("port {}", server.port), server.addr);
+        let moved = if moved_on {
+            format!(" The client gave up on it and opened a new connection to {} in frame {}.", ev.conn.server, ev.frame)
+        } else {
+            String::new()
+        };
+        out.push(Finding {
+            rule: &catalog::TRANSPORT_SYN_UNANSWERED,
+            text: format!(
+                "{server} never answered: {tries} SYNs from {client} to {port_text} over {} (frames {}) got no SYN/ACK and no RST.{moved} A firewall is silently dropping SMB, or the host is down or unreachable. On Windows servers off the domain network the Public profile blocks inbound SMB: check `Get-NetConnectionProfile` and the firewall rules for File and Printer Sharing on the server, and `Test-NetConnection {server} -CommonTCPPort SMB` from the client.",
+                secs(span),
+                frames_phrase(&c.syn_frames).trim_start_matches("frames ").trim_start_matches("frame "),
+            ),
+            related_frames: c.syn_frames.clone(),
+        });
+    }
+
+    fn loss(&mut self, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
+        let obs = &ev.info.obs;
+        let dir = ev.info.dir;
+        let has_data = ev.seg.payload_len > 0;
+        let c = self.conn(ev.conn.id);
+        let smb_seen = c.smb_seen;
+        let d = c.dir(dir);
+        if has_data {
+            d.data_segments += 1;
+            if obs.retransmission {
+                d.retransmissions += 1;
+                if d.retrans_frames.len() < 8 {
+                    d.retrans_frames.push(ev.frame);
+                }
+                if let Some(&(_, t0)) = d.sent.iter().rev().find(|(s, _)| *s == ev.seg.seq) {
+                    d.retrans_wait_ns += ev.ts_ns - t0;
+                }
+            } else {
+                if d.sent.len() >= SEG_HISTORY {
+                    d.sent.pop_front();
+                }
+                d.sent.push_back((ev.seg.seq, ev.ts_ns));
+            }
+        }
+        if obs.dup_ack {
+            d.dup_acks += 1;
+        }
+        if c.loss_reported || !smb_seen {
+            return;
+        }
+        let lossy = |d: &DirStats| d.retransmissions >= LOSS_MIN_RETRANS && d.retransmissions as f64 >= LOSS_MIN_RATE * d.data_segments as f64;
+        let (lossy_dir, d, other) = if lossy(&c.to_server) {
+            (Dir::ToServer, &c.to_server, &c.to_client)
+        } else if lossy(&c.to_client) {
+            (Dir::ToClient, &c.to_client, &c.to_server)
+        } else {
+            return;
+        };
+        let (from, to, from_name, to_name) = match lossy_dir {
+            Dir::ToServer => (ev.conn.client, ev.conn.server, "client", "server"),
+            Dir::ToClient => (ev.conn.server, ev.conn.client, "server", "client"),
+        };
+        let text = format!(
+            "Packet loss on this SMB connection: {} of {} data segments from the {from_name} {} to the {to_name} {} were retransmitted so far ({:.1}%), with {} duplicate ACKs from the {to_name} (frames {}...). Segments are being lost on the way from {} to {}; each loss stalls the SMB requests waiting on it, about {} so far. Transfers of many small files suffer most, since every CREATE/READ/CLOSE round trip can wait on a retransmission. Check the path between the two for errors and drops: switch and NIC error counters (`Get-NetAdapterStatistics`, `ethtool -S`), duplex mismatches, Wi-Fi, overloaded links or a WAN optimiser.",
+            d.retransmissions,
+            d.data_segments,
+            from.addr,
+            to.addr,
+            100.0 * d.retransmissions as f64 / d.data_segments.max(1) as f64,
+            other.dup_acks,
+            d.retrans_frames.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
+            from.addr,
+            to.addr,
+            secs(d.retrans_wait_ns),
+        );
+        let related = d.retrans_frames.clone();
+        c.loss_reported = true;
+        out.push(Finding { rule: &catalog::TRANSPORT_PACKET_LOSS, text, related_frames: related });
+    }
+
+    fn zero_window(&mut self, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
+        if ev.info.obs.rst || ev.info.obs.syn || ev.info.obs.syn_ack {
+            return;
+        }
+        let c = self.conn(ev.conn.id);
+        if !c.smb_seen {
+            return;
+        }
+        let d = c.dir(ev.info.dir);
+        match (ev.seg.window == 0, d.zero_window_since) {
+            (true, None) => d.zero_window_since = Some((ev.frame, ev.ts_ns)),
+            (false, Some((start_frame, start_ns))) => {
+                d.zero_window_since = None;
+                let stalled = ev.ts_ns - start_ns;
+                if stalled >= ZERO_WINDOW_MIN_NS {
+                    let (who, addr) = match ev.info.dir {
+                        Dir::ToServer => ("client", ev.conn.client.addr),
+                        Dir::ToClient => ("server", ev.conn.server.addr),
+                    };
+                    out.push(Finding {
+                        rule: &catalog::TRANSPORT_ZERO_WINDOW,
+                        text: format!(
+                            "The {who} {addr} advertised a zero TCP receive window for {} (frames {start_frame} to {}): it could not take data as fast as it came, so the sender had to stop. This points at the receiving host (slow storage, CPU, antivirus filter, a full application buffer), not at the network. Check disk latency and CPU on {addr} during the transfer.",
+                            secs(stalled),
+                            ev.frame
+                        ),
+                        related_frames: vec![start_frame],
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn reset_or_close(&mut self, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
+        let obs = &ev.info.obs;
+        if !(obs.rst || obs.fin) {
+            return;
+        }
+        let c = self.conn(ev.conn.id);
+        if !c.smb_seen || c.closed_reported {
+            return;
+        }
+        let (who, by) = match ev.info.dir {
+            Dir::ToServer => ("client", ev.conn.client.addr),
+            Dir::ToClient => ("server", ev.conn.server.addr),
+        };
+        // A NEGOTIATE left unanswered by a reset or close: the server refused the dialects.
+        if let Some((neg_frame, offered)) = c.negotiate.take() {
+            if ev.info.dir == Dir::ToClient || obs.rst {
+                c.negotiate_reported = true;
+                c.closed_reported = true;
+                let how = if obs.rst { "reset the connection (TCP RST)" } else { "closed the connection (TCP FIN)" };
+                out.push(Finding {
+                    rule: &catalog::NEGOTIATE_REJECTED,
+                    text: negotiate_rejected_text(&offered, neg_frame, &format!("the {who} {by} {how} in frame {} instead of answering", ev.frame), ev.conn),
+                    related_frames: vec![neg_frame],
+                });
+                return;
+            }
+        }
+        if c.outstanding.is_empty() {
+            return;
+        }
+        c.closed_reported = true;
+        let mut pending: Vec<(u32, Command)> = c.outstanding.values().copied().collect();
+        pending.sort();
+        let list: Vec<String> = pending.iter().take(5).map(|(f, cmd)| format!("{cmd} (frame {f})")).collect();
+        let more = if pending.len() > 5 { format!(" and {} more", pending.len() - 5) } else { String::new() };
+        let (rule, what) = if obs.rst {
+            (&catalog::TRANSPORT_RESET_MID_SESSION, "reset the SMB connection (TCP RST)")
+        } else {
+            (&catalog::TRANSPORT_CLOSED_WITH_PENDING, "closed the SMB connection (TCP FIN)")
+        };
+        let cause = if ev.info.dir == Dir::ToClient {
+            "The server dropped the session: smbd/srv2 restarted or crashed, a resource limit, or a middlebox (firewall, IPS, load balancer) cut it. Check the server's event log (SMBServer operational log) or log.smbd at that time, and any device in the path"
+        } else {
+            "The client abandoned the connection with work in flight: an application timeout or the client's own session timeout (Windows waits about 60 s per request, SessionTimeout). Check the client's SMBClient event logs and whether the server was slow to answer just before"
+        };
+        out.push(Finding {
+            rule,
+            text: format!(
+                "The {who} {by} {what} in frame {} while {} request{} had no answer: {}{more}. {cause}.",
+                ev.frame,
+                pending.len(),
+                if pending.len() == 1 { "" } else { "s" },
+                list.join(", ")
+            ),
+            related_frames: pending.iter().map(|(f, _)| *f).take(8).collect(),
+        });
+    }
+
+    pub fn on_message(&mut self, _cfg: &Config, ev: &MsgEvent<'_>, out: &mut Vec<Finding>) {
+        let c = self.conn(ev.conn.id);
+        c.smb_seen = true;
+        let h = ev.hdr;
+        if !h.is_response() {
+            if h.command != Command::CANCEL {
+                if c.outstanding.len() < 4096 {
+                    c.outstanding.insert(h.message_id, (ev.frame, h.command));
+                }
+            }
+            if h.command == Command::NEGOTIATE && !c.negotiate_reported {
+                let offered = ev.negotiate_offer.clone().unwrap_or_else(|| "SMB2/3 dialects".to_string());
+                c.negotiate = Some((ev.frame, offered));
+            }
+            return;
+        }
+        let interim = h.status == NtStatus::PENDING && h.flags.is_async();
+        if !interim {
+            c.outstanding.remove(&h.message_id);
+        }
+        if h.command == Command::NEGOTIATE {
+            if let Some((neg_frame, offered)) = c.negotiate.take() {
+                if h.status.is_error() && !c.negotiate_reported {
+                    c.negotiate_reported = true;
+                    out.push(Finding {
+                        rule: &catalog::NEGOTIATE_REJECTED,
+                        text: negotiate_rejected_text(
+                            &offered,
+                            neg_frame,
+                            &format!("the server answered {} in frame {}", h.status, ev.frame),
+                            ev.conn,
+                        ),
+                        related_frames: vec![neg_frame],
+                    });
+                }
+            }
+        }
+    }
+
+    pub fn on_smb1_negotiate(&mut self, _cfg: &Config, ev: &Smb1NegotiateEvent<'_>, out: &mut Vec<Finding>) {
+        let c = self.conn(ev.conn.id);
+        c.smb_seen = true;
+        if !ev.is_response {
+            if !c.negotiate_reported {
+                let offered = if ev.dialects.is_empty() {
+                    "SMB1 dialects".to_string()
+                } else {
+                    ev.dialects.iter().map(|d| format!("\"{d}\"")).collect::<Vec<_>>().join(", ")
+                };
+                c.negotiate = Some((ev.frame, offered));
+            }
+            return;
+        }
+        let Some((neg_frame, offered)) = c.negotiate.take() else { return };
+        if ev.selected == Some(0xffff) && !c.negotiate_reported {
+            c.negotiate_reported = true;
+            out.push(Finding {
+                rule: &catalog::NEGOTIATE_REJECTED,
+                text: negotiate_rejected_text(
+                    &offered,
+                    neg_frame,
+                    &format!("the server answered with an SMB1 NEGOTIATE response selecting no dialect (index 0xFFFF) in frame {}", ev.frame),
+                    ev.conn,
+                ),
+                related_frames: vec![neg_frame],
+            });
+        }
+    }
+}
+
+fn negotiate_rejected_text(offered: &str, neg_frame: u32, answer: &str, conn: ConnView) -> String {
+    let smb1_only = offered.contains('"') && !offered.contains("SMB 2");
+    let cause = if smb1_only {
+        format!(
+            "The client offered only SMB1 dialects and the server has SMB1 disabled (current Windows and Samba do). SMB1 is deprecated: enable SMB2/3 on the client (or upgrade the device); re-enabling SMB1 on {} is a last resort. Check `Get-SmbServerConfiguration | Select EnableSMB1Protocol` on the server",
+            conn.server.addr
+        )
+    } else {
+        format!(
+            "The server will not speak any SMB2/3 dialect the client offers: SMB2 is disabled on it (note that SMB3 is a dialect of SMB2, so `EnableSMB2Protocol = False` disables SMB3 too), or its minimum protocol is above the client's maximum (Samba `server min protocol`). Check `Get-SmbServerConfiguration | Select EnableSMB2Protocol` on {} and the client's maximum protocol",
+            conn.server.addr
+        )
+    };
+    format!("SMB dialect negotiation rejected: the client {} offered {offered} in frame {neg_frame}, and {answer}. {cause}.", conn.client.addr)
+}
