@@ -18,11 +18,13 @@ use crate::state::{SmbConnection, SmbState};
 pub struct Config {
     /// Responses slower than this are worth a look (seconds).
     pub slow_response_s: f64,
+    /// A request unanswered this long while later ones are answered is lost (seconds).
+    pub unanswered_s: f64,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { slow_response_s: 1.0 }
+        Config { slow_response_s: 1.0, unanswered_s: 10.0 }
     }
 }
 

@@ -71,6 +71,14 @@ rules! {
         "SMB connection closed with requests unanswered",
         "A TCP FIN closed an SMB connection while requests were still waiting for their responses. The finding names who closed it and the outstanding requests (related frames). Likely cause: the client gave up on a slow server (request timeout), or the server ended the session. Next check: the response times of the requests before, the server's logs, the client's SMBClient event logs.",
         "none yet in the repo's captures");
+    PERF_SLOW_RESPONSE = ("perf.slow_response", Warn, Sequence,
+        "SMB response far slower than usual",
+        "A final response came at least the slow-response threshold (preference, default 1 s) after its request, or at least 200 ms and 20 times that command's median on the same connection (with 8 or more samples). The clock stops at the final response, not at a STATUS_PENDING interim one; CHANGE_NOTIFY, LOCK, OPLOCK_BREAK, ECHO, CANCEL and named-pipe traffic on IPC$ wait by design and are left out. The finding gives the command, file or share, the time, the usual time and the network round trip from the TCP handshake, so server time is told apart from network time; related frame: the request. Next check: the server's disk latency and CPU, filter drivers (`fltmc`), and oplock/lease breaks to other clients.",
+        "tests/captures/lab/slow_response.pcap");
+    PERF_UNANSWERED = ("perf.unanswered", Warn, Sequence,
+        "SMB request never answered while the connection carried on",
+        "A request had no response for longer than the unanswered threshold (10 s) while the server answered later requests on the same connection; raised on the response that makes it conclusive, related frame: the request. Requests that wait by design (CHANGE_NOTIFY, LOCK, OPLOCK_BREAK, ECHO, CANCEL, named pipes) are left out, and a capture that simply ends is not evidence. Likely cause: the server lost or is stuck on that request (hung filter driver, blocked backend). Next check: the server's SMB operational log or log.smbd, and whether the client cancels and retries.",
+        "none yet in the repo's captures");
     DECODE_TRUNCATED = ("decode.truncated", Note, Malformed,
         "SMB message cut short by the capture (snaplen or missing segments)",
         "An SMB PDU whose NBSS length announces more bytes than the capture holds: a short snaplen or segments the capture missed. Only the part present is decoded, so fields past the cut are absent rather than wrong. Next check: capture with a full snaplen (`tcpdump -s 0`, or `-s 0` in dumpcap) and a large buffer.",

@@ -7,6 +7,7 @@
 //! proves is raised on that frame and points back with related frames.
 
 pub mod catalog;
+pub mod perf;
 pub mod status_advice;
 pub mod transport;
 
@@ -58,15 +59,18 @@ pub struct Smb1NegotiateEvent<'a> {
 #[derive(Debug, Default)]
 pub struct Engine {
     transport: transport::TransportRules,
+    perf: perf::PerfRules,
 }
 
 impl Engine {
     pub fn on_segment(&mut self, cfg: &Config, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
         self.transport.on_segment(cfg, ev, out);
+        self.perf.on_segment(ev);
     }
 
     pub fn on_message(&mut self, cfg: &Config, ev: &MsgEvent<'_>, out: &mut Vec<Finding>) {
         self.transport.on_message(cfg, ev, out);
+        self.perf.on_message(cfg, ev, out);
     }
 
     pub fn on_smb1_negotiate(&mut self, cfg: &Config, ev: &Smb1NegotiateEvent<'_>, out: &mut Vec<Finding>) {
