@@ -12,6 +12,7 @@ use crate::output::FrameReport;
 use crate::smb::framing::FramingNote;
 use crate::state::dispatch::{self, FrameCtx};
 use crate::state::{SmbConnection, SmbState};
+use crate::summary::Summary;
 
 /// Thresholds and switches (Wireshark preferences map onto these).
 #[derive(Clone, Debug)]
@@ -75,6 +76,7 @@ pub struct Analyzer {
     smb: SmbState,
     reports: Reports,
     engine: Engine,
+    summary: Summary,
     /// Highest frame number processed on the first pass.
     last_frame: u32,
 }
@@ -121,7 +123,7 @@ impl Analyzer {
             Dir::ToServer => ConnView { id, client: seg.src, server: seg.dst },
             Dir::ToClient => ConnView { id, client: seg.dst, server: seg.src },
         };
-        let Analyzer { config, flows, smb, reports, engine, .. } = self;
+        let Analyzer { config, flows, smb, reports, engine, summary, .. } = self;
         let mut fctx = FrameCtx {
             frame: input.number,
             ts_ns: input.ts_ns,
@@ -130,6 +132,7 @@ impl Analyzer {
             reports,
             engine,
             config,
+            summary,
         };
         let info = flows.on_segment(&seg, input.number, input.ts_ns, &mut |conn, dir, chunk| {
             fctx.conn = view_of(conn, dir);
@@ -147,7 +150,15 @@ impl Analyzer {
         let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info };
         let mut found = Vec::new();
         fctx.engine.on_segment(fctx.config, &ev, &mut found);
-        report.findings.extend(found);
+        fctx.report.findings.extend(found);
+        for f in &fctx.report.findings {
+            fctx.summary.on_finding(input.number, f);
+        }
         report
+    }
+
+    /// The summary statistics of everything processed so far.
+    pub fn summary_text(&self) -> String {
+        self.summary.render()
     }
 }

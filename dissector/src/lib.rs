@@ -13,6 +13,7 @@ pub mod present;
 pub mod rules;
 pub mod smb;
 pub mod state;
+pub mod summary;
 
 pub use analyzer::{Analyzer, Config, FrameInput};
 pub use net::link::LinkType;

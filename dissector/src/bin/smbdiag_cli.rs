@@ -36,6 +36,9 @@ fn main() {
         eprintln!("{path}: {e}");
         std::process::exit(1);
     }
+    if args.iter().any(|a| a == "--summary") {
+        let _ = write!(out, "{}", an.summary_text());
+    }
 }
 
 fn usage() -> ! {

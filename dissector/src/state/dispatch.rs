@@ -3,6 +3,7 @@
 
 use crate::analyzer::{Config, Reports};
 use crate::rules::{ConnView, Engine, MsgEvent};
+use crate::summary::Summary;
 use crate::output::{Finding, FrameReport, MessageFields, OpaquePdu};
 use crate::rules::catalog;
 use crate::smb::framing::{Pdu, PduKind};
@@ -23,6 +24,7 @@ pub struct FrameCtx<'a> {
     pub reports: &'a mut Reports,
     pub engine: &'a mut Engine,
     pub config: &'a Config,
+    pub summary: &'a mut Summary,
 }
 
 pub fn note_resync(f: &mut FrameCtx<'_>, skipped: u64) {
@@ -45,6 +47,7 @@ pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: 
         PduKind::Smb2 => on_smb2_pdu(ctx, sessions, pdu, f),
         PduKind::Transform => {
             if let Ok((_, t)) = header_records::parse_transform_header(pdu.data) {
+                f.summary.on_encrypted(f.conn.id, f.conn.client, f.conn.server, f.frame);
                 f.report.opaque.push(OpaquePdu {
                     session_id: t.session_id,
                     description: format!("Encrypted SMB3 message, {} bytes, session 0x{:016x}", t.original_message_size, t.session_id),
@@ -132,6 +135,7 @@ fn on_message(ctx: &mut ConnCtx, _sessions: &mut SessionTable, hdr: &Smb2Header<
     let ev = MsgEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, hdr, fields: &m, negotiate_offer: None };
     let mut found = Vec::new();
     f.engine.on_message(f.config, &ev, &mut found);
+    f.summary.on_message(f.conn.id, f.conn.client, f.conn.server, f.frame, &m, hdr.flags.is_signed());
     f.report.messages.push(m);
     for x in found {
         push_finding(f, x);

@@ -1,0 +1,177 @@
+//! Per-connection summary statistics (`tshark -z smbdiag,summary`): who talked
+//! to whom, with which dialect and security, which shares and files, how many
+//! requests of each command and how fast, which errors, and the findings.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use crate::net::flow::ConnId;
+use crate::net::link::Endpoint;
+use crate::output::{Finding, MessageFields};
+use crate::smb::types::{Command, Dialect, NtStatus};
+
+#[derive(Debug, Default)]
+struct ConnSummary {
+    client: Option<Endpoint>,
+    server: Option<Endpoint>,
+    first_frame: u32,
+    dialect: Option<Dialect>,
+    signed: bool,
+    encrypted_pdus: u64,
+    users: BTreeSet<String>,
+    auths: BTreeSet<String>,
+    trees: BTreeSet<String>,
+    files: BTreeSet<String>,
+    opens: u64,
+    bytes_read: u64,
+    bytes_written: u64,
+    requests: BTreeMap<Command, u64>,
+    response_ns: BTreeMap<Command, Vec<i64>>,
+    errors: BTreeMap<NtStatus, u64>,
+}
+
+/// Bound on distinct names listed per connection.
+const MAX_NAMES: usize = 64;
+/// Bound on response-time samples kept per command and connection.
+const MAX_SAMPLES: usize = 100_000;
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    conns: BTreeMap<ConnId, ConnSummary>,
+    findings: BTreeMap<&'static str, (u64, Vec<u32>)>,
+}
+
+fn bounded_insert(set: &mut BTreeSet<String>, v: &str) {
+    if set.len() < MAX_NAMES {
+        set.insert(v.to_string());
+    }
+}
+
+impl Summary {
+    pub fn on_message(&mut self, conn: ConnId, client: Endpoint, server: Endpoint, frame: u32, m: &MessageFields, signed: bool) {
+        let c = self.conns.entry(conn).or_default();
+        if c.client.is_none() {
+            c.client = Some(client);
+            c.server = Some(server);
+            c.first_frame = frame;
+        }
+        if let Some(d) = m.dialect {
+            c.dialect = Some(d);
+        }
+        c.signed |= signed;
+        if let Some(u) = &m.user {
+            bounded_insert(&mut c.users, u);
+        }
+        if let Some(a) = &m.auth {
+            bounded_insert(&mut c.auths, a);
+        }
+        if let Some(t) = &m.tree {
+            bounded_insert(&mut c.trees, t);
+        }
+        if !m.is_response {
+            *c.requests.entry(m.cmd).or_default() += 1;
+            return;
+        }
+        if m.interim {
+            return;
+        }
+        if let Some(f) = &m.file {
+            bounded_insert(&mut c.files, f);
+        }
+        let status = m.status.unwrap_or_default();
+        if status.is_error() {
+            *c.errors.entry(status).or_default() += 1;
+        } else if m.cmd == Command::CREATE {
+            c.opens += 1;
+        }
+        if let Some(rt) = m.response_time_ns {
+            let v = c.response_ns.entry(m.cmd).or_default();
+            if v.len() < MAX_SAMPLES {
+                v.push(rt);
+            }
+        }
+    }
+
+    pub fn on_bytes(&mut self, conn: ConnId, read: u64, written: u64) {
+        let c = self.conns.entry(conn).or_default();
+        c.bytes_read += read;
+        c.bytes_written += written;
+    }
+
+    pub fn on_encrypted(&mut self, conn: ConnId, client: Endpoint, server: Endpoint, frame: u32) {
+        let c = self.conns.entry(conn).or_default();
+        if c.client.is_none() {
+            c.client = Some(client);
+            c.server = Some(server);
+            c.first_frame = frame;
+        }
+        c.encrypted_pdus += 1;
+    }
+
+    pub fn on_finding(&mut self, frame: u32, f: &Finding) {
+        let e = self.findings.entry(f.rule.id).or_default();
+        e.0 += 1;
+        if e.1.len() < 10 {
+            e.1.push(frame);
+        }
+    }
+
+    /// The report, stable for diffing: connections in order of first frame.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "==================================================================");
+        let _ = writeln!(s, "smbdiag summary: {} SMB connection(s)", self.conns.len());
+        let mut conns: Vec<&ConnSummary> = self.conns.values().collect();
+        conns.sort_by_key(|c| c.first_frame);
+        for (i, c) in conns.iter().enumerate() {
+            let ep = |e: &Option<Endpoint>| e.map(|e| e.to_string()).unwrap_or_else(|| "?".into());
+            let _ = writeln!(s, "\nConnection {}: client {} -> server {} (first frame {})", i + 1, ep(&c.client), ep(&c.server), c.first_frame);
+            let _ = writeln!(
+                s,
+                "  dialect: {}  signing: {}  encryption: {}",
+                c.dialect.map(|d| d.to_string()).unwrap_or_else(|| "unknown".into()),
+                if c.signed { "yes" } else { "not seen" },
+                if c.encrypted_pdus > 0 { format!("yes ({} encrypted PDUs)", c.encrypted_pdus) } else { "not seen".into() }
+            );
+            let join = |set: &BTreeSet<String>| if set.is_empty() { "-".to_string() } else { set.iter().cloned().collect::<Vec<_>>().join(", ") };
+            let _ = writeln!(s, "  auth: {}  users: {}", join(&c.auths), join(&c.users));
+            let _ = writeln!(s, "  shares: {}", join(&c.trees));
+            let _ = writeln!(s, "  files opened: {}  distinct names: {}  bytes read: {}  bytes written: {}", c.opens, c.files.len(), c.bytes_read, c.bytes_written);
+            if !c.requests.is_empty() {
+                let _ = writeln!(s, "  {:<16} {:>8} {:>12} {:>12} {:>12}", "command", "requests", "p50", "p95", "max");
+                for (cmd, n) in &c.requests {
+                    let (p50, p95, max) = match c.response_ns.get(cmd) {
+                        Some(v) if !v.is_empty() => {
+                            let mut v = v.clone();
+                            v.sort_unstable();
+                            let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+                            (fmt_ms(q(0.5)), fmt_ms(q(0.95)), fmt_ms(*v.last().unwrap_or(&0)))
+                        }
+                        _ => ("-".into(), "-".into(), "-".into()),
+                    };
+                    let _ = writeln!(s, "  {:<16} {:>8} {:>12} {:>12} {:>12}", cmd.to_string(), n, p50, p95, max);
+                }
+            }
+            if !c.errors.is_empty() {
+                let _ = writeln!(s, "  errors:");
+                for (st, n) in &c.errors {
+                    let _ = writeln!(s, "    {st} x{n}");
+                }
+            }
+        }
+        let _ = writeln!(s, "\nFindings by rule:");
+        if self.findings.is_empty() {
+            let _ = writeln!(s, "  none");
+        }
+        for (rule, (n, frames)) in &self.findings {
+            let list: Vec<String> = frames.iter().map(u32::to_string).collect();
+            let _ = writeln!(s, "  {rule:<32} x{n}  frames {}{}", list.join(", "), if *n as usize > frames.len() { ", ..." } else { "" });
+        }
+        let _ = writeln!(s, "==================================================================");
+        s
+    }
+}
+
+fn fmt_ms(ns: i64) -> String {
+    format!("{:.3} ms", ns as f64 / 1e6)
+}
