@@ -7,6 +7,7 @@
 //! front end such as the Wireshark shim). Nothing here depends on Wireshark.
 
 pub mod analyzer;
+pub mod capture_file;
 pub mod net;
 pub mod output;
 pub mod present;

@@ -3,8 +3,7 @@
 
 use std::io::{BufWriter, Write};
 
-use pcap_file::pcap::PcapReader;
-use pcap_file::pcapng::{Block, PcapNgReader};
+use smbdiag_core::capture_file::for_each_frame as for_each_frame_in;
 use smbdiag_core::{Analyzer, Config, FrameInput, LinkType};
 
 fn main() {
@@ -82,44 +81,7 @@ fn bench(path: &str, rounds: u32) {
     );
 }
 
-/// Read every packet of a pcap or pcapng file as a `FrameInput`.
 fn for_each_frame(path: &str, f: &mut dyn FnMut(FrameInput<'_>)) -> Result<(), String> {
     let data = std::fs::read(path).map_err(|e| e.to_string())?;
     for_each_frame_in(&data, f)
-}
-
-fn for_each_frame_in(data: &[u8], f: &mut dyn FnMut(FrameInput<'_>)) -> Result<(), String> {
-    let mut number = 0u32;
-    if data.len() >= 4 && data[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
-        let mut r = PcapNgReader::new(&data[..]).map_err(|e| e.to_string())?;
-        let mut links: Vec<u32> = Vec::new();
-        while let Some(block) = r.next_block() {
-            let block = block.map_err(|e| e.to_string())?;
-            match block {
-                Block::InterfaceDescription(idb) => links.push(u32::from(idb.linktype)),
-                Block::EnhancedPacket(epb) => {
-                    number += 1;
-                    let link = links.get(epb.interface_id as usize).copied().unwrap_or(1);
-                    let ts = epb.timestamp.as_nanos() as i64;
-                    f(FrameInput { number, ts_ns: ts, link: LinkType::from_pcap(link), data: &epb.data });
-                }
-                Block::SimplePacket(spb) => {
-                    number += 1;
-                    let link = links.first().copied().unwrap_or(1);
-                    f(FrameInput { number, ts_ns: 0, link: LinkType::from_pcap(link), data: &spb.data });
-                }
-                _ => {}
-            }
-        }
-    } else {
-        let mut r = PcapReader::new(&data[..]).map_err(|e| e.to_string())?;
-        let link = u32::from(r.header().datalink);
-        while let Some(pkt) = r.next_packet() {
-            let pkt = pkt.map_err(|e| e.to_string())?;
-            number += 1;
-            let ts = pkt.timestamp.as_nanos() as i64;
-            f(FrameInput { number, ts_ns: ts, link: LinkType::from_pcap(link), data: &pkt.data });
-        }
-    }
-    Ok(())
 }

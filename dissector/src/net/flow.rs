@@ -1,7 +1,8 @@
 //! Connection table: which TCP connection a segment belongs to, which side is
-//! the client, and TCP-level observations per segment.
-//!
-//! INTERFACE (owned by the net helper; keep these signatures).
+//! the client, the per-direction reassembly, and TCP-level observations per
+//! segment (retransmissions, duplicate ACKs, zero windows) for the rules.
+
+use std::collections::HashMap;
 
 use super::link::{Endpoint, TcpSegment};
 use super::reassembly::{Reassembler, StreamChunk};
@@ -19,17 +20,18 @@ pub enum Dir {
 /// What one segment tells about TCP itself (for transport diagnoses).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TcpObservation {
+    /// A SYN without ACK (connection attempt), first or retransmitted.
     pub syn: bool,
     pub syn_ack: bool,
     pub rst: bool,
     pub fin: bool,
-    /// Payload (or SYN/FIN) at sequence numbers already seen in this direction.
+    /// Payload (or a SYN) at sequence numbers already seen in this direction.
     pub retransmission: bool,
     /// A pure ACK repeating the previous ACK number while data is outstanding.
     pub dup_ack: bool,
     /// Receive window advertised as zero.
     pub zero_window: bool,
-    /// Payload arriving before bytes ahead of it (a hole is open).
+    /// Payload filling a hole shortly after it opened (network reordering).
     pub out_of_order: bool,
 }
 
@@ -42,6 +44,29 @@ pub struct SegmentInfo {
     pub obs: TcpObservation,
 }
 
+/// A hole younger than this, filled without duplicate ACKs, is reordering.
+const REORDER_WINDOW_NS: i64 = 3_000_000;
+/// Connections tracked at once; the least recently active go first.
+pub const MAX_CONNECTIONS: usize = 100_000;
+
+/// Sequence-space bookkeeping of one direction.
+#[derive(Debug, Default)]
+struct DirTrack {
+    syn_seq: Option<u32>,
+    /// One past the highest sequence number seen.
+    max_end: Option<u32>,
+    /// When the newest hole opened (data seen beyond max_end), and dup ACKs since.
+    hole_since: Option<i64>,
+    dup_acks_since_hole: u32,
+    last_ack: Option<u32>,
+    last_window: u16,
+    fin: bool,
+}
+
+fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
 /// One tracked TCP connection.
 #[derive(Debug)]
 pub struct Connection {
@@ -49,15 +74,35 @@ pub struct Connection {
     pub client: Endpoint,
     pub server: Endpoint,
     pub first_frame: u32,
+    pub last_ts_ns: i64,
     /// The capture saw the client's SYN (false: the capture started mid-connection).
     pub saw_syn: bool,
+    pub closed: bool,
     pub to_server: Reassembler,
     pub to_client: Reassembler,
+    track_to_server: DirTrack,
+    track_to_client: DirTrack,
 }
 
 #[derive(Debug, Default)]
 pub struct FlowTable {
-    conns: Vec<Connection>,
+    conns: HashMap<(Endpoint, Endpoint), Connection>,
+    next_id: u32,
+    /// Connections dropped to stay under `MAX_CONNECTIONS`.
+    pub evicted: u64,
+}
+
+/// Canonical key: the same for both directions.
+fn key(a: Endpoint, b: Endpoint) -> (Endpoint, Endpoint) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+fn is_smb_port(p: u16) -> bool {
+    p == 445 || p == 139
 }
 
 impl FlowTable {
@@ -65,9 +110,10 @@ impl FlowTable {
         Self::default()
     }
 
-    /// Track one segment; stream data for its direction goes to `sink`.
-    /// Client/server: the SYN sender is the client; without a SYN, the side on
-    /// port 445 or 139 is the server, else the lower port.
+    /// Track one segment; stream data for either direction goes to `sink`.
+    /// Client/server: the SYN sender is the client, the SYN/ACK sender the
+    /// server; without a handshake, the side on port 445 or 139 is the server,
+    /// else the lower port.
     pub fn on_segment(
         &mut self,
         seg: &TcpSegment<'_>,
@@ -75,52 +121,243 @@ impl FlowTable {
         ts_ns: i64,
         sink: &mut dyn FnMut(ConnId, Dir, StreamChunk<'_>),
     ) -> SegmentInfo {
-        let _ = ts_ns;
-        // Replaced by the net helper: linear lookup, no eviction.
-        let found = self.conns.iter().position(|c| {
-            (c.client == seg.src && c.server == seg.dst) || (c.client == seg.dst && c.server == seg.src)
-        });
-        let (idx, new_connection) = match found {
-            Some(i) => (i, false),
-            None => {
-                let client_is_src = seg.dst.port == 445 || seg.dst.port == 139 || seg.flags.syn() && !seg.flags.ack();
-                let (client, server) = if client_is_src { (seg.src, seg.dst) } else { (seg.dst, seg.src) };
-                let id = ConnId(self.conns.len() as u32);
-                self.conns.push(Connection {
+        let k = key(seg.src, seg.dst);
+        let pure_syn = seg.flags.syn() && !seg.flags.ack();
+        // A fresh SYN on a tuple whose connection ended (or with another ISN) is a new connection.
+        if let Some(c) = self.conns.get(&k) {
+            let same_attempt = c.track_to_server.syn_seq == Some(seg.seq) && seg.src == c.client;
+            if pure_syn && !same_attempt && (c.closed || c.track_to_server.syn_seq.is_some() || c.track_to_server.max_end.is_some()) {
+                self.conns.remove(&k);
+            }
+        }
+        let mut new_connection = false;
+        if !self.conns.contains_key(&k) {
+            if self.conns.len() >= MAX_CONNECTIONS {
+                self.evict();
+            }
+            let client_is_src = if seg.flags.syn() {
+                !seg.flags.ack()
+            } else if is_smb_port(seg.dst.port) != is_smb_port(seg.src.port) {
+                is_smb_port(seg.dst.port)
+            } else {
+                seg.dst.port <= seg.src.port
+            };
+            let (client, server) = if client_is_src { (seg.src, seg.dst) } else { (seg.dst, seg.src) };
+            let id = ConnId(self.next_id);
+            self.next_id += 1;
+            self.conns.insert(
+                k,
+                Connection {
                     id,
                     client,
                     server,
                     first_frame: frame,
-                    saw_syn: seg.flags.syn(),
+                    last_ts_ns: ts_ns,
+                    saw_syn: pure_syn,
+                    closed: false,
                     to_server: Reassembler::new(),
                     to_client: Reassembler::new(),
-                });
-                (self.conns.len() - 1, true)
-            }
-        };
-        let c = &mut self.conns[idx];
+                    track_to_server: DirTrack::default(),
+                    track_to_client: DirTrack::default(),
+                },
+            );
+            new_connection = true;
+        }
+        let c = self.conns.get_mut(&k).expect("inserted above");
+        c.last_ts_ns = ts_ns;
         let dir = if seg.src == c.client { Dir::ToServer } else { Dir::ToClient };
         let id = c.id;
-        let r = match dir {
-            Dir::ToServer => &mut c.to_server,
-            Dir::ToClient => &mut c.to_client,
+        let (mine, theirs, my_r, their_r) = match dir {
+            Dir::ToServer => (&mut c.track_to_server, &mut c.track_to_client, &mut c.to_server, &mut c.to_client),
+            Dir::ToClient => (&mut c.track_to_client, &mut c.track_to_server, &mut c.to_client, &mut c.to_server),
         };
-        r.push(seg.seq, seg.payload, seg.payload_len, seg.flags.syn(), &mut |chunk| sink(id, dir, chunk));
-        SegmentInfo {
-            conn: id,
-            dir,
-            new_connection,
-            obs: TcpObservation {
-                syn: seg.flags.syn() && !seg.flags.ack(),
-                syn_ack: seg.flags.syn() && seg.flags.ack(),
-                rst: seg.flags.rst(),
-                fin: seg.flags.fin(),
-                ..Default::default()
-            },
+        let f = seg.flags;
+        let mut obs = TcpObservation {
+            syn: pure_syn,
+            syn_ack: f.syn() && f.ack(),
+            rst: f.rst(),
+            fin: f.fin(),
+            zero_window: seg.window == 0 && !f.rst() && !f.syn(),
+            ..Default::default()
+        };
+        let len = seg.payload_len;
+        // Sequence analysis of this direction.
+        if f.syn() {
+            if mine.syn_seq == Some(seg.seq) {
+                obs.retransmission = true;
+            }
+            mine.syn_seq = Some(seg.seq);
+            mine.max_end.get_or_insert(seg.seq.wrapping_add(1));
+        } else if len > 0 {
+            let end = seg.seq.wrapping_add(len);
+            match mine.max_end {
+                Some(max) if seq_lt(seg.seq, max) => {
+                    let fills_recent_hole = mine.hole_since.is_some_and(|t| ts_ns - t < REORDER_WINDOW_NS) && mine.dup_acks_since_hole == 0;
+                    if fills_recent_hole {
+                        obs.out_of_order = true;
+                    } else {
+                        obs.retransmission = true;
+                    }
+                    if seq_lt(max, end) {
+                        mine.max_end = Some(end);
+                    }
+                }
+                Some(max) => {
+                    if seq_lt(max, seg.seq) {
+                        mine.hole_since = Some(ts_ns);
+                        mine.dup_acks_since_hole = 0;
+                    }
+                    mine.max_end = Some(end);
+                }
+                None => mine.max_end = Some(end),
+            }
         }
+        // ACK analysis: duplicate ACKs signal the other direction's losses.
+        if f.ack() {
+            let pure = len == 0 && !f.syn() && !f.fin() && !f.rst();
+            let outstanding = theirs.max_end.is_some_and(|m| seq_lt(seg.ack, m));
+            if pure && mine.last_ack == Some(seg.ack) && mine.last_window == seg.window && outstanding {
+                obs.dup_ack = true;
+                theirs.dup_acks_since_hole += 1;
+            }
+            mine.last_ack = Some(seg.ack);
+            mine.last_window = seg.window;
+        }
+        if f.fin() {
+            mine.fin = true;
+        }
+        let closed_now = f.rst() || (mine.fin && theirs.fin);
+        // Reassembly: this segment's bytes, then what its ACK proves about the other direction.
+        my_r.push(seg.seq, seg.payload, seg.payload_len, f.syn(), &mut |chunk| sink(id, dir, chunk));
+        let other = match dir {
+            Dir::ToServer => Dir::ToClient,
+            Dir::ToClient => Dir::ToServer,
+        };
+        if f.ack() {
+            their_r.peer_ack(seg.ack, &mut |chunk| sink(id, other, chunk));
+        }
+        if f.fin() || f.rst() {
+            my_r.finish(&mut |chunk| sink(id, dir, chunk));
+        }
+        if closed_now {
+            their_r.finish(&mut |chunk| sink(id, other, chunk));
+            c.closed = true;
+        }
+        SegmentInfo { conn: id, dir, new_connection, obs }
     }
 
-    pub fn get(&self, id: ConnId) -> Option<&Connection> {
-        self.conns.iter().find(|c| c.id == id)
+    /// The connection a segment's endpoints belong to, if tracked.
+    pub fn lookup(&self, a: Endpoint, b: Endpoint) -> Option<&Connection> {
+        self.conns.get(&key(a, b))
+    }
+
+    /// Number of connections tracked.
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// Rough bytes held (connections and reassembly buffers).
+    pub fn memory_estimate(&self) -> usize {
+        self.conns.values().map(|c| std::mem::size_of::<Connection>() + c.to_server.buffered() + c.to_client.buffered()).sum()
+    }
+
+    /// Drop the tenth of connections least recently active (closed ones first).
+    fn evict(&mut self) {
+        let mut by_age: Vec<((Endpoint, Endpoint), (bool, i64))> = self.conns.iter().map(|(k, c)| (*k, (!c.closed, c.last_ts_ns))).collect();
+        by_age.sort_by_key(|(_, a)| *a);
+        for (k, _) in by_age.into_iter().take(MAX_CONNECTIONS / 10 + 1) {
+            self.conns.remove(&k);
+            self.evicted += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::link::TcpFlags;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn ep(last: u8, port: u16) -> Endpoint {
+        Endpoint { addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)), port }
+    }
+
+    fn seg<'a>(src: Endpoint, dst: Endpoint, seq: u32, ack: u32, flags: u8, payload: &'a [u8]) -> TcpSegment<'a> {
+        TcpSegment { src, dst, seq, ack, flags: TcpFlags(flags), window: 1000, window_scale: None, sack: vec![], payload, payload_len: payload.len() as u32 }
+    }
+
+    const S: u8 = TcpFlags::SYN;
+    const A: u8 = TcpFlags::ACK;
+
+    #[test]
+    fn handshake_directions_and_data() {
+        let (c, s) = (ep(1, 50000), ep(2, 445));
+        let mut t = FlowTable::new();
+        let mut got = Vec::new();
+        let mut sink = |id: ConnId, d: Dir, ch: StreamChunk<'_>| got.push((id, d, format!("{ch:?}")));
+        let i1 = t.on_segment(&seg(c, s, 100, 0, S, b""), 1, 0, &mut sink);
+        let i2 = t.on_segment(&seg(s, c, 900, 101, S | A, b""), 2, 1, &mut sink);
+        let i3 = t.on_segment(&seg(c, s, 101, 901, A, b"hi"), 3, 2, &mut sink);
+        assert!(i1.new_connection && i1.obs.syn);
+        assert_eq!(i2.dir, Dir::ToClient);
+        assert!(i2.obs.syn_ack);
+        assert_eq!(i3.dir, Dir::ToServer);
+        assert_eq!(got.len(), 1);
+        assert_eq!(t.lookup(c, s).unwrap().client, c);
+    }
+
+    #[test]
+    fn syn_retransmission_and_new_attempt() {
+        let (c, s) = (ep(1, 50000), ep(2, 445));
+        let mut t = FlowTable::new();
+        let mut sink = |_: ConnId, _: Dir, _: StreamChunk<'_>| {};
+        let a = t.on_segment(&seg(c, s, 100, 0, S, b""), 1, 0, &mut sink);
+        let b = t.on_segment(&seg(c, s, 100, 0, S, b""), 2, 1_000_000_000, &mut sink);
+        assert!(!a.obs.retransmission && b.obs.retransmission);
+        assert_eq!(a.conn, b.conn);
+        let n = t.on_segment(&seg(c, s, 5000, 0, S, b""), 3, 2_000_000_000, &mut sink);
+        assert_ne!(n.conn, a.conn);
+        assert!(n.new_connection);
+    }
+
+    #[test]
+    fn midstream_server_by_port() {
+        let (c, s) = (ep(1, 50000), ep(2, 445));
+        let mut t = FlowTable::new();
+        let mut sink = |_: ConnId, _: Dir, _: StreamChunk<'_>| {};
+        let i = t.on_segment(&seg(s, c, 1, 1, A, b"x"), 1, 0, &mut sink);
+        assert_eq!(i.dir, Dir::ToClient);
+    }
+
+    #[test]
+    fn retransmission_and_dup_acks() {
+        let (c, s) = (ep(1, 50000), ep(2, 445));
+        let mut t = FlowTable::new();
+        let mut sink = |_: ConnId, _: Dir, _: StreamChunk<'_>| {};
+        t.on_segment(&seg(s, c, 1000, 1, A, b"aaaa"), 1, 0, &mut sink);
+        // 1004..1008 lost; later data opens a hole.
+        t.on_segment(&seg(s, c, 1008, 1, A, b"cccc"), 2, 10, &mut sink);
+        let d1 = t.on_segment(&seg(c, s, 1, 1004, A, b""), 3, 20, &mut sink);
+        let d2 = t.on_segment(&seg(c, s, 1, 1004, A, b""), 4, 30, &mut sink);
+        assert!(!d1.obs.dup_ack && d2.obs.dup_ack);
+        let r = t.on_segment(&seg(s, c, 1004, 1, A, b"bbbb"), 5, 50_000_000, &mut sink);
+        assert!(r.obs.retransmission);
+        let again = t.on_segment(&seg(s, c, 1000, 1, A, b"aaaa"), 6, 60_000_000, &mut sink);
+        assert!(again.obs.retransmission);
+    }
+
+    #[test]
+    fn quick_reorder_is_not_retransmission() {
+        let (c, s) = (ep(1, 50000), ep(2, 445));
+        let mut t = FlowTable::new();
+        let mut sink = |_: ConnId, _: Dir, _: StreamChunk<'_>| {};
+        t.on_segment(&seg(s, c, 1000, 1, A, b"aaaa"), 1, 0, &mut sink);
+        t.on_segment(&seg(s, c, 1008, 1, A, b"cccc"), 2, 10, &mut sink);
+        let r = t.on_segment(&seg(s, c, 1004, 1, A, b"bbbb"), 3, 20, &mut sink);
+        assert!(r.obs.out_of_order && !r.obs.retransmission);
     }
 }

@@ -7,6 +7,8 @@
 
 use std::net::IpAddr;
 
+use etherparse::{EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket, TcpOptionElement, TcpSlice};
+
 /// The capture's link-layer type, as Wireshark's wiretap or a pcap header says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkType {
@@ -122,6 +124,215 @@ pub enum Decoded<'a> {
 
 /// Decode one frame down to TCP. Never panics.
 pub fn decode(link: LinkType, data: &[u8]) -> Decoded<'_> {
-    let _ = (link, data);
-    Decoded::Other // replaced by the net helper
+    let pkt = match link {
+        LinkType::Ethernet => match LaxSlicedPacket::from_ethernet(data) {
+            Ok(p) => p,
+            Err(_) => return Decoded::Undecodable("frame too short for an Ethernet header"),
+        },
+        LinkType::RawIp | LinkType::RawIpv4 | LinkType::RawIpv6 => match LaxSlicedPacket::from_ip(data) {
+            Ok(p) => p,
+            Err(_) => return Decoded::Undecodable("no valid IP header"),
+        },
+        // The 4-byte address family is redundant with the IP version nibble,
+        // and its byte order depends on the capturing machine: rely on the nibble.
+        LinkType::Null | LinkType::Loop => match data.get(4..).map(LaxSlicedPacket::from_ip) {
+            Some(Ok(p)) => p,
+            _ => return Decoded::Undecodable("no valid IP header after the loopback header"),
+        },
+        // SLL: 16-byte header, protocol (an EtherType) in its last two bytes.
+        LinkType::LinuxSll => match (data.get(14..16), data.get(16..)) {
+            (Some(et), Some(rest)) => LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([et[0], et[1]])), rest),
+            _ => return Decoded::Undecodable("frame too short for a Linux cooked (SLL) header"),
+        },
+        // SLL2: 20-byte header, protocol first.
+        LinkType::LinuxSll2 => match (data.get(0..2), data.get(20..)) {
+            (Some(et), Some(rest)) => LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([et[0], et[1]])), rest),
+            _ => return Decoded::Undecodable("frame too short for a Linux cooked (SLL2) header"),
+        },
+        LinkType::Unknown(_) => return Decoded::Other,
+    };
+    let Some(net) = pkt.net.as_ref() else { return Decoded::Other };
+    let (src, dst, ip_payload, declared_ip_payload) = match net {
+        LaxNetSlice::Ipv4(v4) => {
+            let h = v4.header();
+            let pl = v4.payload();
+            // total_len 0 is what TSO captures show: trust the captured length.
+            let declared = if pl.incomplete && h.total_len() != 0 {
+                (h.total_len() as usize).saturating_sub(h.ihl() as usize * 4 + v4.extensions().auth.map_or(0, |a| a.slice().len()))
+            } else {
+                pl.payload.len()
+            };
+            (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), pl, declared)
+        }
+        LaxNetSlice::Ipv6(v6) => {
+            let h = v6.header();
+            let pl = v6.payload();
+            let declared = if pl.incomplete && h.payload_length() != 0 {
+                (h.payload_length() as usize).saturating_sub(v6.extensions().slice().len())
+            } else {
+                pl.payload.len()
+            };
+            (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), pl, declared)
+        }
+        LaxNetSlice::Arp(_) => return Decoded::Other,
+    };
+    if ip_payload.ip_number != IpNumber::TCP || ip_payload.fragmented {
+        return Decoded::Other;
+    }
+    let tcp = match TcpSlice::from_slice(ip_payload.payload) {
+        Ok(t) => t,
+        Err(_) => return Decoded::Undecodable("TCP header cut short or invalid"),
+    };
+    let hlen = tcp.data_offset() as usize * 4;
+    let payload = tcp.payload();
+    let payload_len = declared_ip_payload.saturating_sub(hlen).max(payload.len()) as u32;
+    let mut window_scale = None;
+    let mut sack = Vec::new();
+    for opt in tcp.options_iterator() {
+        match opt {
+            Ok(TcpOptionElement::WindowScale(w)) => window_scale = Some(w),
+            Ok(TcpOptionElement::SelectiveAcknowledgement(first, rest)) => {
+                sack.push(first);
+                sack.extend(rest.iter().flatten().copied());
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let mut flags = 0u8;
+    for (on, bit) in [
+        (tcp.fin(), TcpFlags::FIN),
+        (tcp.syn(), TcpFlags::SYN),
+        (tcp.rst(), TcpFlags::RST),
+        (tcp.psh(), TcpFlags::PSH),
+        (tcp.ack(), TcpFlags::ACK),
+        (tcp.urg(), TcpFlags::URG),
+    ] {
+        if on {
+            flags |= bit;
+        }
+    }
+    Decoded::Tcp(TcpSegment {
+        src: Endpoint { addr: src, port: tcp.source_port() },
+        dst: Endpoint { addr: dst, port: tcp.destination_port() },
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        flags: TcpFlags(flags),
+        window: tcp.window_size(),
+        window_scale,
+        sack,
+        payload,
+        payload_len,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn tcp_frame(payload: &[u8]) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(50000, 445, 1000, 65535)
+            .ack(77);
+        let mut v = Vec::new();
+        b.write(&mut v, payload).unwrap();
+        v
+    }
+
+    #[test]
+    fn ethernet_ipv4_tcp() {
+        let f = tcp_frame(b"hello");
+        let Decoded::Tcp(s) = decode(LinkType::Ethernet, &f) else { panic!("not tcp") };
+        assert_eq!(s.src.port, 50000);
+        assert_eq!(s.dst.port, 445);
+        assert_eq!(s.seq, 1000);
+        assert_eq!(s.ack, 77);
+        assert!(s.flags.ack());
+        assert_eq!(s.payload, b"hello");
+        assert_eq!(s.payload_len, 5);
+    }
+
+    #[test]
+    fn ethernet_padding_is_not_payload() {
+        let mut f = tcp_frame(b"");
+        f.extend_from_slice(&[0u8; 6]); // pad to the 60-byte minimum
+        let Decoded::Tcp(s) = decode(LinkType::Ethernet, &f) else { panic!() };
+        assert!(s.payload.is_empty());
+        assert_eq!(s.payload_len, 0);
+    }
+
+    #[test]
+    fn snaplen_cut_keeps_declared_length() {
+        let f = tcp_frame(&[0xaa; 1000]);
+        let cut = &f[..14 + 20 + 20 + 100];
+        let Decoded::Tcp(s) = decode(LinkType::Ethernet, cut) else { panic!() };
+        assert_eq!(s.payload.len(), 100);
+        assert_eq!(s.payload_len, 1000);
+        assert_eq!(s.missing(), 900);
+    }
+
+    #[test]
+    fn vlan_sll_sll2_loopback_raw() {
+        let f = tcp_frame(b"xyz");
+        let ip = &f[14..];
+        // 802.1Q tag inserted after the MACs.
+        let mut vlan = f[..12].to_vec();
+        vlan.extend_from_slice(&[0x81, 0x00, 0x00, 0x05, 0x08, 0x00]);
+        vlan.extend_from_slice(ip);
+        let mut sll = vec![0u8; 14];
+        sll.extend_from_slice(&[0x08, 0x00]);
+        sll.extend_from_slice(ip);
+        let mut sll2 = vec![0x08, 0x00];
+        sll2.extend_from_slice(&[0u8; 18]);
+        sll2.extend_from_slice(ip);
+        let mut null = 2u32.to_le_bytes().to_vec();
+        null.extend_from_slice(ip);
+        for (lt, frame) in [
+            (LinkType::Ethernet, &vlan),
+            (LinkType::LinuxSll, &sll),
+            (LinkType::LinuxSll2, &sll2),
+            (LinkType::Null, &null),
+            (LinkType::RawIp, &ip.to_vec()),
+        ] {
+            match decode(lt, frame) {
+                Decoded::Tcp(s) => assert_eq!(s.payload, b"xyz", "{lt:?}"),
+                other => panic!("{lt:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn ipv6() {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv6([1; 16], [2; 16], 64).tcp(445, 50000, 5, 100).syn();
+        let mut f = Vec::new();
+        b.write(&mut f, &[]).unwrap();
+        let Decoded::Tcp(s) = decode(LinkType::Ethernet, &f) else { panic!() };
+        assert!(s.flags.syn());
+        assert_eq!(s.src.port, 445);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let f = tcp_frame(b"payload");
+        for n in 0..f.len() {
+            let _ = decode(LinkType::Ethernet, &f[..n]);
+            let _ = decode(LinkType::LinuxSll2, &f[..n]);
+            let _ = decode(LinkType::Null, &f[..n]);
+        }
+        let mut x = 0x12345678u32;
+        for _ in 0..2000 {
+            let v: Vec<u8> = (0..64)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            let _ = decode(LinkType::RawIp, &v);
+            let _ = decode(LinkType::Ethernet, &v);
+        }
+    }
 }
