@@ -21,11 +21,20 @@ pub struct Config {
     pub slow_response_s: f64,
     /// A request unanswered this long while later ones are answered is lost (seconds).
     pub unanswered_s: f64,
+    /// Rule families switched off (the part of the rule id before the dot).
+    pub disabled_families: Vec<String>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { slow_response_s: 1.0, unanswered_s: 10.0 }
+        Config { slow_response_s: 1.0, unanswered_s: 10.0, disabled_families: Vec::new() }
+    }
+}
+
+impl Config {
+    pub fn rule_enabled(&self, id: &str) -> bool {
+        let family = id.split('.').next().unwrap_or(id);
+        !self.disabled_families.iter().any(|f| f == family)
     }
 }
 
@@ -151,6 +160,8 @@ impl Analyzer {
         let mut found = Vec::new();
         fctx.engine.on_segment(fctx.config, &ev, &mut found);
         fctx.report.findings.extend(found);
+        let cfg = &*fctx.config;
+        fctx.report.findings.retain(|f| cfg.rule_enabled(f.rule.id));
         for f in &fctx.report.findings {
             fctx.summary.on_finding(input.number, f);
         }

@@ -2,7 +2,7 @@
 //! of items a front end adds to its protocol tree for one frame.
 
 use crate::output::FrameReport;
-use crate::rules::catalog::{self, RuleDef};
+use crate::rules::catalog::{self, RuleDef, Severity};
 use crate::smb::types::{Command, Dialect, NtStatus};
 
 /// How a field is typed and displayed (the front end maps this to FT_/BASE_).
@@ -11,6 +11,7 @@ pub enum FieldKind {
     String,
     /// Unsigned, decimal.
     U16Dec,
+    U16Hex,
     U32Dec,
     U64Dec,
     /// Unsigned, hexadecimal.
@@ -79,7 +80,7 @@ fields! {
     TreeId = ("smbdiag.tree_id", "Tree id", U32Hex, None, "SMB2 tree id");
     Tree = ("smbdiag.tree", "Tree", String, None, "Share path (\\\\server\\share) of the tree");
     File = ("smbdiag.file", "File", String, None, "Path of the open file");
-    Dialect = ("smbdiag.dialect", "Dialect", U16Dec, Dialects, "SMB dialect of the connection");
+    Dialect = ("smbdiag.dialect", "Dialect", U16Hex, Dialects, "SMB dialect of the connection");
     Auth = ("smbdiag.auth", "Authentication", String, None, "How the session authenticated");
     User = ("smbdiag.user", "User", String, None, "Account of the session (DOMAIN\\user)");
     ResponseTime = ("smbdiag.response_time", "Response time", RelTime, None, "Time from the request to this response");
@@ -101,6 +102,8 @@ pub enum Item<'a> {
     Time(FieldId, i64, i32),
     /// Raise the expert item of `rule` on the last added item with this text.
     Expert(&'static RuleDef, &'a str),
+    /// Append to the packet list's Info column.
+    Info(String),
 }
 
 /// Flatten a frame's report into tree items: one `smbdiag.message` item per
@@ -156,6 +159,9 @@ pub fn items(report: &FrameReport) -> Vec<Item<'_>> {
         out.push(Item::Pop);
     }
     for f in &report.findings {
+        if matches!(f.rule.severity, Severity::Warn | Severity::Error) {
+            out.push(Item::Info(format!(" [smbdiag: {}]", f.rule.id)));
+        }
         out.push(Item::Str(FieldId::Finding, &f.text));
         out.push(Item::Expert(f.rule, &f.text));
         out.push(Item::Push);
