@@ -1,0 +1,178 @@
+//! Running the real tshark with the built plugin loaded.
+//!
+//! Wireshark ignores personal plugins when run as root, so as root tshark runs
+//! as `nobody` (setpriv) with HOME set to a scratch folder that holds the
+//! plugin under `.local/lib/wireshark/plugins/<major.minor>/epan/`; captures
+//! are copied there so that user can read them. As a normal user it runs
+//! directly with the scratch HOME.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub struct Scratch {
+    pub home: PathBuf,
+    pub as_nobody: bool,
+}
+
+fn target_dir() -> PathBuf {
+    // The test binary lives in target/<profile>/deps/.
+    let exe = std::env::current_exe().expect("test exe");
+    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/captures/public` beside the repository.
+pub fn public_captures_dir() -> PathBuf {
+    repo_root().join("../shared/captures/public")
+}
+
+pub fn lab_captures_dir() -> PathBuf {
+    repo_root().join("tests/captures/lab")
+}
+
+pub fn scratch() -> &'static Scratch {
+    static S: OnceLock<Scratch> = OnceLock::new();
+    S.get_or_init(|| {
+        let so = target_dir().join("libsmbdiag.so");
+        assert!(so.exists(), "{} not built", so.display());
+        let home = std::env::temp_dir().join(format!("smbdiag-test-{}", std::process::id()));
+        let ver = format!("{}.{}", env!("SMBDIAG_WS_MAJOR"), env!("SMBDIAG_WS_MINOR"));
+        let plugdir = home.join(format!(".local/lib/wireshark/plugins/{ver}/epan"));
+        std::fs::create_dir_all(&plugdir).unwrap();
+        std::fs::create_dir_all(home.join("caps")).unwrap();
+        std::fs::copy(&so, plugdir.join("smbdiag.so")).unwrap();
+        let as_nobody = unsafe { libc::geteuid() } == 0;
+        if as_nobody {
+            // nobody must be able to read the plugin and write its own config dirs.
+            Command::new("chmod").args(["-R", "a+rwX"]).arg(&home).status().unwrap();
+            Command::new("chmod").arg("755").arg(std::env::temp_dir()).status().ok();
+        }
+        Scratch { home, as_nobody }
+    })
+}
+
+/// A capture path tshark (possibly as nobody) can read.
+pub fn readable(capture: &Path) -> PathBuf {
+    let s = scratch();
+    if !s.as_nobody {
+        return capture.to_path_buf();
+    }
+    let name = capture.to_string_lossy().replace(['/', '\\'], "_");
+    let dst = s.home.join("caps").join(name);
+    if !dst.exists() {
+        std::fs::copy(capture, &dst).unwrap();
+        Command::new("chmod").arg("a+r").arg(&dst).status().unwrap();
+    }
+    dst
+}
+
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+    pub ok: bool,
+}
+
+/// Run tshark with the plugin; arguments as given (capture paths must come from `readable`).
+pub fn tshark(args: &[&str]) -> Output {
+    let s = scratch();
+    let mut cmd = if s.as_nobody {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"]);
+        c.arg(format!("HOME={}", s.home.display()));
+        c.arg("tshark");
+        c
+    } else {
+        let mut c = Command::new("tshark");
+        c.env("HOME", &s.home);
+        c
+    };
+    cmd.args(args).current_dir(&s.home);
+    let out = cmd.output().expect("run tshark (is it installed?)");
+    Output { stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), ok: out.status.success() }
+}
+
+/// `tshark -r CAP [-2] [-Y FILTER] -T fields -e ...` as rows of columns
+/// (multiple occurrences joined by ','). `extra` goes before the fields.
+pub fn fields(capture: &Path, extra: &[&str], names: &[&str]) -> Vec<Vec<String>> {
+    let cap = readable(capture);
+    let cap = cap.to_string_lossy().into_owned();
+    let mut args: Vec<&str> = vec!["-r", &cap];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=,", "-E", "quote=n"]);
+    for n in names {
+        args.push("-e");
+        args.push(n);
+    }
+    let out = tshark(&args);
+    assert!(out.ok, "tshark failed on {}: {}", capture.display(), out.stderr);
+    out.stdout.lines().map(|l| l.split('\t').map(str::to_string).collect()).collect()
+}
+
+/// Findings as (frame, rule, finding text, related frames).
+pub struct FindingRow {
+    pub frame: u32,
+    pub rule: String,
+    pub text: String,
+    pub related: Vec<u32>,
+}
+
+/// Every finding tshark shows for a capture, one row per finding.
+pub fn findings(capture: &Path, extra: &[&str]) -> Vec<FindingRow> {
+    // Rules and sentences come aggregated per frame; the separator is chosen
+    // so a sentence (which may hold commas) splits cleanly.
+    let cap = readable(capture);
+    let cap = cap.to_string_lossy().into_owned();
+    let mut args: Vec<&str> = vec!["-r", &cap];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[
+        "-Y", "smbdiag.rule", "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=\u{1f}", "-E", "quote=n",
+        "-e", "frame.number", "-e", "smbdiag.rule", "-e", "smbdiag.finding", "-e", "smbdiag.related_frame",
+    ]);
+    let out = tshark(&args);
+    assert!(out.ok, "tshark failed on {}: {}", capture.display(), out.stderr);
+    let mut rows = Vec::new();
+    for line in out.stdout.lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let frame: u32 = cols[0].parse().unwrap();
+        let rules: Vec<&str> = cols.get(1).map(|c| c.split('\u{1f}').collect()).unwrap_or_default();
+        let texts: Vec<&str> = cols.get(2).map(|c| c.split('\u{1f}').collect()).unwrap_or_default();
+        let related: Vec<u32> = cols.get(3).map(|c| c.split('\u{1f}').filter_map(|x| x.parse().ok()).collect()).unwrap_or_default();
+        for (i, r) in rules.iter().enumerate() {
+            rows.push(FindingRow {
+                frame,
+                rule: r.to_string(),
+                text: texts.get(i).unwrap_or(&"").to_string(),
+                // Related frames of all findings of the frame (Wireshark flattens them).
+                related: related.clone(),
+            });
+        }
+    }
+    rows
+}
+
+/// Every capture file under a folder, sorted.
+pub fn captures_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Some(ext) = p.extension().and_then(|e| e.to_str()) {
+                if ["pcap", "pcapng", "cap"].contains(&ext) {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,73 @@
+//! The plugin loads into the real tshark and registers the field contract.
+
+mod common;
+
+use smbdiag_core::present::FIELDS;
+use smbdiag_core::rules::catalog::RULES;
+
+#[test]
+fn tshark_lists_the_plugin() {
+    let out = common::tshark(&["-G", "plugins"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(out.stdout.lines().any(|l| l.starts_with("smbdiag.so") && l.contains("dissector")), "plugin not loaded:\n{}", out.stdout);
+}
+
+#[test]
+fn every_field_and_expert_item_is_registered() {
+    let out = common::tshark(&["-G", "fields"]);
+    assert!(out.ok, "{}", out.stderr);
+    let registered: Vec<&str> = out.stdout.lines().filter_map(|l| l.split('\t').nth(2)).collect();
+    // The contract users filter on, by name.
+    for name in [
+        "smbdiag.rule", "smbdiag.finding", "smbdiag.related_frame", "smbdiag.cmd", "smbdiag.status", "smbdiag.msg_id",
+        "smbdiag.session_id", "smbdiag.tree_id", "smbdiag.tree", "smbdiag.file", "smbdiag.dialect", "smbdiag.auth",
+        "smbdiag.user", "smbdiag.response_time", "smbdiag.request_frame", "smbdiag.response_frame",
+    ] {
+        assert!(registered.contains(&name), "{name} not registered");
+    }
+    for f in FIELDS {
+        assert!(registered.contains(&f.abbrev), "{} not registered", f.abbrev);
+    }
+    for r in RULES {
+        let name = format!("smbdiag.{}", r.id);
+        assert!(registered.contains(&name.as_str()), "expert item {name} not registered");
+    }
+    // Types users rely on in filters.
+    let ty = |n: &str| out.stdout.lines().find(|l| l.split('\t').nth(2) == Some(n)).and_then(|l| l.split('\t').nth(3)).unwrap_or("").to_string();
+    assert_eq!(ty("smbdiag.cmd"), "FT_UINT16");
+    assert_eq!(ty("smbdiag.status"), "FT_UINT32");
+    assert_eq!(ty("smbdiag.msg_id"), "FT_UINT64");
+    assert_eq!(ty("smbdiag.response_time"), "FT_RELATIVE_TIME");
+    assert_eq!(ty("smbdiag.related_frame"), "FT_FRAMENUM");
+}
+
+#[test]
+fn preferences_are_registered() {
+    let out = common::tshark(&["-G", "defaultprefs"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(out.stdout.contains("smbdiag.slow_response_ms: 1000"), "slow-response preference missing");
+    assert!(out.stdout.contains("smbdiag.enable_perf: TRUE"));
+}
+
+#[test]
+fn fields_filter_and_print_on_a_real_capture() {
+    let cap = common::public_captures_dir().join("zeek-zeek/smb2.pcap");
+    let rows = common::fields(&cap, &["-Y", "smbdiag.cmd == 3 && smbdiag.response_time >= 0"], &["frame.number", "smbdiag.cmd", "smbdiag.request_frame"]);
+    // TREE_CONNECT responses of this capture, each pointing at its request.
+    assert!(!rows.is_empty());
+    for r in &rows {
+        assert_eq!(r[1], "3");
+        let req: u32 = r[2].parse().unwrap();
+        assert!(req < r[0].parse::<u32>().unwrap());
+    }
+}
+
+#[test]
+fn summary_statistics_print() {
+    let cap = common::readable(&common::public_captures_dir().join("zeek-zeek/smb2.pcap"));
+    let out = common::tshark(&["-r", cap.to_str().unwrap(), "-q", "-z", "smbdiag,summary"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(out.stdout.contains("smbdiag summary: 1 SMB connection(s)"), "{}", out.stdout);
+    assert!(out.stdout.contains("server 10.0.0.12:445"));
+    assert!(out.stdout.contains("WRITE"));
+}
