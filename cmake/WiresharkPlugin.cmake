@@ -1,0 +1,28 @@
+# Finds Wireshark through pkg-config (Debian ships no WiresharkConfig.cmake)
+# and decides where the plugin goes.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(WIRESHARK REQUIRED wireshark)
+string(REGEX MATCH "^([0-9]+)\\.([0-9]+)" _ws_mm "${WIRESHARK_VERSION}")
+set(WIRESHARK_MAJOR_MINOR "${CMAKE_MATCH_1}.${CMAKE_MATCH_2}")
+pkg_get_variable(WIRESHARK_PLUGIN_DIR wireshark plugindir)
+
+# Root's Wireshark ignores personal plugins, so installing as root goes to
+# the global folder; anyone else gets the personal one.
+function(smbdiag_install_dir out)
+    execute_process(COMMAND id -u OUTPUT_VARIABLE _uid OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(DEFINED SMBDIAG_PLUGIN_DIR)
+        set(${out} "${SMBDIAG_PLUGIN_DIR}" PARENT_SCOPE)
+        set(SMBDIAG_INSTALL_NOTE "folder given by SMBDIAG_PLUGIN_DIR" PARENT_SCOPE)
+    elseif(_uid STREQUAL "0")
+        set(${out} "${WIRESHARK_PLUGIN_DIR}/epan" PARENT_SCOPE)
+        set(SMBDIAG_INSTALL_NOTE "the global plugin folder, because this runs as root (root's Wireshark ignores personal plugins)" PARENT_SCOPE)
+    else()
+        if(APPLE)
+            string(REPLACE "." "-" _mm "${WIRESHARK_MAJOR_MINOR}")
+        else()
+            set(_mm "${WIRESHARK_MAJOR_MINOR}")
+        endif()
+        set(${out} "$ENV{HOME}/.local/lib/wireshark/plugins/${_mm}/epan" PARENT_SCOPE)
+        set(SMBDIAG_INSTALL_NOTE "your personal plugin folder" PARENT_SCOPE)
+    endif()
+endfunction()
