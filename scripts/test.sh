@@ -10,10 +10,8 @@ cargo build --release --workspace
 cargo test --release --workspace
 # The CMake install path, into a scratch folder.
 tmp="$(mktemp -d)"
-cmake -S . -B "$tmp/build" >/dev/null
+cmake -S . -B "$tmp/build" -DSMBDIAG_PLUGIN_DIR="$tmp/inst" >/dev/null
 cmake --build "$tmp/build" >/dev/null
-
-SMBDIAG_PLUGIN_DIR="$tmp/inst" cmake -S . -B "$tmp/build" -DSMBDIAG_PLUGIN_DIR="$tmp/inst" >/dev/null
 cmake --install "$tmp/build" | tail -1
 test -x "$tmp/inst/smbdiag.so"
 echo "cmake install: ok"
