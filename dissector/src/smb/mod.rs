@@ -1,5 +1,6 @@
 //! SMB over TCP: NBSS framing, zero-copy record parsers and protocol values.
 
 pub mod framing;
+pub mod auth;
 pub mod records;
 pub mod types;

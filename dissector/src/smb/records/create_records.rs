@@ -1,0 +1,149 @@
+//! CREATE request and response (MS-SMB2 2.2.13, 2.2.14) with the names of
+//! their create contexts (2.2.13.2).
+
+use nom::bytes::complete::take;
+use nom::number::complete::{le_u16, le_u32, le_u64, le_u8};
+use nom::IResult;
+
+use super::{at_offset, file_id, utf16_string, FileId, Flags32};
+
+/// CreateDisposition (2.2.13).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreateDisposition(pub u32);
+
+impl CreateDisposition {
+    pub const SUPERSEDE: u32 = 0;
+    pub const OPEN: u32 = 1;
+    pub const CREATE: u32 = 2;
+    pub const OPEN_IF: u32 = 3;
+    pub const OVERWRITE: u32 = 4;
+    pub const OVERWRITE_IF: u32 = 5;
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            0 => "supersede",
+            1 => "open",
+            2 => "create",
+            3 => "open-if",
+            4 => "overwrite",
+            5 => "overwrite-if",
+            _ => "unknown",
+        }
+    }
+}
+
+pub const FILE_DIRECTORY_FILE: u32 = 0x0000_0001;
+pub const FILE_DELETE_ON_CLOSE: u32 = 0x0000_1000;
+pub const FILE_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateRequest {
+    pub oplock_level: u8,
+    pub desired_access: Flags32,
+    pub share_access: Flags32,
+    pub disposition: CreateDisposition,
+    pub options: Flags32,
+    /// Path relative to the share; empty = the share root; None when cut by the capture.
+    pub name: Option<String>,
+    /// Create context names ("DHnQ", "DH2C", "RqLs", "MxAc"...).
+    pub contexts: Vec<String>,
+}
+
+impl CreateRequest {
+    /// Reconnecting a durable handle (DHnC / DH2C).
+    pub fn is_durable_reconnect(&self) -> bool {
+        self.contexts.iter().any(|c| c == "DHnC" || c == "DH2C")
+    }
+}
+
+/// CreateAction (2.2.14).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreateAction(pub u32);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateResponse {
+    pub oplock_level: u8,
+    pub create_action: CreateAction,
+    pub end_of_file: u64,
+    pub attributes: Flags32,
+    pub file_id: FileId,
+    pub contexts: Vec<String>,
+}
+
+/// Names of a create-context chain at `off`, following Next offsets.
+fn context_names(msg: &[u8], off: usize, len: usize) -> Vec<String> {
+    let Some(chain) = at_offset(msg, off, len) else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    for _ in 0..32 {
+        let Some(c) = chain.get(pos..) else { break };
+        let parsed: IResult<&[u8], (u32, u16, u16)> = (|| {
+            let (i, next) = le_u32(c)?;
+            let (i, name_off) = le_u16(i)?;
+            let (i, name_len) = le_u16(i)?;
+            Ok((i, (next, name_off, name_len)))
+        })();
+        let Ok((_, (next, name_off, name_len))) = parsed else { break };
+        if let Some(n) = at_offset(c, name_off as usize, name_len as usize) {
+            out.push(String::from_utf8_lossy(n).into_owned());
+        }
+        if next == 0 || next % 8 != 0 {
+            break;
+        }
+        pos += next as usize;
+    }
+    out
+}
+
+pub fn parse_create_request(msg: &[u8]) -> IResult<&[u8], CreateRequest> {
+    let body = &msg[64.min(msg.len())..];
+    let (i, _structure_size) = le_u16(body)?;
+    let (i, _security_flags) = le_u8(i)?;
+    let (i, oplock_level) = le_u8(i)?;
+    let (i, _impersonation) = le_u32(i)?;
+    let (i, _create_flags) = le_u64(i)?;
+    let (i, _reserved) = le_u64(i)?;
+    let (i, desired_access) = le_u32(i)?;
+    let (i, _attributes) = le_u32(i)?;
+    let (i, share_access) = le_u32(i)?;
+    let (i, disposition) = le_u32(i)?;
+    let (i, options) = le_u32(i)?;
+    let (i, name_off) = le_u16(i)?;
+    let (i, name_len) = le_u16(i)?;
+    let (i, ctx_off) = le_u32(i)?;
+    let (i, ctx_len) = le_u32(i)?;
+    let name = if name_len == 0 { Some(String::new()) } else { at_offset(msg, name_off as usize, name_len as usize).map(utf16_string) };
+    let contexts = if ctx_len > 0 { context_names(msg, ctx_off as usize, ctx_len as usize) } else { Vec::new() };
+    Ok((
+        i,
+        CreateRequest {
+            oplock_level,
+            desired_access: Flags32(desired_access),
+            share_access: Flags32(share_access),
+            disposition: CreateDisposition(disposition),
+            options: Flags32(options),
+            name,
+            contexts,
+        },
+    ))
+}
+
+pub fn parse_create_response(msg: &[u8]) -> IResult<&[u8], CreateResponse> {
+    let body = &msg[64.min(msg.len())..];
+    let (i, _structure_size) = le_u16(body)?;
+    let (i, oplock_level) = le_u8(i)?;
+    let (i, _flags) = le_u8(i)?;
+    let (i, create_action) = le_u32(i)?;
+    let (i, _times) = take(32usize)(i)?;
+    let (i, _allocation) = le_u64(i)?;
+    let (i, end_of_file) = le_u64(i)?;
+    let (i, attributes) = le_u32(i)?;
+    let (i, _reserved) = le_u32(i)?;
+    let (i, fid) = file_id(i)?;
+    let (i, ctx_off) = le_u32(i)?;
+    let (i, ctx_len) = le_u32(i)?;
+    let contexts = if ctx_len > 0 { context_names(msg, ctx_off as usize, ctx_len as usize) } else { Vec::new() };
+    Ok((
+        i,
+        CreateResponse { oplock_level, create_action: CreateAction(create_action), end_of_file, attributes: Flags32(attributes), file_id: fid, contexts },
+    ))
+}
