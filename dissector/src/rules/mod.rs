@@ -16,6 +16,9 @@ use crate::net::flow::{ConnId, SegmentInfo};
 use crate::net::link::{Endpoint, TcpSegment};
 use crate::output::{Finding, MessageFields};
 use crate::smb::records::header_records::Smb2Header;
+use crate::smb::records::Body;
+use crate::state::session::Session;
+use crate::state::track::Asked;
 
 /// The connection an event belongs to.
 #[derive(Clone, Copy, Debug)]
@@ -43,6 +46,11 @@ pub struct MsgEvent<'a> {
     pub fields: &'a MessageFields,
     /// NEGOTIATE requests: the dialects offered, as a phrase ("SMB 2.0.2, SMB 2.1").
     pub negotiate_offer: Option<String>,
+    pub body: &'a Body<'a>,
+    /// For a response: what its request asked. For a request: itself.
+    pub asked: &'a Asked,
+    /// The session of the message, as known after this message.
+    pub session: Option<&'a Session>,
 }
 
 /// An SMB1 NEGOTIATE seen on a connection (requests offer dialect strings;

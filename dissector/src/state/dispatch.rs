@@ -2,15 +2,17 @@
 //! matches responses to requests and fills the frame's report.
 
 use crate::analyzer::{Config, Reports};
-use crate::rules::{ConnView, Engine, MsgEvent};
+use crate::rules::{ConnView, Engine, MsgEvent, Smb1NegotiateEvent};
 use crate::summary::Summary;
 use crate::output::{Finding, FrameReport, MessageFields, OpaquePdu};
 use crate::rules::catalog;
 use crate::smb::framing::{Pdu, PduKind};
 use crate::smb::records::header_records::{self, Smb2Header, SMB2_HEADER_LEN};
+use crate::smb::records::{self, negotiate_records, Body};
 use crate::smb::types::{Command, NtStatus};
 
 use super::pending::PendingRequest;
+use super::track::{self, Asked};
 use super::session::SessionTable;
 use super::ConnCtx;
 
@@ -62,7 +64,35 @@ pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: 
                 });
             }
         }
-        PduKind::Smb1 => {}
+        PduKind::Smb1 => on_smb1_pdu(pdu, f),
+    }
+}
+
+/// SMB1 matters for its NEGOTIATE: which dialects a client offers, and
+/// whether the server picks one.
+fn on_smb1_pdu(pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
+    let Ok((_, h)) = header_records::parse_smb1_header(pdu.data) else { return };
+    if h.command != header_records::Smb1Header::CMD_NEGOTIATE {
+        f.report.opaque.push(OpaquePdu { session_id: 0, description: format!("SMB1 command 0x{:02x} (smbdiag decodes SMB2/3; SMB1 only for negotiation)", h.command) });
+        return;
+    }
+    let (dialects, selected, description) = if h.is_response() {
+        match negotiate_records::parse_smb1_negotiate_response(pdu.data) {
+            Ok((_, r)) if r.dialect_index == 0xffff => (Vec::new(), Some(0xffff), "SMB1 NEGOTIATE response selecting no dialect".to_string()),
+            Ok((_, r)) => (Vec::new(), Some(r.dialect_index), format!("SMB1 NEGOTIATE response selecting dialect #{}", r.dialect_index)),
+            Err(_) => (Vec::new(), None, format!("SMB1 NEGOTIATE response, status {}", h.status)),
+        }
+    } else {
+        let d = negotiate_records::parse_smb1_negotiate_request(pdu.data).map(|(_, r)| r.dialects).unwrap_or_default();
+        let text = format!("SMB1 NEGOTIATE request offering {}", d.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "));
+        (d, None, text)
+    };
+    f.report.opaque.push(OpaquePdu { session_id: 0, description });
+    let ev = Smb1NegotiateEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, is_response: h.is_response(), dialects: &dialects, selected };
+    let mut found = Vec::new();
+    f.engine.on_smb1_negotiate(f.config, &ev, &mut found);
+    for x in found {
+        push_finding(f, x);
     }
 }
 
@@ -101,8 +131,9 @@ fn note_truncated(f: &mut FrameCtx<'_>, pdu: &Pdu<'_>, off: usize) {
     push_finding(f, Finding { rule: &catalog::DECODE_TRUNCATED, text, related_frames: Vec::new() });
 }
 
-fn on_message(ctx: &mut ConnCtx, _sessions: &mut SessionTable, hdr: &Smb2Header<'_>, _msg: &[u8], cut: bool, f: &mut FrameCtx<'_>) {
+fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'_>, msg: &[u8], cut: bool, f: &mut FrameCtx<'_>) {
     let is_response = hdr.is_response();
+    let body = records::parse_body(hdr, msg);
     let mut m = MessageFields {
         cmd: hdr.command,
         is_response,
@@ -111,28 +142,64 @@ fn on_message(ctx: &mut ConnCtx, _sessions: &mut SessionTable, hdr: &Smb2Header<
         async_id: hdr.async_id(),
         session_id: hdr.session_id,
         tree_id: hdr.tree_id(),
-        dialect: ctx.dialect,
-        truncated: cut,
+        truncated: cut || matches!(body, Body::Malformed(_)) && !pdu_complete(msg, hdr),
         ..Default::default()
     };
-    if is_response {
-        match_response(ctx, hdr, &mut m, f);
-    } else if hdr.command != Command::CANCEL {
+    if let Some(s) = sessions.session_mut(hdr.session_id).filter(|_| hdr.session_id != 0 && hdr.flags.is_signed()) {
+        s.signed_seen = true;
+    }
+    let mut negotiate_offer = None;
+    let asked = if is_response {
+        let req = match_response(ctx, hdr, &mut m, f);
+        let asked = req.map(|r| r.asked).unwrap_or_default();
+        track::fill_context(ctx, sessions, hdr, &body, &asked, &mut m);
+        if !m.interim {
+            track::on_response(ctx, sessions, hdr, &body, &asked, f.frame);
+        }
+        asked
+    } else {
+        if !hdr.flags.is_related() {
+            ctx.chain_create = None;
+        }
+        let asked = track::on_request(ctx, sessions, hdr, &body, f.frame);
+        track::fill_context(ctx, sessions, hdr, &body, &asked, &mut m);
+        if let Asked::Negotiate { dialects } = &asked {
+            negotiate_offer = Some(dialects.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
+        }
         // CANCEL reuses the id of the request it cancels and gets no response.
-        ctx.pending.insert(
-            hdr.message_id,
-            PendingRequest {
-                frame: f.frame,
-                ts_ns: f.ts_ns,
-                cmd: hdr.command,
-                msg_index: f.report.messages.len(),
-                async_id: None,
-                interim_frame: None,
-            },
-        );
+        if hdr.command != Command::CANCEL {
+            ctx.pending.insert(
+                hdr.message_id,
+                PendingRequest {
+                    frame: f.frame,
+                    ts_ns: f.ts_ns,
+                    cmd: hdr.command,
+                    msg_index: f.report.messages.len(),
+                    async_id: None,
+                    interim_frame: None,
+                    asked: asked.clone(),
+                },
+            );
+        }
+        asked
+    };
+    m.dialect = ctx.dialect;
+    if let (Body::SessionSetupResponse(_) | Body::Error(_), Command::SESSION_SETUP) = (&body, hdr.command) {
+        // Show the session's identity on the response that settles it.
+        if let Some(s) = sessions.session(hdr.session_id) {
+            m.user = s.user.clone();
+            m.auth = s.auth.clone();
+        }
+    }
+    if let (Body::ReadResponse(r), Some(_)) = (&body, m.file.as_ref()) {
+        f.summary.on_bytes(f.conn.id, r.data_length as u64, 0);
+    }
+    if let Body::WriteResponse(w) = &body {
+        f.summary.on_bytes(f.conn.id, 0, w.count as u64);
     }
     m.summary = summary(&m);
-    let ev = MsgEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, hdr, fields: &m, negotiate_offer: None };
+    let session = sessions.session(hdr.session_id);
+    let ev = MsgEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, hdr, fields: &m, negotiate_offer, body: &body, asked: &asked, session };
     let mut found = Vec::new();
     f.engine.on_message(f.config, &ev, &mut found);
     f.summary.on_message(f.conn.id, f.conn.client, f.conn.server, f.frame, &m, hdr.flags.is_signed());
@@ -142,11 +209,17 @@ fn on_message(ctx: &mut ConnCtx, _sessions: &mut SessionTable, hdr: &Smb2Header<
     }
 }
 
-fn match_response(ctx: &mut ConnCtx, hdr: &Smb2Header<'_>, m: &mut MessageFields, f: &mut FrameCtx<'_>) {
+/// The message holds all the bytes its header chain says it has.
+fn pdu_complete(msg: &[u8], hdr: &Smb2Header<'_>) -> bool {
+    hdr.next_command == 0 || msg.len() >= hdr.next_command as usize
+}
+
+/// Match a response to its request; returns the request once finally answered.
+fn match_response(ctx: &mut ConnCtx, hdr: &Smb2Header<'_>, m: &mut MessageFields, f: &mut FrameCtx<'_>) -> Option<PendingRequest> {
     let interim = hdr.status == NtStatus::PENDING && hdr.flags.is_async();
-    let Some(req) = ctx.pending.get_mut(hdr.message_id) else { return };
+    let req = ctx.pending.get_mut(hdr.message_id)?;
     if req.cmd != hdr.command {
-        return; // not ours: a capture that missed the real request
+        return None; // not ours: a capture that missed the real request
     }
     m.request_frame = Some(req.frame);
     m.response_time_ns = Some(f.ts_ns - req.ts_ns);
@@ -154,14 +227,15 @@ fn match_response(ctx: &mut ConnCtx, hdr: &Smb2Header<'_>, m: &mut MessageFields
         m.interim = true;
         req.async_id = hdr.async_id();
         req.interim_frame = Some(f.frame);
-        return;
+        return Some(req.clone());
     }
-    let req = ctx.pending.remove(hdr.message_id).expect("present");
+    let req = ctx.pending.remove(hdr.message_id)?;
     let frame = f.frame;
     let target = if req.frame == frame { Some(&mut *f.report) } else { f.reports.get_mut(req.frame) };
     if let Some(msg) = target.and_then(|r| r.messages.get_mut(req.msg_index)) {
         msg.response_frame = Some(frame);
     }
+    Some(req)
 }
 
 fn summary(m: &MessageFields) -> String {

@@ -4,11 +4,13 @@
 pub mod dispatch;
 pub mod pending;
 pub mod session;
+pub mod track;
 
 use std::collections::HashMap;
 
 use crate::net::flow::{ConnId, Dir};
 use crate::smb::framing::Framer;
+use crate::smb::records::negotiate_records::SecurityMode;
 use crate::smb::types::Dialect;
 use pending::PendingTable;
 
@@ -25,7 +27,12 @@ pub struct SmbConnection {
 #[derive(Debug, Default)]
 pub struct ConnCtx {
     pub dialect: Option<Dialect>,
+    /// The server's NEGOTIATE SecurityMode (signing enabled/required).
+    pub server_security_mode: Option<SecurityMode>,
     pub pending: PendingTable,
+    /// Path of the CREATE earlier in the current compound chain (later
+    /// requests of the chain use the placeholder FileId).
+    pub chain_create: Option<std::sync::Arc<str>>,
 }
 
 impl SmbConnection {

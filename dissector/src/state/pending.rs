@@ -10,7 +10,7 @@ use crate::smb::types::Command;
 /// answered must not grow memory without limit.
 pub const MAX_PENDING_PER_CONN: usize = 8192;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PendingRequest {
     pub frame: u32,
     pub ts_ns: i64,
@@ -20,6 +20,8 @@ pub struct PendingRequest {
     /// Set once an interim response was seen.
     pub async_id: Option<u64>,
     pub interim_frame: Option<u32>,
+    /// What the request asked, for its response.
+    pub asked: super::track::Asked,
 }
 
 #[derive(Debug, Default)]

@@ -1,0 +1,200 @@
+//! How messages change the state: negotiation sets the dialect, session
+//! setup names the user, tree connect maps a tree id to a share, create maps
+//! a file id to a path, and their ends (logoff, tree disconnect, close)
+//! remove them. Also what each message shows of that context.
+
+use std::sync::Arc;
+
+use crate::output::MessageFields;
+use crate::smb::auth::{parse_security_blob, AuthInfo, AuthToken};
+use crate::smb::records::create_records::CreateRequest;
+use crate::smb::records::file_records::{FileOp, FileRequest};
+use crate::smb::records::header_records::Smb2Header;
+use crate::smb::records::tree_records::SHAREFLAG_ENCRYPT_DATA;
+use crate::smb::records::{Body, FileId};
+use crate::smb::types::{Command, Dialect, NtStatus};
+
+use super::session::{FileKey, Open, SessionTable, Tree};
+use super::ConnCtx;
+
+/// What a request asked, remembered until its response.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Asked {
+    #[default]
+    Nothing,
+    Negotiate { dialects: Vec<Dialect> },
+    SessionSetup { auth: AuthInfo },
+    TreeConnect { path: Option<Arc<str>> },
+    Create { name: Option<Arc<str>>, tree_id: Option<u32>, durable_reconnect: bool, disposition: u32 },
+    /// Requests on an open: which one (to close it, count bytes...).
+    File { key: Option<FileKey>, op: FileOp },
+}
+
+fn key(id: FileId) -> FileKey {
+    FileKey { persistent: id.persistent, volatile: id.volatile }
+}
+
+/// Full display path of a file: `\\server\share\path`.
+fn join(tree: Option<&Tree>, name: &str) -> Arc<str> {
+    match tree {
+        Some(t) if !name.is_empty() => Arc::from(format!("{}\\{}", t.path, name)),
+        Some(t) => t.path.clone(),
+        None => Arc::from(name),
+    }
+}
+
+/// A request: remember what it asked and record what it tells about state.
+pub fn on_request(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'_>, body: &Body<'_>, frame: u32) -> Asked {
+    match body {
+        Body::NegotiateRequest(r) => Asked::Negotiate { dialects: r.dialects.clone() },
+        Body::SessionSetupRequest(r) => {
+            let auth = parse_security_blob(r.blob);
+            if let Some(s) = sessions.session_mut(hdr.session_id).filter(|_| hdr.session_id != 0) {
+                apply_client_token(s, &auth);
+                s.setup_frame.get_or_insert(frame);
+            }
+            Asked::SessionSetup { auth }
+        }
+        Body::TreeConnectRequest(r) => Asked::TreeConnect { path: r.path.as_deref().map(Arc::from) },
+        Body::CreateRequest(r) => {
+            let name = create_name(sessions, hdr, r);
+            if hdr.flags.is_related() || hdr.next_command != 0 {
+                ctx.chain_create = name.clone();
+            }
+            Asked::Create { name, tree_id: hdr.tree_id(), durable_reconnect: r.is_durable_reconnect(), disposition: r.disposition.0 }
+        }
+        Body::FileRequest(FileRequest { file_id, op }) => Asked::File { key: file_id.map(key), op: op.clone() },
+        _ => Asked::Nothing,
+    }
+}
+
+fn create_name(sessions: &SessionTable, hdr: &Smb2Header<'_>, r: &CreateRequest) -> Option<Arc<str>> {
+    let name = r.name.as_deref()?;
+    let tree = hdr.tree_id().and_then(|t| sessions.tree(hdr.session_id, t));
+    Some(join(tree, name))
+}
+
+fn apply_client_token(s: &mut super::session::Session, auth: &AuthInfo) {
+    match &auth.token {
+        Some(AuthToken::NtlmAuthenticate(a)) => {
+            s.auth = Some(Arc::from(if a.anonymous {
+                "anonymous (NTLM)"
+            } else if a.ntlm_v2 {
+                "NTLMv2"
+            } else {
+                "NTLMv1"
+            }));
+            if !a.anonymous {
+                s.user = Some(Arc::from(if a.domain.is_empty() { a.user.clone() } else { format!("{}\\{}", a.domain, a.user) }));
+            }
+            s.target_spn = a.target_spn.as_deref().map(Arc::from);
+        }
+        Some(AuthToken::KerberosApReq { realm, sname }) => {
+            s.auth = Some(Arc::from("Kerberos"));
+            s.target_spn = Some(Arc::from(format!("{}@{}", sname.join("/"), realm)));
+        }
+        _ => {}
+    }
+}
+
+/// A final response: apply what it confirms.
+pub fn on_response(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'_>, body: &Body<'_>, asked: &Asked, frame: u32) {
+    let ok = hdr.status == NtStatus::SUCCESS;
+    match (body, asked) {
+        (Body::NegotiateResponse(r), _) => {
+            if r.dialect != Dialect::SMB2_WILDCARD {
+                ctx.dialect = Some(r.dialect);
+            }
+            ctx.server_security_mode = Some(r.security_mode);
+        }
+        (Body::SessionSetupResponse(r), Asked::SessionSetup { auth }) => {
+            let server = parse_security_blob(r.blob);
+            if let Some(s) = sessions.session_mut(hdr.session_id).filter(|_| hdr.session_id != 0) {
+                // The first leg's request had no session id yet.
+                if s.auth.is_none() {
+                    apply_client_token(s, auth);
+                }
+                if let Some(AuthToken::NtlmChallenge(c)) = &server.token {
+                    s.server_nb_name = c.nb_computer.as_deref().map(Arc::from);
+                    s.server_dns_name = c.dns_computer.as_deref().map(Arc::from);
+                }
+                if ok {
+                    s.established_frame = Some(frame);
+                    s.is_guest = r.flags.is_guest();
+                    s.is_null = r.flags.is_null();
+                    s.encrypt_data = r.flags.encrypt_data();
+                    if s.is_guest {
+                        s.auth = Some(Arc::from("guest"));
+                    }
+                }
+            }
+        }
+        (Body::TreeConnectResponse(r), Asked::TreeConnect { path: Some(path) }) if ok => {
+            if let Some(tid) = hdr.tree_id() {
+                let is_ipc = path.to_ascii_uppercase().ends_with("\\IPC$");
+                sessions.add_tree(
+                    hdr.session_id,
+                    tid,
+                    Tree { path: path.clone(), connect_frame: frame, encrypt_data: r.share_flags.has(SHAREFLAG_ENCRYPT_DATA), dfs: r.share_flags.has(1), is_ipc },
+                );
+            }
+        }
+        (Body::CreateResponse(r), Asked::Create { name: Some(name), tree_id, .. }) if ok => {
+            sessions.add_open(hdr.session_id, key(r.file_id), Open { path: name.clone(), tree_id: *tree_id, create_frame: frame, ..Default::default() });
+        }
+        (_, Asked::File { key: Some(k), op: FileOp::Close }) if ok => {
+            sessions.remove_open(hdr.session_id, *k);
+        }
+        (_, Asked::File { key: Some(k), op: FileOp::SetInfo { rename_to: Some(new), .. } }) if ok => {
+            let tree = sessions.open(hdr.session_id, *k).and_then(|o| o.tree_id).and_then(|t| sessions.tree(hdr.session_id, t)).cloned();
+            if let Some(o) = sessions.open_mut(hdr.session_id, *k) {
+                o.path = join(tree.as_ref(), new.trim_start_matches('\\'));
+            }
+        }
+        (Body::ReadResponse(r), Asked::File { key: Some(k), .. }) => {
+            if let Some(o) = sessions.open_mut(hdr.session_id, *k) {
+                o.bytes_read += r.data_length as u64;
+            }
+        }
+        (Body::WriteResponse(r), Asked::File { key: Some(k), .. }) => {
+            if let Some(o) = sessions.open_mut(hdr.session_id, *k) {
+                o.bytes_written += r.count as u64;
+            }
+        }
+        _ => {}
+    }
+    if ok {
+        match hdr.command {
+            Command::TREE_DISCONNECT => {
+                if let Some(t) = hdr.tree_id() {
+                    sessions.remove_tree(hdr.session_id, t);
+                }
+            }
+            Command::LOGOFF => sessions.remove_session(hdr.session_id),
+            _ => {}
+        }
+    }
+}
+
+/// Fill the context fields a message shows: share, file, user, auth.
+pub fn fill_context(ctx: &ConnCtx, sessions: &SessionTable, hdr: &Smb2Header<'_>, body: &Body<'_>, asked: &Asked, m: &mut MessageFields) {
+    if let Some(s) = sessions.session(hdr.session_id) {
+        m.user = s.user.clone();
+        m.auth = s.auth.clone();
+    }
+    m.tree = hdr.tree_id().and_then(|t| sessions.tree(hdr.session_id, t)).map(|t| t.path.clone());
+    match asked {
+        Asked::TreeConnect { path } => m.tree = m.tree.clone().or_else(|| path.clone()),
+        Asked::Create { name, .. } => m.file = name.clone(),
+        Asked::File { key: Some(k), .. } => {
+            m.file = sessions.open(hdr.session_id, *k).map(|o| o.path.clone());
+            if m.file.is_none() && k.is_related_placeholder() {
+                m.file = ctx.chain_create.clone();
+            }
+        }
+        _ => {}
+    }
+    if let Body::BreakNotification(crate::smb::records::file_records::BreakNotification::Oplock { file_id, .. }) = body {
+        m.file = sessions.opens.iter().find(|((_, k), _)| *k == key(*file_id)).map(|(_, o)| o.path.clone());
+    }
+}
