@@ -102,9 +102,10 @@ pub fn tshark(args: &[&str]) -> Output {
 pub fn fields(capture: &Path, extra: &[&str], names: &[&str]) -> Vec<Vec<String>> {
     let cap = readable(capture);
     let cap = cap.to_string_lossy().into_owned();
+    // Defaults first: tshark keeps the last -E of a kind, so callers may override.
     let mut args: Vec<&str> = vec!["-r", &cap];
-    args.extend_from_slice(extra);
     args.extend_from_slice(&["-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=,", "-E", "quote=n"]);
+    args.extend_from_slice(extra);
     for n in names {
         args.push("-e");
         args.push(n);
