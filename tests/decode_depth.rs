@@ -115,11 +115,24 @@ fn trees_files_users_and_dialects_match_wireshark() {
 }
 
 #[test]
-fn kerberos_spn_is_recognised() {
-    // Kerberos session setups: smbdiag names the authentication and the SPN (in the summary sentence of findings later).
-    let cap = common::public_captures_dir().join("zeek-zeek/smb2_krb.pcap");
-    let r = common::fields(&cap, &["-Y", "smb2.cmd == 1 && smb2.flags.response == 1"], &["frame.number", "smbdiag.auth"]);
-    assert!(r.iter().any(|row| row.get(1).map(String::as_str) == Some("Kerberos")), "{r:?}");
+fn kerberos_spns_match_wireshark() {
+    // Every SMB2 session setup carrying a Kerberos AP-REQ: smbdiag names the
+    // service principal the client asked for, as Wireshark decodes it.
+    let mut checked = 0;
+    for cap in common::captures_under(&common::public_captures_dir()) {
+        let rows = common::fields(
+            &cap,
+            &["-Y", "smb2.cmd == 1 && smb2.flags.response == 0 && kerberos.SNameString", "-E", "aggregator=,"],
+            &["frame.number", "kerberos.SNameString", "kerberos.realm", "smbdiag.spn", "smbdiag.auth"],
+        );
+        for r in rows {
+            let want = format!("{}@{}", r[1].replace(',', "/"), r[2].split(',').next().unwrap_or(""));
+            assert_eq!(r.get(3), Some(&want), "{} frame {}: Wireshark SPN {want}, smbdiag {:?}", cap.display(), r[0], r.get(3));
+            assert_eq!(r.get(4).map(String::as_str), Some("Kerberos"));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "no Kerberos session setup in the corpus");
 }
 
 /// Zeek's logs: `#fields` header, then tab-separated rows.

@@ -26,6 +26,10 @@ pub struct MessageFields {
     pub auth: Option<Arc<str>>,
     /// `DOMAIN\user` of the session.
     pub user: Option<Arc<str>>,
+    /// Kerberos SPN or NTLM target name the session authenticated to.
+    pub spn: Option<Arc<str>>,
+    pub credits: u16,
+    pub credit_charge: u16,
     /// Responses: time since the request (nanoseconds).
     pub response_time_ns: Option<i64>,
     pub request_frame: Option<u32>,

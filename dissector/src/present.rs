@@ -87,6 +87,9 @@ fields! {
     RequestFrame = ("smbdiag.request_frame", "Request in frame", FrameNum, None, "Frame of the request this response answers");
     ResponseFrame = ("smbdiag.response_frame", "Response in frame", FrameNum, None, "Frame of the final response to this request");
     Encrypted = ("smbdiag.encrypted", "Encrypted", String, None, "An encrypted SMB3 message (contents not visible)");
+    Spn = ("smbdiag.spn", "Target name", String, None, "Name the client authenticated to: Kerberos service principal or NTLM MsvAvTargetName");
+    Credits = ("smbdiag.credits", "Credits", U16Dec, None, "Credits requested (request) or granted (response)");
+    CreditCharge = ("smbdiag.credit_charge", "Credit charge", U16Dec, None, "Credits this message consumes");
 }
 
 /// One thing to add to the protocol tree, in order.
@@ -141,6 +144,11 @@ pub fn items(report: &FrameReport) -> Vec<Item<'_>> {
         if let Some(u) = &m.user {
             out.push(Item::Str(FieldId::User, u));
         }
+        if let Some(t) = &m.spn {
+            out.push(Item::Str(FieldId::Spn, t));
+        }
+        out.push(Item::Uint(FieldId::Credits, m.credits as u64));
+        out.push(Item::Uint(FieldId::CreditCharge, m.credit_charge as u64));
         if let Some(f) = m.request_frame {
             out.push(Item::Frame(FieldId::RequestFrame, f));
         }

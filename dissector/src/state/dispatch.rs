@@ -142,6 +142,8 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
         async_id: hdr.async_id(),
         session_id: hdr.session_id,
         tree_id: hdr.tree_id(),
+        credits: hdr.credits,
+        credit_charge: hdr.credit_charge,
         truncated: cut || matches!(body, Body::Malformed(_)) && !pdu_complete(msg, hdr),
         ..Default::default()
     };
@@ -189,6 +191,7 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
         if let Some(s) = sessions.session(hdr.session_id) {
             m.user = s.user.clone();
             m.auth = s.auth.clone();
+            m.spn = s.target_spn.clone();
         }
     }
     if let (Body::ReadResponse(r), Some(_)) = (&body, m.file.as_ref()) {

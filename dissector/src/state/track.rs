@@ -181,11 +181,23 @@ pub fn fill_context(ctx: &ConnCtx, sessions: &SessionTable, hdr: &Smb2Header<'_>
     if let Some(s) = sessions.session(hdr.session_id) {
         m.user = s.user.clone();
         m.auth = s.auth.clone();
+        m.spn = s.target_spn.clone();
     }
     m.tree = hdr.tree_id().and_then(|t| sessions.tree(hdr.session_id, t)).map(|t| t.path.clone());
     match asked {
         Asked::TreeConnect { path } => m.tree = m.tree.clone().or_else(|| path.clone()),
         Asked::Create { name, .. } => m.file = name.clone(),
+        // A session setup request names the identity it offers, even before
+        // the server has given the session an id.
+        Asked::SessionSetup { auth } if !m.is_response => {
+            let mut offered = super::session::Session::default();
+            apply_client_token(&mut offered, auth);
+            if offered.auth.is_some() {
+                m.auth = offered.auth;
+                m.user = offered.user.or(m.user.take());
+                m.spn = offered.target_spn.or(m.spn.take());
+            }
+        }
         Asked::File { key: Some(k), .. } => {
             m.file = sessions.open(hdr.session_id, *k).map(|o| o.path.clone());
             if m.file.is_none() && k.is_related_placeholder() {
