@@ -29,6 +29,10 @@ pub struct TcpObservation {
     pub retransmission: bool,
     /// A pure ACK repeating the previous ACK number while data is outstanding.
     pub dup_ack: bool,
+    /// TCP keep-alive probe (not a retransmission).
+    pub keep_alive: bool,
+    /// Data the receiver had already acknowledged, sent again.
+    pub spurious_retransmission: bool,
     /// Receive window advertised as zero.
     pub zero_window: bool,
     /// Payload filling a hole shortly after it opened (network reordering).
@@ -191,6 +195,13 @@ impl FlowTable {
         } else if len > 0 {
             let end = seg.seq.wrapping_add(len);
             match mine.max_end {
+                // A keep-alive: one byte (or none) just below the next sequence number.
+                Some(max) if len <= 1 && seg.seq.wrapping_add(1) == max => obs.keep_alive = true,
+                // Data the receiver had already acknowledged: sent again needlessly
+                // (a late ACK, not a loss).
+                Some(max) if seq_lt(seg.seq, max) && theirs.last_ack.is_some_and(|a| !seq_lt(a, end)) => {
+                    obs.spurious_retransmission = true;
+                }
                 Some(max) if seq_lt(seg.seq, max) => {
                     let fills_recent_hole = mine.hole_since.is_some_and(|t| ts_ns - t < REORDER_WINDOW_NS) && mine.dup_acks_since_hole == 0;
                     if fills_recent_hole {
@@ -346,8 +357,31 @@ mod tests {
         assert!(!d1.obs.dup_ack && d2.obs.dup_ack);
         let r = t.on_segment(&seg(s, c, 1004, 1, A, b"bbbb"), 5, 50_000_000, &mut sink);
         assert!(r.obs.retransmission);
+        // Bytes the client already acknowledged: sent again needlessly.
         let again = t.on_segment(&seg(s, c, 1000, 1, A, b"aaaa"), 6, 60_000_000, &mut sink);
-        assert!(again.obs.retransmission);
+        assert!(again.obs.spurious_retransmission && !again.obs.retransmission);
+    }
+
+    #[test]
+    fn resending_acknowledged_data_is_spurious() {
+        let (c, s) = (ep(1, 50000), ep(2, 445));
+        let mut t = FlowTable::new();
+        let mut sink = |_: ConnId, _: Dir, _: StreamChunk<'_>| {};
+        t.on_segment(&seg(s, c, 1000, 1, A, b"aaaa"), 1, 0, &mut sink);
+        t.on_segment(&seg(c, s, 1, 1004, A, b""), 2, 10, &mut sink);
+        let r = t.on_segment(&seg(s, c, 1000, 1, A, b"aaaa"), 3, 50_000_000, &mut sink);
+        assert!(r.obs.spurious_retransmission && !r.obs.retransmission);
+    }
+
+    #[test]
+    fn keep_alive_is_not_retransmission() {
+        let (c, s) = (ep(1, 50000), ep(2, 445));
+        let mut t = FlowTable::new();
+        let mut sink = |_: ConnId, _: Dir, _: StreamChunk<'_>| {};
+        t.on_segment(&seg(c, s, 1000, 1, A, b"aaaa"), 1, 0, &mut sink);
+        // Keep-alive: one byte at next-1 (here the last byte sent again).
+        let k = t.on_segment(&seg(c, s, 1003, 1, A, b"a"), 2, 30_000_000_000, &mut sink);
+        assert!(k.obs.keep_alive && !k.obs.retransmission);
     }
 
     #[test]
