@@ -54,7 +54,7 @@ rules! {
     NEGOTIATE_REJECTED = ("negotiate.rejected", Error, Protocol,
         "The server would not agree on an SMB dialect",
         "The client's NEGOTIATE was answered by a TCP RST, a TCP FIN, an error status (STATUS_NOT_SUPPORTED from Samba) or an SMB1 response selecting no dialect. The finding names the dialects offered and the answer; related frame: the NEGOTIATE request. Likely cause: SMB2/3 disabled on the server (SMB3 is a dialect of SMB2: `EnableSMB2Protocol = False` disables SMB3 too), a server minimum protocol above the client's maximum, or an SMB1-only client against a server without SMB1. Next check: `Get-SmbServerConfiguration | Select EnableSMB1Protocol, EnableSMB2Protocol` on the server, `server min protocol` in smb.conf, the client's maximum protocol.",
-        "tests/captures/lab/dialect_rejected_smb3_only.pcap");
+        "tests/captures/lab/dialect_rejected.pcap (SMB1-only: tests/captures/lab/smb1_only_client.pcap)");
     TRANSPORT_PACKET_LOSS = ("transport.packet_loss", Warn, Sequence,
         "SMB connection losing TCP segments",
         "Retransmissions in one direction of an SMB connection reached at least 3 and 0.5% of that direction's data segments. The finding says which direction loses (the sender of the retransmissions), the counts and rate so far, the duplicate ACKs of the receiver, and how long retransmitted segments waited (time from the original send to the retransmission, summed); related frames are the first retransmissions. Raised once per connection, when the threshold is crossed. Likely cause: a faulty or overloaded link, switch port, NIC or Wi-Fi; per-file round trips make transfers of many small files suffer most. Next check: error and drop counters along the path (`Get-NetAdapterStatistics`, `ethtool -S`, switch ports), duplex settings.",
@@ -79,6 +79,114 @@ rules! {
         "SMB request never answered while the connection carried on",
         "A request had no response for longer than the unanswered threshold (10 s) while the server answered later requests on the same connection; raised on the response that makes it conclusive, related frame: the request. Requests that wait by design (CHANGE_NOTIFY, LOCK, OPLOCK_BREAK, ECHO, CANCEL, named pipes) are left out, and a capture that simply ends is not evidence. Likely cause: the server lost or is stuck on that request (hung filter driver, blocked backend). Next check: the server's SMB operational log or log.smbd, and whether the client cancels and retries.",
         "none yet in the repo's captures");
+    TREE_SHARE_NOT_FOUND = ("tree.share_not_found", Warn, ResponseCode,
+        "Share not found (STATUS_BAD_NETWORK_NAME)",
+        "A TREE_CONNECT was answered STATUS_BAD_NETWORK_NAME: the server has no share of that name (MS-SMB2 3.3.5.7). The finding names the share and server; repeated attempts at the same share from the same client (a mapped drive retrying) are each a finding, with the earlier attempts as related frames. Likely cause: the folder was un-shared or renamed, a typo, or the wrong server. Next check: `Get-SmbShare` on the server (`net share`; `testparm -s` on Samba), the drive mappings and scripts that use the path.",
+        "tests/captures/lab/share_not_found.pcap");
+    TREE_ACCESS_DENIED = ("tree.access_denied", Error, ResponseCode,
+        "Access to the share denied (TREE_CONNECT STATUS_ACCESS_DENIED)",
+        "A TREE_CONNECT was answered STATUS_ACCESS_DENIED: the user authenticated but the share does not admit them. The finding names the share and the user, and says when the connection's dialect cannot encrypt (a share requiring encryption refuses such clients). Next check: `Get-SmbShareAccess -Name <share>` (`valid users` on Samba), the user's groups, `Get-SmbShare | Select EncryptData`.",
+        "tests/captures/lab/share_access_denied.pcap");
+    SESSION_LOGON_FAILURE = ("session.logon_failure", Error, Security,
+        "Logon failed: wrong user name or password",
+        "A SESSION_SETUP was answered STATUS_LOGON_FAILURE, STATUS_NO_SUCH_USER or STATUS_WRONG_PASSWORD. The finding names the account and the authentication (NTLM/Kerberos). Likely cause: a mistyped or changed password, a stale saved credential or mapped drive, the wrong domain prefix. Next check: the account and password, `cmdkey /list` on the client, event 4625 on the server or DC.",
+        "tests/captures/lab/wrong_password.pcap");
+    SESSION_ACCOUNT_LOCKED = ("session.account_locked", Error, Security,
+        "Logon failed: account locked out",
+        "A SESSION_SETUP was answered STATUS_ACCOUNT_LOCKED_OUT. Likely cause: too many bad passwords, often a stale saved credential or a mapped drive retrying with an old password. Next check: unlock the account (Unlock-ADAccount), find the source of the bad attempts (event 4740 on the PDC emulator), clear stale credentials.",
+        "none in the repo's captures (no lab can lock a Samba account over SMB2 without a domain)");
+    SESSION_ACCOUNT_DISABLED = ("session.account_disabled", Error, Security,
+        "Logon failed: account disabled or expired",
+        "A SESSION_SETUP was answered STATUS_ACCOUNT_DISABLED or STATUS_ACCOUNT_EXPIRED. Next check: the account in Active Directory (Get-ADUser -Properties Enabled, AccountExpirationDate) or the local SAM (`pdbedit -v` on Samba).",
+        "none in the repo's captures");
+    SESSION_PASSWORD_EXPIRED = ("session.password_expired", Error, Security,
+        "Logon failed: password expired or must change",
+        "A SESSION_SETUP was answered STATUS_PASSWORD_EXPIRED or STATUS_PASSWORD_MUST_CHANGE: a network logon cannot change the password. Next check: change the password interactively, the domain's password policy (Get-ADUser -Properties PasswordLastSet, PasswordExpired).",
+        "none in the repo's captures");
+    SESSION_LOGON_RESTRICTED = ("session.logon_restricted", Error, Security,
+        "Logon failed: account restrictions",
+        "A SESSION_SETUP was answered STATUS_INVALID_LOGON_HOURS, STATUS_INVALID_WORKSTATION, STATUS_ACCOUNT_RESTRICTION or STATUS_LOGON_TYPE_NOT_GRANTED: the account may not log on at this time, from this computer, with a blank password, or over the network. Next check: the account's logon hours and workstations, and the server's \"Access this computer from the network\" / \"Deny access\" user rights (secpol.msc, GPO).",
+        "none in the repo's captures");
+    SESSION_NO_TRUST = ("session.no_trust", Error, Security,
+        "Logon failed: the server cannot reach or trust a domain controller",
+        "A SESSION_SETUP was answered STATUS_NO_LOGON_SERVERS, STATUS_TRUSTED_RELATIONSHIP_FAILURE, STATUS_TRUSTED_DOMAIN_FAILURE or STATUS_TIME_DIFFERENCE_AT_DC: the server could not validate the logon with its domain. Next check: the server's secure channel (Test-ComputerSecureChannel, nltest /sc_verify), DC reachability and time synchronisation (w32tm).",
+        "none in the repo's captures");
+    SESSION_ACCESS_DENIED = ("session.access_denied", Error, Security,
+        "Session setup refused (STATUS_ACCESS_DENIED)",
+        "A SESSION_SETUP was answered STATUS_ACCESS_DENIED and the name the client used matches the server's own (else `session.alias_rejected`). The finding says when the connection's dialect cannot encrypt, since a server requiring encryption refuses such clients at session setup (MS-SMB2 3.3.5.5); other causes are refused guest or anonymous logons. Next check: the server's encryption settings, its security event log (4625) and SMBServer log.",
+        "tests/captures/lab/encryption_old_client.pcap");
+    SESSION_ALIAS_REJECTED = ("session.alias_rejected", Error, Security,
+        "Session setup refused: the client used an alias of the server",
+        "A SESSION_SETUP was answered STATUS_ACCESS_DENIED and the name the client addressed (NTLM MsvAvTargetName, Kerberos SPN) is not one of the server's own names (NetBIOS and DNS computer names from its NTLM CHALLENGE). The seed article's case: a DNS CNAME alias, Kerberos failing for want of an SPN for the alias, NTLM fallback, and strict name checking refusing the alias. Fix: use the server's real name, or register the alias (`setspn -S cifs/<alias> <server>`, `netdom computername <server> /add:<alias>`) or set DisableStrictNameChecking.",
+        "tests/captures/edited/alias_rejected.pcap");
+    SESSION_NTLM_FALLBACK = ("session.ntlm_fallback", Note, Security,
+        "NTLM used where Kerberos was on offer",
+        "A session authenticated (or failed to) with NTLM although Kerberos was on offer (the server's NEGOTIATE or the client's SPNEGO list names it): the client could not get a Kerberos ticket for the name it used. The finding names that name and the likely reason: an IP address (no SPN exists for it by default), an alias such as a DNS CNAME (no SPN registered for it), or a missing SPN or unreachable KDC. Raised once per session, on the SESSION_SETUP response. Next check: connect by the server's real DNS name, `setspn -Q cifs/<name>`, `klist get cifs/<name>` on the client.",
+        "OISF-suricata-verify/smb2-ntlmssp-order__smb2.pcap");
+    SESSION_EXPIRED = ("session.expired", Note, Security,
+        "Session expired (STATUS_NETWORK_SESSION_EXPIRED)",
+        "A request was answered STATUS_NETWORK_SESSION_EXPIRED: the session outlived its Kerberos ticket; the client should re-authenticate with a new SESSION_SETUP on the same session id. Normal once; a loop of expiries or a failed re-authentication is a problem. Next check: that a SESSION_SETUP follows, `klist` on the client, the KDC's ticket lifetime policy.",
+        "none in the repo's captures");
+    SESSION_DELETED = ("session.deleted", Warn, Security,
+        "Session unknown to the server (STATUS_USER_SESSION_DELETED)",
+        "A request was answered STATUS_USER_SESSION_DELETED: the server no longer knows the session (restart, failover, logoff, idle autodisconnect) and the client kept using it. Next check: the server's event logs for restarts at that time, Get-SmbServerConfiguration AutoDisconnectTimeout.",
+        "none in the repo's captures");
+    CREATE_NOT_FOUND = ("create.not_found", Note, ResponseCode,
+        "File or folder the user asked for not found",
+        "A CREATE that asked to read, write or run a file was answered STATUS_OBJECT_NAME_NOT_FOUND or STATUS_OBJECT_PATH_NOT_FOUND. Probes are left out: clients look for desktop.ini, autorun.inf, thumbs.db, `~$` lock files, streams and macOS metadata in every folder, and open files only to read their attributes. Next check: the path the application uses and whether the file exists on the server.",
+        "tests/captures/lab/file_not_found.pcap");
+    CREATE_ACCESS_DENIED = ("create.access_denied", Warn, ResponseCode,
+        "Opening a file denied (CREATE STATUS_ACCESS_DENIED)",
+        "A CREATE was answered STATUS_ACCESS_DENIED: the share admitted the user but the file system refuses the access asked (the finding gives the desired access mask). Likely cause: NTFS (or Unix) permissions, a read-only share or file. Next check: `icacls` / Get-Acl on the path, the share's read-only setting.",
+        "tests/captures/lab/file_access_denied.pcap");
+    CREATE_SHARING_VIOLATION = ("create.sharing_violation", Warn, ResponseCode,
+        "File in use (STATUS_SHARING_VIOLATION)",
+        "A CREATE was answered STATUS_SHARING_VIOLATION: another open holds the file with an incompatible share mode. When that open is in the capture, its CREATE is a related frame. Next check: `Get-SmbOpenFile` on the server (`smbstatus -L` on Samba) to find who holds the file.",
+        "tests/captures/lab/sharing_violation.pcap");
+    CREATE_DELETE_PENDING = ("create.delete_pending", Warn, ResponseCode,
+        "File is being deleted (STATUS_DELETE_PENDING)",
+        "A CREATE was answered STATUS_DELETE_PENDING: the file is marked for deletion and an open handle keeps it alive. Next check: `Get-SmbOpenFile` (smbstatus) for the handle still open; antivirus and indexers often hold one.",
+        "none in the repo's captures");
+    CREATE_PATH_NOT_COVERED = ("create.path_not_covered", Note, ResponseCode,
+        "DFS: the path lives on another server (STATUS_PATH_NOT_COVERED)",
+        "A CREATE was answered STATUS_PATH_NOT_COVERED: the path is a DFS link; the client must ask for a referral and follow it. Next check: the referral that follows, `dfsutil diag viewdfspath <path>`, the namespace's targets.",
+        "none in the repo's captures");
+    CREATE_DURABLE_HANDLE_LOST = ("create.durable_handle_lost", Warn, ResponseCode,
+        "Durable handle could not be reconnected",
+        "A CREATE reconnecting a durable handle (DHnC/DH2C context) was answered STATUS_OBJECT_NAME_NOT_FOUND: the server no longer holds the handle (MS-SMB2 3.3.5.9.7, 3.3.5.9.12), so the open's state is lost. Next check: server restarts or failover at that time, the share's ContinuouslyAvailable setting.",
+        "none in the repo's captures");
+    STATUS_ERROR = ("status.error", Note, ResponseCode,
+        "SMB error status without a specific diagnosis",
+        "A response carried an error status that is not routine and has no more specific rule; the finding explains the status and the next check where smbdiag knows it (e.g. STATUS_DISK_FULL, STATUS_NETWORK_NAME_DELETED, STATUS_FILE_CLOSED), else points to MS-ERREF.",
+        "zeek-zeek/smb_many_open_files_500.pcap (IOCTL answered STATUS_INTERNAL_ERROR)");
+    SECURITY_SMB1 = ("security.smb1", Note, Security,
+        "SMB1 offered or in use",
+        "The client offered SMB1 dialects (\"NT LM 0.12\"...) in an SMB1 NEGOTIATE, once per connection; or the server accepted SMB1. SMB1 is deprecated and off by default on current Windows. Next check: disable SMB1 (`Disable-WindowsOptionalFeature -Online -FeatureName SMB1Protocol`, `Set-SmbServerConfiguration -EnableSMB1Protocol $false`; `client/server min protocol = SMB2_02` on Samba).",
+        "tests/captures/lab/smb1_only_client.pcap");
+    SECURITY_GUEST_SESSION = ("security.guest_session", Warn, Security,
+        "Guest logon accepted",
+        "A SESSION_SETUP succeeded with SMB2_SESSION_FLAG_IS_GUEST: the server mapped the client to guest (often an unknown user under `map to guest = bad user`). Guest sessions cannot sign, and current Windows clients refuse insecure guest logons (AllowInsecureGuestAuth), so the same access fails there. Next check: give the client an account; review `map to guest` / `guest ok` on Samba.",
+        "tests/captures/lab/guest_access.pcap");
+    SECURITY_NULL_SESSION = ("security.null_session", Note, Security,
+        "Anonymous (null) session accepted",
+        "A SESSION_SETUP with an anonymous NTLM logon (or SMB2_SESSION_FLAG_IS_NULL) succeeded. Next check: RestrictAnonymous / RestrictNullSessAccess on Windows, `restrict anonymous = 2` on Samba.",
+        "OISF-suricata-verify/smb2-async-read__input.pcap");
+    SECURITY_NTLMV1 = ("security.ntlmv1", Warn, Security,
+        "NTLMv1 logon",
+        "A session authenticated with an NTLMv1 response (24-byte NT response). NTLMv1 can be cracked or relayed. Next check: LmCompatibilityLevel 5 (\"Send NTLMv2 response only. Refuse LM & NTLM\"), and the client still sending NTLMv1.",
+        "none in the repo's captures");
+    SECURITY_UNSIGNED_SESSION = ("security.unsigned_session", Note, Security,
+        "Authenticated session runs unsigned",
+        "After a successful, non-guest, non-anonymous logon, a request of the session (other than TREE_CONNECT, which SMB 3.1.1 always signs) was not signed: neither side requires signing. Raised once per session. Next check: require signing (`RequireSecuritySignature`; `server signing = mandatory` on Samba) or use encryption.",
+        "tests/captures/lab/healthy.pcap");
+    SECURITY_NO_ENCRYPTION = ("security.no_encryption", Warn, Security,
+        "Share asks for encryption but traffic is plain",
+        "A TREE_CONNECT response set SMB2_SHAREFLAG_ENCRYPT_DATA, yet a later request on that tree travelled unencrypted: the server accepts unencrypted access or the client cannot encrypt. Raised once per tree. Next check: the client's dialect, `Get-SmbServerConfiguration | Select EncryptData, RejectUnencryptedAccess`.",
+        "none in the repo's captures");
+    PERF_SMALL_FILES = ("perf.small_files", Note, Sequence,
+        "Transfer dominated by per-file round trips (many small files)",
+        "On one connection, at least 50 files moved data with under 64 KiB per file on average, and the time spent waiting on per-file operations (CREATE, QUERY_INFO, CLOSE, QUERY_DIRECTORY, SET_INFO) exceeded the time in READ/WRITE. Raised once per connection, when the evidence is in; the finding gives bytes per file, the share of time per kind and the most requests the client kept in flight (one at a time is the tell), related frame: the first CREATE. Per-file round trips set the speed, so latency and loss multiply. Next check: parallel copies (`robocopy /MT`), archiving before copying, loss or latency on the path.",
+        "tests/captures/lab/small_files_clean.pcap");
     DECODE_TRUNCATED = ("decode.truncated", Note, Malformed,
         "SMB message cut short by the capture (snaplen or missing segments)",
         "An SMB PDU whose NBSS length announces more bytes than the capture holds: a short snaplen or segments the capture missed. Only the part present is decoded, so fields past the cut are absent rather than wrong. Next check: capture with a full snaplen (`tcpdump -s 0`, or `-s 0` in dumpcap) and a large buffer.",

@@ -8,6 +8,8 @@
 
 pub mod catalog;
 pub mod perf;
+pub mod security;
+pub mod status;
 pub mod status_advice;
 pub mod transport;
 
@@ -17,7 +19,7 @@ use crate::net::link::{Endpoint, TcpSegment};
 use crate::output::{Finding, MessageFields};
 use crate::smb::records::header_records::Smb2Header;
 use crate::smb::records::Body;
-use crate::state::session::Session;
+use crate::state::session::{Session, SessionTable};
 use crate::state::track::Asked;
 
 /// The connection an event belongs to.
@@ -51,6 +53,8 @@ pub struct MsgEvent<'a> {
     pub asked: &'a Asked,
     /// The session of the message, as known after this message.
     pub session: Option<&'a Session>,
+    /// All sessions, trees and opens (e.g. to find who holds a file).
+    pub sessions: &'a SessionTable,
 }
 
 /// An SMB1 NEGOTIATE seen on a connection (requests offer dialect strings;
@@ -68,6 +72,8 @@ pub struct Smb1NegotiateEvent<'a> {
 pub struct Engine {
     transport: transport::TransportRules,
     perf: perf::PerfRules,
+    status: status::StatusRules,
+    security: security::SecurityRules,
 }
 
 impl Engine {
@@ -79,10 +85,13 @@ impl Engine {
     pub fn on_message(&mut self, cfg: &Config, ev: &MsgEvent<'_>, out: &mut Vec<Finding>) {
         self.transport.on_message(cfg, ev, out);
         self.perf.on_message(cfg, ev, out);
+        self.status.on_message(cfg, ev, out);
+        self.security.on_message(cfg, ev, out);
     }
 
     pub fn on_smb1_negotiate(&mut self, cfg: &Config, ev: &Smb1NegotiateEvent<'_>, out: &mut Vec<Finding>) {
         self.transport.on_smb1_negotiate(cfg, ev, out);
+        self.security.on_smb1_negotiate(cfg, ev, out);
     }
 }
 
@@ -105,7 +114,9 @@ pub fn secs(ns: i64) -> String {
         format!("{s:.0} s")
     } else if s >= 0.1 {
         format!("{s:.1} s")
-    } else {
+    } else if s >= 0.000_1 {
         format!("{:.1} ms", s * 1e3)
+    } else {
+        format!("{:.0} µs", s * 1e6)
     }
 }

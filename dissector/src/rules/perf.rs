@@ -1,7 +1,8 @@
 //! Performance diagnoses: responses far slower than usual, and requests the
 //! server never answered while the connection carried on.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use super::catalog;
 use super::{secs, MsgEvent, SegEvent};
@@ -42,6 +43,25 @@ struct ConnPerf {
     /// Requests without a final answer, by request frame.
     outstanding: BTreeMap<(u32, u64), Outstanding>,
     by_msg_id: HashMap<u64, (u32, u64)>,
+    /// Last TCP retransmission on the connection: a response that waited on
+    /// one is slow because of loss (transport.packet_loss), not the server.
+    last_retx_ns: Option<i64>,
+    loss_delayed: u32,
+    last_slow_frame: Option<u32>,
+    small: SmallFiles,
+}
+
+/// Where the time of a transfer goes: per-file round trips vs data.
+#[derive(Debug, Default)]
+struct SmallFiles {
+    first_create: Option<u32>,
+    first_ns: i64,
+    data_files: HashSet<Arc<str>>,
+    bytes: u64,
+    meta_ns: i64,
+    data_ns: i64,
+    max_in_flight: usize,
+    reported: bool,
 }
 
 impl ConnPerf {
@@ -79,6 +99,9 @@ impl PerfRules {
             // The client's ACK of the SYN/ACK closes the handshake: one full round trip.
             c.rtt_ns = c.syn_ns.map(|t| ev.ts_ns - t);
         }
+        if o.retransmission {
+            c.last_retx_ns = Some(ev.ts_ns);
+        }
         if o.fin || o.rst {
             // Nothing more will be answered on this connection.
             c.outstanding.clear();
@@ -97,6 +120,10 @@ impl PerfRules {
             let key = (ev.frame, h.message_id);
             c.outstanding.insert(key, Outstanding { frame: ev.frame, ts_ns: ev.ts_ns, cmd: h.command, msg_id: h.message_id, reported: false, pipe });
             c.by_msg_id.insert(h.message_id, key);
+            if !pipe {
+                let n = c.outstanding.values().filter(|o| !o.pipe).count();
+                c.small.max_in_flight = c.small.max_in_flight.max(n);
+            }
             return;
         }
         if h.status == NtStatus::PENDING && h.flags.is_async() {
@@ -109,7 +136,9 @@ impl PerfRules {
         let unanswered_ns = (cfg.unanswered_s * 1e9) as i64;
         let mut stale = Vec::new();
         for (_, o) in c.outstanding.range(..key) {
-            if !o.reported && ev.ts_ns - o.ts_ns >= unanswered_ns && !o.pipe {
+            // Only when the answered request came well after the stale one: a burst
+            // answered together after a stall is slowness, not a lost request.
+            if !o.reported && ev.ts_ns - o.ts_ns >= unanswered_ns && req.ts_ns - o.ts_ns >= unanswered_ns / 2 && !o.pipe {
                 stale.push(*o);
             }
         }
@@ -134,6 +163,16 @@ impl PerfRules {
         if waits_by_design(h.command) || req.pipe {
             return;
         }
+        small_files(c, ev, &req, rt, out);
+        // A compound's later responses share the first one's wait: judge the chain once.
+        if h.flags.is_related() {
+            return;
+        }
+        if c.last_retx_ns.is_some_and(|t| t >= req.ts_ns) {
+            // Waited on a retransmission: loss, reported by transport.packet_loss.
+            c.loss_delayed += 1;
+            return;
+        }
         let abs_ns = (cfg.slow_response_s * 1e9) as i64;
         let usual = c.usual(h.command);
         let slow_abs = rt >= abs_ns;
@@ -142,6 +181,11 @@ impl PerfRules {
         if !(slow_abs || slow_rel) {
             return;
         }
+        // Several requests answered together after one stall: one finding per frame.
+        if c.last_slow_frame == Some(ev.frame) {
+            return;
+        }
+        c.last_slow_frame = Some(ev.frame);
         let what = match (&ev.fields.file, &ev.fields.tree) {
             (Some(f), _) => format!("{} of {}", h.command, f),
             (None, Some(t)) => format!("{} on {}", h.command, t),
@@ -158,6 +202,7 @@ impl PerfRules {
         let cause = match h.command {
             Command::CREATE => "Slow opens come from storage latency, antivirus or other filter drivers scanning on open, or an open waiting for another client's oplock/lease break",
             Command::READ | Command::WRITE => "Slow reads and writes come from storage latency or a saturated server disk",
+            Command::NEGOTIATE => "A slow NEGOTIATE means the server was slow to take the connection on: smbd forking and loading its configuration, reverse DNS lookups of the client, or an overloaded server",
             Command::SESSION_SETUP => "A slow logon points at the server's path to a domain controller (Kerberos/NTLM pass-through)",
             Command::TREE_CONNECT => "A slow tree connect points at the server's share lookup, a preexec script, or DFS",
             Command::QUERY_DIRECTORY => "Slow listings come from large folders, storage latency or filter drivers",
@@ -172,5 +217,73 @@ impl PerfRules {
             ),
             related_frames: vec![req.frame],
         });
+    }
+}
+
+/// Files moved on a connection before the per-file round trips are judged.
+const SMALL_FILES_MIN: usize = 50;
+/// Average bytes per file below which a file counts as small.
+const SMALL_FILE_BYTES: u64 = 64 * 1024;
+const MAX_TRACKED_FILES: usize = 4096;
+
+fn small_files(c: &mut ConnPerf, ev: &MsgEvent<'_>, req: &Outstanding, rt: i64, out: &mut Vec<Finding>) {
+    use crate::smb::records::Body;
+    let s = &mut c.small;
+    match ev.hdr.command {
+        Command::CREATE | Command::CLOSE | Command::QUERY_INFO | Command::QUERY_DIRECTORY | Command::SET_INFO | Command::FLUSH => {
+            if ev.hdr.command == Command::CREATE && s.first_create.is_none() {
+                s.first_create = Some(req.frame);
+                s.first_ns = req.ts_ns;
+            }
+            s.meta_ns += rt;
+        }
+        Command::READ | Command::WRITE => {
+            s.data_ns += rt;
+            let n = match ev.body {
+                Body::ReadResponse(r) => r.data_length as u64,
+                Body::WriteResponse(w) => w.count as u64,
+                _ => 0,
+            };
+            s.bytes += n;
+            if let Some(f) = &ev.fields.file {
+                if n > 0 && s.data_files.len() < MAX_TRACKED_FILES {
+                    s.data_files.insert(f.clone());
+                }
+            }
+        }
+        _ => return,
+    }
+    let files = s.data_files.len();
+    if s.reported || files < SMALL_FILES_MIN || s.bytes / files as u64 >= SMALL_FILE_BYTES || s.meta_ns <= s.data_ns {
+        return;
+    }
+    s.reported = true;
+    let total = (s.meta_ns + s.data_ns).max(1);
+    let meta_pct = s.meta_ns * 100 / total;
+    let in_flight = if s.max_in_flight <= 2 {
+        format!(" The client kept at most {} request(s) in flight, so every round trip is paid in full, one file after another.", s.max_in_flight)
+    } else {
+        String::new()
+    };
+    out.push(Finding {
+        rule: &catalog::PERF_SMALL_FILES,
+        text: format!(
+            "Many small files: {files} files moved so far on this connection, {} per file on average ({} in all, over {}). {meta_pct}% of the time spent waiting on the server went to per-file operations (CREATE, QUERY_INFO, CLOSE, directory listings) and {}% to READ/WRITE.{in_flight} Per-file round trips, not bandwidth, set the speed: any latency or packet loss is multiplied by the number of files. Next check: copy in parallel (robocopy /MT:16), archive the files before copying, and look for loss (transport.packet_loss) or latency on the path.",
+            bytes_phrase(s.bytes / files as u64),
+            bytes_phrase(s.bytes),
+            secs(ev.ts_ns - s.first_ns),
+            100 - meta_pct
+        ),
+        related_frames: s.first_create.into_iter().collect(),
+    });
+}
+
+fn bytes_phrase(n: u64) -> String {
+    if n >= 10 * 1024 * 1024 {
+        format!("{} MiB", n / (1024 * 1024))
+    } else if n >= 10 * 1024 {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{n} bytes")
     }
 }

@@ -38,6 +38,10 @@ pub fn is_routine(cmd: Command, status: NtStatus) -> bool {
         // A CANCEL answered on the cancelled request, and CHANGE_NOTIFY
         // handles closed with the directory.
         NtStatus::CANCELLED => true,
+        // A search pattern that matches nothing (first QUERY_DIRECTORY).
+        NtStatus::NO_SUCH_FILE => cmd == Command::QUERY_DIRECTORY,
+        // The client acknowledging a break for a handle it already closed.
+        _ if cmd == Command::OPLOCK_BREAK => true,
         // A tree disconnect or close of something already gone.
         NtStatus::NETWORK_NAME_DELETED => cmd == Command::TREE_DISCONNECT,
         NtStatus::FILE_CLOSED => cmd == Command::CHANGE_NOTIFY || cmd == Command::CLOSE,
@@ -100,6 +104,10 @@ pub fn advice(status: NtStatus) -> Option<Advice> {
         NtStatus::TRUSTED_RELATIONSHIP_FAILURE => a(
             "the server's trust with the domain is broken",
             "test and repair the secure channel (Test-ComputerSecureChannel -Repair)",
+        ),
+        NtStatus::TRUSTED_DOMAIN_FAILURE => a(
+            "the trust between the server's domain and the user's domain failed",
+            "check the domain trust (Test-ComputerSecureChannel, nltest /sc_verify:<domain>)",
         ),
         NtStatus::TIME_DIFFERENCE_AT_DC => a("the clocks differ too much for Kerberos", "check time synchronisation (w32tm /query /status) on client, server and DC"),
         NtStatus::NETWORK_SESSION_EXPIRED => a(

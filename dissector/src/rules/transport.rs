@@ -57,6 +57,7 @@ struct ConnRules {
     negotiate: Option<(u32, String)>,
     negotiate_reported: bool,
     closed_reported: bool,
+    responses_seen: u32,
 }
 
 impl ConnRules {
@@ -74,6 +75,9 @@ pub struct TransportRules {
     /// Unanswered connection attempts per (client addr, server endpoint) that
     /// were not yet reported, to report when the client moves on.
     open_attempts: HashMap<(std::net::IpAddr, std::net::IpAddr), ConnId>,
+    /// (client, server) pairs that reached port 445: a refused 139 beside it is
+    /// a client trying both (macOS, older Windows), not a problem.
+    reached_445: std::collections::HashSet<(std::net::IpAddr, std::net::IpAddr)>,
 }
 
 fn is_smb_port(p: u16) -> bool {
@@ -116,7 +120,11 @@ impl TransportRules {
         }
         if obs.syn_ack {
             c.syn_ack_seen = true;
+            if ev.conn.server.port == 445 && self.reached_445.len() < 65_536 {
+                self.reached_445.insert((ev.conn.client.addr, ev.conn.server.addr));
+            }
         }
+        let c = self.conn(ev.conn.id);
         if !ev.seg.payload.is_empty() || ev.seg.payload_len > 0 {
             c.established = true;
         }
@@ -124,9 +132,11 @@ impl TransportRules {
         if smb_port && obs.syn && !c.syn_ack_seen && c.syn_frames.len() == SYN_TRIES_CONCLUSIVE && !c.syn_reported {
             self.report_syn_unanswered(ev.conn.id, ev, out, false);
         }
-        let c = self.conn(ev.conn.id);
         // SYN answered by RST: nothing listens.
-        if smb_port && obs.rst && ev.info.dir == Dir::ToClient && !c.syn_ack_seen && !c.syn_frames.is_empty() && !c.established {
+        let via_445 = ev.conn.server.port == 139 && self.reached_445.contains(&(ev.conn.client.addr, ev.conn.server.addr));
+        let c = self.conn(ev.conn.id);
+        if smb_port && !via_445 && obs.rst && ev.info.dir == Dir::ToClient && !c.syn_ack_seen && !c.syn_frames.is_empty() && !c.established {
+            let c = self.conn(ev.conn.id);
             c.syn_reported = true;
             let tries = c.syn_frames.len();
             out.push(Finding {
@@ -154,7 +164,9 @@ impl TransportRules {
 
     fn report_syn_unanswered(&mut self, id: ConnId, ev: &SegEvent<'_>, out: &mut Vec<Finding>, moved_on: bool) {
         let Some(c) = self.conns.get_mut(&id) else { return };
-        if c.syn_reported || c.syn_ack_seen || c.established || c.syn_frames.len() < 2 {
+        // Only SMB ports: an unanswered RPC or other port is not this rule's business.
+        let port_ok = c.ends.is_some_and(|(_, srv)| is_smb_port(srv.port));
+        if !port_ok || c.syn_reported || c.syn_ack_seen || c.established || c.syn_frames.len() < 2 {
             return;
         }
         c.syn_reported = true;
@@ -299,7 +311,9 @@ impl TransportRules {
                 return;
             }
         }
-        if c.outstanding.is_empty() {
+        // Requests piled up with not one response: the capture is missing the
+        // server's side (a one-directional capture), not the server its answers.
+        if c.outstanding.is_empty() || c.responses_seen == 0 && c.outstanding.len() > 1 {
             return;
         }
         c.closed_reported = true;
@@ -335,6 +349,11 @@ impl TransportRules {
         c.smb_seen = true;
         let h = ev.hdr;
         if !h.is_response() {
+            // Any other request means the negotiation went through, even if
+            // the capture missed its response (one-directional captures).
+            if h.command != Command::NEGOTIATE {
+                c.negotiate = None;
+            }
             if h.command != Command::CANCEL {
                 if c.outstanding.len() < 4096 {
                     c.outstanding.insert(h.message_id, (ev.frame, h.command));
@@ -346,6 +365,7 @@ impl TransportRules {
             }
             return;
         }
+        c.responses_seen = c.responses_seen.saturating_add(1);
         let interim = h.status == NtStatus::PENDING && h.flags.is_async();
         if !interim {
             c.outstanding.remove(&h.message_id);

@@ -29,6 +29,8 @@ pub struct ConnCtx {
     pub dialect: Option<Dialect>,
     /// The server's NEGOTIATE SecurityMode (signing enabled/required).
     pub server_security_mode: Option<SecurityMode>,
+    /// The server's NEGOTIATE security blob lists Kerberos (a domain member).
+    pub server_offers_kerberos: bool,
     pub pending: PendingTable,
     /// Path of the CREATE earlier in the current compound chain (later
     /// requests of the chain use the placeholder FileId).

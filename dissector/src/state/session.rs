@@ -45,6 +45,9 @@ pub struct Session {
     pub server_dns_name: Option<Arc<str>>,
     /// The name the client addressed: NTLM MsvAvTargetName or Kerberos SPN.
     pub target_spn: Option<Arc<str>>,
+    /// Kerberos was on offer (the server's NEGOTIATE or the client's SPNEGO
+    /// mechanism list), so NTLM here is a fallback.
+    pub kerberos_offered: bool,
     /// Whether any message of the session was signed.
     pub signed_seen: bool,
     pub conns: Vec<ConnId>,

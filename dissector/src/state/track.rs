@@ -25,7 +25,7 @@ pub enum Asked {
     Negotiate { dialects: Vec<Dialect> },
     SessionSetup { auth: AuthInfo },
     TreeConnect { path: Option<Arc<str>> },
-    Create { name: Option<Arc<str>>, tree_id: Option<u32>, durable_reconnect: bool, disposition: u32 },
+    Create { name: Option<Arc<str>>, tree_id: Option<u32>, durable_reconnect: bool, disposition: u32, desired_access: u32 },
     /// Requests on an open: which one (to close it, count bytes...).
     File { key: Option<FileKey>, op: FileOp },
 }
@@ -61,7 +61,7 @@ pub fn on_request(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Head
             if hdr.flags.is_related() || hdr.next_command != 0 {
                 ctx.chain_create = name.clone();
             }
-            Asked::Create { name, tree_id: hdr.tree_id(), durable_reconnect: r.is_durable_reconnect(), disposition: r.disposition.0 }
+            Asked::Create { name, tree_id: hdr.tree_id(), durable_reconnect: r.is_durable_reconnect(), disposition: r.disposition.0, desired_access: r.desired_access.0 }
         }
         Body::FileRequest(FileRequest { file_id, op }) => Asked::File { key: file_id.map(key), op: op.clone() },
         _ => Asked::Nothing,
@@ -75,6 +75,7 @@ fn create_name(sessions: &SessionTable, hdr: &Smb2Header<'_>, r: &CreateRequest)
 }
 
 fn apply_client_token(s: &mut super::session::Session, auth: &AuthInfo) {
+    s.kerberos_offered |= auth.mechs_offered.contains(&"Kerberos");
     match &auth.token {
         Some(AuthToken::NtlmAuthenticate(a)) => {
             s.auth = Some(Arc::from(if a.anonymous {
@@ -106,6 +107,7 @@ pub fn on_response(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Hea
                 ctx.dialect = Some(r.dialect);
             }
             ctx.server_security_mode = Some(r.security_mode);
+            ctx.server_offers_kerberos = parse_security_blob(r.security_blob).mechs_offered.contains(&"Kerberos");
         }
         (Body::SessionSetupResponse(r), Asked::SessionSetup { auth }) => {
             let server = parse_security_blob(r.blob);
@@ -114,6 +116,7 @@ pub fn on_response(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Hea
                 if s.auth.is_none() {
                     apply_client_token(s, auth);
                 }
+                s.kerberos_offered |= ctx.server_offers_kerberos;
                 if let Some(AuthToken::NtlmChallenge(c)) = &server.token {
                     s.server_nb_name = c.nb_computer.as_deref().map(Arc::from);
                     s.server_dns_name = c.dns_computer.as_deref().map(Arc::from);

@@ -1,0 +1,156 @@
+//! Security posture: SMB1, guest and anonymous sessions, NTLMv1, sessions
+//! left unsigned, shares that ask for encryption but see plain traffic.
+//! Each is raised once (per connection, session or tree), never per message.
+
+use std::collections::HashSet;
+
+use super::catalog;
+use super::{MsgEvent, Smb1NegotiateEvent};
+use crate::analyzer::Config;
+use crate::net::flow::ConnId;
+use crate::output::Finding;
+use crate::smb::types::{Command, NtStatus};
+
+const MAX_KEYS: usize = 65_536;
+
+#[derive(Debug, Default)]
+pub struct SecurityRules {
+    smb1_conns: HashSet<ConnId>,
+    smb1_used: HashSet<ConnId>,
+    /// Sessions already reported (per rule).
+    guest: HashSet<u64>,
+    unsigned: HashSet<u64>,
+    ntlmv1: HashSet<u64>,
+    fallback: HashSet<u64>,
+    trees: HashSet<(u64, u32)>,
+}
+
+fn first_time<T: std::hash::Hash + Eq>(set: &mut HashSet<T>, key: T) -> bool {
+    set.len() < MAX_KEYS && set.insert(key)
+}
+
+impl SecurityRules {
+    pub fn on_smb1_negotiate(&mut self, _cfg: &Config, ev: &Smb1NegotiateEvent<'_>, out: &mut Vec<Finding>) {
+        let offers_smb1 = ev.dialects.iter().any(|d| !d.starts_with("SMB 2"));
+        if ev.is_response {
+            // An SMB1 answer that selects a dialect: this connection runs SMB1.
+            if let Some(i) = ev.selected.filter(|&i| i != 0xffff) {
+                if first_time(&mut self.smb1_used, ev.conn.id) {
+                    out.push(Finding {
+                        rule: &catalog::SECURITY_SMB1,
+                        text: format!(
+                            "SMB1 in use: the server {} accepted SMB1 (dialect #{i} of the client's list) on this connection. SMB1 is deprecated, off by default on current Windows, and lacks SMB2/3's signing, encryption and performance. Next check: why the client cannot use SMB2 (old device or OS), then disable SMB1 (Set-SmbServerConfiguration -EnableSMB1Protocol $false; `server min protocol = SMB2_02` on Samba).",
+                            ev.conn.server
+                        ),
+                        related_frames: vec![],
+                    });
+                }
+            }
+            return;
+        }
+        if offers_smb1 && first_time(&mut self.smb1_conns, ev.conn.id) {
+            let smb2 = ev.dialects.iter().any(|d| d.starts_with("SMB 2"));
+            out.push(Finding {
+                rule: &catalog::SECURITY_SMB1,
+                text: format!(
+                    "The client {} offers SMB1 dialects ({}){}. SMB1 is deprecated and should be off on both ends. Next check: disable SMB1 on the client (Disable-WindowsOptionalFeature -Online -FeatureName SMB1Protocol; `client min protocol = SMB2_02` on Samba).",
+                    ev.conn.client,
+                    ev.dialects.iter().filter(|d| !d.starts_with("SMB 2")).map(|d| format!("\"{d}\"")).collect::<Vec<_>>().join(", "),
+                    if smb2 { ", next to SMB2, in a multi-protocol negotiate: the client still has SMB1 enabled" } else { " and no SMB2 dialect: it can only speak SMB1" }
+                ),
+                related_frames: vec![],
+            });
+        }
+    }
+
+    pub fn on_message(&mut self, _cfg: &Config, ev: &MsgEvent<'_>, out: &mut Vec<Finding>) {
+        let h = ev.hdr;
+        let Some(s) = ev.session else { return };
+        let final_setup = h.is_response() && h.command == Command::SESSION_SETUP && h.status != NtStatus::MORE_PROCESSING_REQUIRED && !ev.fields.interim;
+        if final_setup && s.kerberos_offered && s.auth.as_deref().is_some_and(|a| a.starts_with("NTLM")) && first_time(&mut self.fallback, s.id) {
+            let name = s.target_spn.as_deref().map(|t| t.split_once('/').map(|x| x.1).unwrap_or(t)).unwrap_or("");
+            let why = if name.is_empty() {
+                "the client did not say which name it used (no MsvAvTargetName); a missing SPN for that name or an unreachable KDC is the usual reason".to_string()
+            } else if name.parse::<std::net::IpAddr>().is_ok() {
+                format!("the client addressed the server by IP address ({name}), and no Kerberos SPN exists for an address by default")
+            } else {
+                format!("the client asked for cifs/{name}: no SPN is registered for that name (an alias or CNAME?), the client could not reach a KDC, or the client does not do Kerberos at all (many tools use NTLM only)")
+            };
+            out.push(Finding {
+                rule: &catalog::SESSION_NTLM_FALLBACK,
+                text: format!(
+                    "NTLM instead of Kerberos for session 0x{:x} ({}): Kerberos was on offer but not used; {why}. NTLM is weaker and, with strict name checking, aliases fail with it. Next check: connect by the server's DNS name, `setspn -Q cifs/<name>` for the name used, `klist get cifs/<name>` on the client.",
+                    s.id,
+                    s.user.as_deref().unwrap_or("user not captured")
+                ),
+                related_frames: s.setup_frame.into_iter().collect(),
+            });
+        }
+        if h.is_response() && h.command == Command::SESSION_SETUP && h.status == NtStatus::SUCCESS {
+            if s.is_guest && first_time(&mut self.guest, s.id) {
+                out.push(Finding {
+                    rule: &catalog::SECURITY_GUEST_SESSION,
+                    text: format!(
+                        "Guest logon: the server accepted the session (0x{:x}) as guest{}. A guest session cannot sign or encrypt, and current Windows clients refuse insecure guest logons (AllowInsecureGuestAuth off), so the same access fails there; a server that requires signing fails it too. Next check: give the client a real account, or on Samba review `map to guest` and `guest ok`.",
+                        s.id,
+                        s.user.as_deref().map(|u| format!(" although the client asked for {u} (an unknown user mapped to guest)")).unwrap_or_default()
+                    ),
+                    related_frames: s.setup_frame.into_iter().collect(),
+                });
+            } else if (s.is_null || s.auth.as_deref().is_some_and(|a| a.starts_with("anonymous"))) && first_time(&mut self.guest, s.id) {
+                out.push(Finding {
+                    rule: &catalog::SECURITY_NULL_SESSION,
+                    text: format!(
+                        "Anonymous (null) session 0x{:x} accepted by the server. Anonymous sessions can list shares and named pipes without an account; they cannot sign. Next check: RestrictAnonymous / RestrictNullSessAccess on Windows, `restrict anonymous = 2` on Samba, unless a legacy client needs them.",
+                        s.id
+                    ),
+                    related_frames: s.setup_frame.into_iter().collect(),
+                });
+            }
+            if s.auth.as_deref() == Some("NTLMv1") && first_time(&mut self.ntlmv1, s.id) {
+                out.push(Finding {
+                    rule: &catalog::SECURITY_NTLMV1,
+                    text: format!(
+                        "NTLMv1 logon accepted for {}: NTLMv1 responses can be cracked or relayed. Next check: set LAN Manager authentication level to \"Send NTLMv2 response only. Refuse LM & NTLM\" (LmCompatibilityLevel 5) and find the client that still sends NTLMv1 (event 4624 shows the package).",
+                        s.user.as_deref().unwrap_or("the user")
+                    ),
+                    related_frames: s.setup_frame.into_iter().collect(),
+                });
+            }
+            return;
+        }
+        // Requests after the logon: signing and encryption as they really are.
+        if h.is_response() || h.session_id == 0 || s.established_frame.is_none() {
+            return;
+        }
+        if matches!(h.command, Command::NEGOTIATE | Command::SESSION_SETUP | Command::CANCEL | Command::OPLOCK_BREAK) {
+            return;
+        }
+        if let (Some(tid), Some(tree)) = (h.tree_id(), h.tree_id().and_then(|t| ev.sessions.tree(h.session_id, t))) {
+            if tree.encrypt_data && !s.encrypt_data && first_time(&mut self.trees, (h.session_id, tid)) {
+                out.push(Finding {
+                    rule: &catalog::SECURITY_NO_ENCRYPTION,
+                    text: format!(
+                        "Share {} asks for encryption (SMB2_SHAREFLAG_ENCRYPT_DATA in its TREE_CONNECT response, frame {}), yet this {} request travels unencrypted. The server accepts unencrypted access (RejectUnencryptedAccess off) or the client cannot encrypt (dialect below SMB 3.0). Next check: the client's dialect and Get-SmbServerConfiguration | Select EncryptData, RejectUnencryptedAccess.",
+                        tree.path, tree.connect_frame, h.command
+                    ),
+                    related_frames: vec![tree.connect_frame],
+                });
+            }
+        }
+        let can_sign = !s.is_guest && !s.is_null && !s.auth.as_deref().is_some_and(|a| a.starts_with("anonymous"));
+        // SMB 3.1.1 signs every TREE_CONNECT whatever the settings, so it says nothing.
+        if can_sign && h.command != Command::TREE_CONNECT && !h.flags.is_signed() && first_time(&mut self.unsigned, h.session_id) {
+            out.push(Finding {
+                rule: &catalog::SECURITY_UNSIGNED_SESSION,
+                text: format!(
+                    "Session 0x{:x} of {} runs unsigned (first unsigned request: this {}), though an authenticated session could sign: neither side requires signing. Unsigned SMB can be tampered with or relayed. Next check: require signing (Set-SmbServerConfiguration -RequireSecuritySignature $true, or the client's RequireSecuritySignature; `server signing = mandatory` on Samba), or use SMB encryption.",
+                    h.session_id,
+                    s.user.as_deref().unwrap_or("the user"),
+                    h.command
+                ),
+                related_frames: s.established_frame.into_iter().collect(),
+            });
+        }
+    }
+}
