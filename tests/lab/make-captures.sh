@@ -1,0 +1,421 @@
+#!/usr/bin/env bash
+# Regenerate the lab captures: real Samba smbd and smbclient in two network
+# namespaces joined by one veth pair (10.99.0.1 client, 10.99.0.2 server; no
+# other address is ever a target), captured with tcpdump on the client side.
+#
+#   sudo tests/lab/make-captures.sh [SCENARIO...]     (SDLAB_OUT=dir to write elsewhere)
+#
+# Each scenario writes OUT_DIR/<name>.pcap and OUT_DIR/<name>.expect: the
+# findings smbdiag must raise, one per line, as
+#   rule <TAB> Wireshark display filter <TAB> pick <TAB> evidence;evidence
+# where pick says which of the filter's frames carries the finding: first,
+# last, nth:N, or any (one of them). The frame is located by Wireshark's own
+# dissector, not by smbdiag. Warnings and errors not listed must not appear.
+set -euo pipefail
+# One CPU: a veth pair on two CPUs reorders frames, which a clean scenario must not show.
+if [ -z "${SDLAB_PINNED:-}" ]; then SDLAB_PINNED=1 exec taskset -c 0 "$0" "$@"; fi
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+OUT=${SDLAB_OUT:-$HERE/../captures/lab}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+CLI=sdlab-cli SRV=sdlab-srv
+CIP=10.99.0.1 SIP=10.99.0.2
+PW='Lab-Passw0rd'
+WORK=$(mktemp -d /tmp/sdlab.XXXXXX)
+chmod 755 "$WORK"
+SMBD_PID=""
+TCPDUMP_PID=""
+
+[ "$(id -u)" = 0 ] || { echo "run as root (network namespaces)" >&2; exit 1; }
+for t in smbd smbclient tcpdump ethtool iptables ip; do
+    command -v "$t" >/dev/null || { echo "missing $t: apt-get install -y $(cat "$HERE/packages.txt")" >&2; exit 1; }
+done
+
+in_cli() { ip netns exec "$CLI" "$@"; }
+in_srv() { ip netns exec "$SRV" "$@"; }
+
+cleanup() {
+    stop_capture || true
+    stop_smbd || true
+    ip netns del "$CLI" 2>/dev/null || true
+    ip netns del "$SRV" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+net_up() {
+    ip netns del "$CLI" 2>/dev/null || true
+    ip netns del "$SRV" 2>/dev/null || true
+    ip netns add "$CLI"
+    ip netns add "$SRV"
+    ip link add sdl-c netns "$CLI" type veth peer name sdl-s netns "$SRV"
+    in_cli ip addr add "$CIP/24" dev sdl-c
+    in_srv ip addr add "$SIP/24" dev sdl-s
+    for ns in "$CLI" "$SRV"; do
+        ip netns exec "$ns" ip link set lo up
+    done
+    in_cli ip link set sdl-c up
+    in_srv ip link set sdl-s up
+    # Wire-sized frames, not 64 KiB offload "frames".
+    in_cli ethtool -K sdl-c tso off gso off gro off >/dev/null 2>&1 || true
+    in_srv ethtool -K sdl-s tso off gso off gro off >/dev/null 2>&1 || true
+}
+
+users_up() {
+    for u in sdalice sdbob; do
+        id "$u" >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin "$u"
+    done
+}
+
+data_up() {
+    mkdir -p "$WORK/share/data/small" "$WORK/share/restricted" "$WORK/share/public"
+    echo "hello from the lab" > "$WORK/share/data/hello.txt"
+    for i in $(seq -w 1 100); do
+        head -c 2048 /dev/urandom > "$WORK/share/data/small/f$i.bin"
+    done
+    head -c $((2 * 1024 * 1024)) /dev/urandom > "$WORK/share/data/large.bin"
+    echo "payroll" > "$WORK/share/data/payroll.xlsx"
+    echo "in use" > "$WORK/share/data/inuse.docx"
+    echo "restricted" > "$WORK/share/restricted/secret.txt"
+    echo "public" > "$WORK/share/public/readme.txt"
+    chmod -R a+rwX "$WORK/share"
+    chmod 000 "$WORK/share/data/payroll.xlsx"
+}
+
+# smb.conf with per-scenario [global] and share options appended.
+write_conf() {
+    local global_extra=$1 data_extra=${2:-}
+    local s="$WORK/samba"
+    mkdir -p "$s"/{lock,state,cache,private,pid,ncalrpc,log}
+    cat > "$s/smb.conf" <<EOF
+[global]
+    netbios name = LABSRV
+    workgroup = LAB
+    server role = standalone server
+    interfaces = $SIP/24
+    bind interfaces only = yes
+    smb ports = 445
+    disable netbios = yes
+    lock directory = $s/lock
+    state directory = $s/state
+    cache directory = $s/cache
+    private dir = $s/private
+    pid directory = $s/pid
+    ncalrpc dir = $s/ncalrpc
+    log file = $s/log/%m.log
+    passdb backend = tdbsam:$s/private/passdb.tdb
+    load printers = no
+    printing = bsd
+    printcap name = /dev/null
+    disable spoolss = yes
+    server min protocol = SMB2_02
+$global_extra
+
+[data]
+    path = $WORK/share/data
+    read only = no
+$data_extra
+
+[restricted]
+    path = $WORK/share/restricted
+    valid users = sdbob
+
+[public]
+    path = $WORK/share/public
+    guest ok = yes
+EOF
+    printf '%s\n%s\n' "$PW" "$PW" | smbpasswd -c "$s/smb.conf" -s -a sdalice >/dev/null
+    printf '%s\n%s\n' "$PW" "$PW" | smbpasswd -c "$s/smb.conf" -s -a sdbob >/dev/null
+}
+
+start_smbd() {
+    in_srv smbd -D --configfile="$WORK/samba/smb.conf"
+    for _ in $(seq 50); do
+        if in_srv ss -ltn | grep -q "$SIP:445"; then
+            SMBD_PID=$(cat "$WORK/samba/pid/smbd.pid" 2>/dev/null || true)
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "smbd did not start" >&2
+    cat "$WORK"/samba/log/* >&2 || true
+    exit 1
+}
+
+stop_smbd() {
+    [ -n "$SMBD_PID" ] || return 0
+    # smbd forks one child per connection: stop the children, then the parent.
+    pkill -TERM -P "$SMBD_PID" 2>/dev/null || true
+    kill -TERM "$SMBD_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SMBD_PID" 2>/dev/null || break; sleep 0.1; done
+    SMBD_PID=""
+}
+
+start_capture() {
+    local name=$1
+    rm -f "$OUT/$name.pcap"
+    # Not through in_cli: $! must be tcpdump itself (ip netns exec execs it), not a subshell.
+    ip netns exec "$CLI" tcpdump -i sdl-c -B 16384 --immediate-mode -s 0 -U -w "$OUT/$name.pcap" tcp >"$WORK/tcpdump.log" 2>&1 &
+    TCPDUMP_PID=$!
+    for _ in $(seq 50); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.1; done
+    sleep 0.3
+}
+
+stop_capture() {
+    [ -n "$TCPDUMP_PID" ] || return 0
+    sleep 0.5
+    kill -TERM "$TCPDUMP_PID" 2>/dev/null || true
+    wait "$TCPDUMP_PID" 2>/dev/null || true
+    TCPDUMP_PID=""
+    [ -z "${SDLAB_DEBUG:-}" ] || cat "$WORK/tcpdump.log" >&2
+    if ! grep -q "^0 packets dropped by kernel" "$WORK/tcpdump.log"; then
+        echo "tcpdump dropped packets:" >&2
+        cat "$WORK/tcpdump.log" >&2
+        exit 1
+    fi
+}
+
+# smbclient as the client; failures are the point of most scenarios.
+client() {
+    in_cli timeout 60 smbclient --configfile=/dev/null -p 445 "$@" >>"$WORK/client.log" 2>&1 || true
+}
+
+expect() {
+    printf '%s\t%s\t%s\t%s\n' "$@" >>"$OUT/$CURRENT.expect"
+}
+
+begin() {
+    CURRENT=$1
+    echo "== $CURRENT" >&2
+    : >"$OUT/$CURRENT.expect"
+    iptables_reset
+    start_capture "$CURRENT"
+}
+
+end() {
+    stop_capture
+    iptables_reset
+}
+
+iptables_reset() {
+    in_srv iptables -F
+    in_cli iptables -F
+}
+
+# ---------------------------------------------------------------- scenarios
+
+scenario_healthy() {
+    write_conf ""; start_smbd
+    begin healthy
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls; get hello.txt $WORK/hello.txt; cd small; ls"
+    # Posture note: the session signs nothing but the tree connects SMB 3.1.1 always signs.
+    expect security.unsigned_session 'smb2.flags.response == 0 && smb2.flags.signature == 0 && smb2.sesid != 0 && smb2.cmd != 1 && smb2.cmd != 3' first 'unsigned;sdalice;RequireSecuritySignature'
+    end; stop_smbd
+}
+
+scenario_share_not_found() {
+    write_conf ""; start_smbd
+    begin share_not_found
+    client "//$SIP/projects" -U "sdalice%$PW" -c "ls"
+    expect tree.share_not_found 'smb2.cmd == 3 && smb2.nt_status == 0xc00000cc' first \
+        'STATUS_BAD_NETWORK_NAME;\\10.99.0.2\projects;Get-SmbShare'
+    end; stop_smbd
+}
+
+scenario_port_blocked() {
+    write_conf ""; start_smbd
+    begin port_blocked
+    in_srv iptables -A INPUT -p tcp --dport 445 -j DROP
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls"
+    # Conclusive at the third SYN (two retransmissions), whatever the client does next.
+    expect transport.syn_unanswered 'tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == 445' nth:3 \
+        '10.99.0.2 never answered;port 445;Test-NetConnection;firewall'
+    end; stop_smbd
+}
+
+scenario_port_closed() {
+    begin port_closed
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls"
+    expect transport.connection_refused 'tcp.flags.reset == 1' first '10.99.0.2:445;nothing'
+    end
+}
+
+scenario_dialect_rejected() {
+    write_conf "    server min protocol = SMB3"; start_smbd
+    begin dialect_rejected
+    client "//$SIP/data" -U "sdalice%$PW" --option='client max protocol=SMB2_10' -c "ls"
+    expect negotiate.rejected 'smb2.cmd == 0 && smb2.nt_status == 0xc00000bb' first \
+        'STATUS_NOT_SUPPORTED;2.1;SMB3'
+    end; stop_smbd
+}
+
+scenario_smb1_only_client() {
+    write_conf ""; start_smbd
+    begin smb1_only_client
+    client "//$SIP/data" -U "sdalice%$PW" --option='client min protocol=NT1' --option='client max protocol=NT1' -c "ls"
+    expect negotiate.rejected 'smb.cmd == 0x72 && smb.flags.response == 1' first 'NT LM 0.12;SMB1'
+    end; stop_smbd
+}
+
+scenario_wrong_password() {
+    write_conf ""; start_smbd
+    begin wrong_password
+    client "//$SIP/data" -U "sdalice%not-the-password" -c "ls"
+    expect session.logon_failure 'smb2.cmd == 1 && smb2.nt_status == 0xc000006d' first \
+        'STATUS_LOGON_FAILURE;sdalice;cmdkey'
+    end; stop_smbd
+}
+
+scenario_share_access_denied() {
+    write_conf ""; start_smbd
+    begin share_access_denied
+    client "//$SIP/restricted" -U "sdalice%$PW" -c "ls"
+    expect tree.access_denied 'smb2.cmd == 3 && smb2.nt_status == 0xc0000022' first \
+        'STATUS_ACCESS_DENIED;\\10.99.0.2\restricted;sdalice'
+    end; stop_smbd
+}
+
+scenario_file_not_found() {
+    write_conf ""; start_smbd
+    begin file_not_found
+    client "//$SIP/data" -U "sdalice%$PW" -c "get report-2026.xlsx $WORK/x; get archive\\old\\report.xlsx $WORK/y"
+    expect create.not_found 'smb2.cmd == 5 && smb2.nt_status == 0xc0000034' last 'STATUS_OBJECT_NAME_NOT_FOUND;report-2026.xlsx'
+    expect create.not_found 'smb2.cmd == 5 && smb2.nt_status == 0xc000003a' last 'STATUS_OBJECT_PATH_NOT_FOUND;archive\old\report.xlsx'
+    end; stop_smbd
+}
+
+small_files() {
+    client "//$SIP/data" -U "sdalice%$PW" -c "prompt off; cd small; lcd $WORK/dl; mget *"
+}
+
+scenario_small_files_clean() {
+    write_conf ""; start_smbd
+    mkdir -p "$WORK/dl"
+    begin small_files_clean
+    small_files
+    expect perf.small_files 'smb2.cmd == 8 && smb2.flags.response == 1 && smb2.nt_status == 0' nth:50 '50 files;2048 bytes per file;robocopy'
+    end; stop_smbd
+}
+
+scenario_small_files_loss() {
+    write_conf ""; start_smbd
+    mkdir -p "$WORK/dl"
+    begin small_files_loss
+    # The seed article's case: the client's requests and ACKs lost on the way to the server.
+    in_srv iptables -A INPUT -p tcp --dport 445 -m statistic --mode random --probability 0.05 -j DROP
+    small_files
+    expect transport.packet_loss 'tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.out_of_order' any \
+        'from the client 10.99.0.1 to the server 10.99.0.2;retransmitted'
+    expect perf.small_files 'smb2.cmd == 8 && smb2.flags.response == 1 && smb2.nt_status == 0' nth:50 '50 files;2048 bytes per file;robocopy'
+    end; stop_smbd
+}
+
+large_file() {
+    client "//$SIP/data" -U "sdalice%$PW" -c "get large.bin $WORK/large.bin"
+}
+
+scenario_large_file_clean() {
+    write_conf ""; start_smbd
+    begin large_file_clean
+    large_file
+    end; stop_smbd
+}
+
+scenario_large_file_loss() {
+    write_conf ""; start_smbd
+    begin large_file_loss
+    # Dropped on the client's side after the capture point (tcpdump sees a frame
+    # before netfilter's INPUT): the capture shows the server's retransmissions.
+    # (Dropping in the server's OUTPUT is not loss: TCP just sends it again at once.)
+    in_cli iptables -A INPUT -p tcp --sport 445 -m statistic --mode random --probability 0.01 -j DROP
+    large_file
+    expect transport.packet_loss 'tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.out_of_order' any \
+        'from the server 10.99.0.2 to the client 10.99.0.1;retransmitted'
+    end; stop_smbd
+}
+
+scenario_encryption_required() {
+    write_conf "    smb encrypt = required"; start_smbd
+    begin encryption_required
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls"
+    end; stop_smbd
+}
+
+scenario_encryption_old_client() {
+    write_conf "    smb encrypt = required"; start_smbd
+    begin encryption_old_client
+    client "//$SIP/data" -U "sdalice%$PW" --option='client max protocol=SMB2_10' -c "ls"
+    expect session.access_denied 'smb2.cmd == 1 && smb2.nt_status == 0xc0000022' first 'STATUS_ACCESS_DENIED;cannot encrypt;SMB 2.1'
+    end; stop_smbd
+}
+
+scenario_signing_required() {
+    write_conf "    server signing = mandatory"; start_smbd
+    begin signing_required
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls"
+    end; stop_smbd
+}
+
+scenario_guest_access() {
+    write_conf "    map to guest = bad user"; start_smbd
+    begin guest_access
+    client "//$SIP/public" -U "nobody-here%whatever" -c "ls"
+    expect security.guest_session 'smb2.cmd == 1 && smb2.flags.response == 1 && smb2.nt_status == 0' last 'guest;nobody-here;AllowInsecureGuestAuth'
+    end; stop_smbd
+}
+
+scenario_rst_mid_session() {
+    write_conf ""; start_smbd
+    begin rst_mid_session
+    # Once 1 MB of the file have come back, the server side answers with a reset
+    # (connbytes counts the connection's reply bytes; needs conntrack accounting).
+    in_srv sysctl -qw net.netfilter.nf_conntrack_acct=1
+    in_srv iptables -A INPUT -p tcp --dport 445 -m connbytes --connbytes 1000000: --connbytes-dir reply --connbytes-mode bytes \
+        -j REJECT --reject-with tcp-reset
+    client "//$SIP/data" -U "sdalice%$PW" -c "get large.bin $WORK/large2.bin"
+    expect transport.reset_mid_session 'tcp.flags.reset == 1 && ip.src == 10.99.0.2' first 'The server 10.99.0.2 reset;READ'
+    end; stop_smbd
+}
+
+scenario_file_access_denied() {
+    write_conf ""; start_smbd
+    begin file_access_denied
+    client "//$SIP/data" -U "sdalice%$PW" -c "get payroll.xlsx $WORK/p"
+    expect create.access_denied 'smb2.cmd == 5 && smb2.nt_status == 0xc0000022' first 'payroll.xlsx;STATUS_ACCESS_DENIED;icacls'
+    end; stop_smbd
+}
+
+scenario_sharing_violation() {
+    write_conf ""; start_smbd
+    begin sharing_violation
+    # smbclient's open keeps the file open without FILE_SHARE_DELETE; deleting it then collides.
+    client "//$SIP/data" -U "sdalice%$PW" -c "open inuse.docx; del inuse.docx"
+    expect create.sharing_violation 'smb2.cmd == 5 && smb2.nt_status == 0xc0000043' first 'inuse.docx;STATUS_SHARING_VIOLATION;Get-SmbOpenFile'
+    end; stop_smbd
+}
+
+scenario_slow_response() {
+    write_conf "" "    root preexec = /bin/sleep 2"; start_smbd
+    begin slow_response
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls"
+    expect perf.slow_response 'smb2.cmd == 3 && smb2.flags.response == 1 && smb2.nt_status == 0' last 'TREE_CONNECT;\\10.99.0.2\data'
+    end; stop_smbd
+}
+
+ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb1_only_client wrong_password
+     share_access_denied file_not_found small_files_clean small_files_loss large_file_clean large_file_loss
+     encryption_required encryption_old_client signing_required guest_access rst_mid_session slow_response
+     file_access_denied sharing_violation)
+
+net_up
+users_up
+data_up
+: >"$WORK/client.log"
+if [ $# -gt 0 ]; then RUN=("$@"); else RUN=("${ALL[@]}"); fi
+for s in "${RUN[@]}"; do
+    "scenario_$s"
+done
+cp "$WORK/client.log" "$OUT/client.log"
+echo "captures in $OUT (smbclient output in client.log)" >&2
