@@ -251,6 +251,18 @@ scenario_dialect_rejected() {
     end; stop_smbd
 }
 
+scenario_smb2_disabled_rst() {
+    write_conf ""; start_smbd
+    begin smb2_disabled_rst
+    # Windows with SMB2/3 disabled answers the SMB2 NEGOTIATE with a TCP RST (the
+    # seed article's case); the server's netfilter plays that part here: any
+    # segment carrying an SMB2 header (0xFE 'SMB') is answered by a reset.
+    in_srv iptables -A INPUT -p tcp --dport 445 -m string --algo bm --hex-string '|fe534d42|' -j REJECT --reject-with tcp-reset
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls"
+    expect negotiate.rejected 'tcp.flags.reset == 1 && ip.src == 10.99.0.2' first 'reset the connection;SMB 3.1.1;SMB3 is a dialect of SMB2;EnableSMB2Protocol'
+    end; stop_smbd
+}
+
 scenario_smb1_only_client() {
     write_conf ""; start_smbd
     begin smb1_only_client
@@ -404,7 +416,7 @@ scenario_slow_response() {
     end; stop_smbd
 }
 
-ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb1_only_client wrong_password
+ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disabled_rst smb1_only_client wrong_password
      share_access_denied file_not_found small_files_clean small_files_loss large_file_clean large_file_loss
      encryption_required encryption_old_client signing_required guest_access rst_mid_session slow_response
      file_access_denied sharing_violation)
