@@ -71,6 +71,7 @@ fn main() {
 
     let mut cc = cc::Build::new();
     cc.file("ffi/shim.c").include(&out_dir).warnings(true).flag_if_supported("-Wno-unused-parameter");
+    cc.define("SMBDIAG_WS_MAJOR", major.to_string().as_str()).define("SMBDIAG_WS_MINOR", minor.to_string().as_str());
     for i in &includes {
         cc.include(i);
     }

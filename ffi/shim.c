@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include <wireshark.h>
+#include <epan/epan.h>
 #include <epan/packet.h>
 #include <epan/expert.h>
 #include <epan/prefs.h>
@@ -271,6 +272,16 @@ static void proto_reg_handoff_smbdiag(void)
 void smbdiag_shim_plugin_register(void)
 {
     static proto_plugin plug;
+    int major = 0, minor = 0, micro = 0;
+    /* A plugin runs only in the Wireshark major.minor it was built against
+     * (epan's structures change between them): say so plainly and stay out. */
+    epan_get_version_number(&major, &minor, &micro);
+    if (major != SMBDIAG_WS_MAJOR || minor != SMBDIAG_WS_MINOR) {
+        ws_warning("smbdiag was built for Wireshark %d.%d but this is Wireshark %d.%d.%d: "
+                   "rebuild it against this version (cargo build --release with its development files); not loading it",
+                   SMBDIAG_WS_MAJOR, SMBDIAG_WS_MINOR, major, minor, micro);
+        return;
+    }
     plug.register_protoinfo = proto_register_smbdiag;
     plug.register_handoff = proto_reg_handoff_smbdiag;
     proto_register_plugin(&plug);

@@ -10,9 +10,10 @@ cargo build --release --workspace
 cargo test --release --workspace
 # The CMake install path, into a scratch folder.
 tmp="$(mktemp -d)"
-cmake -S . -B "$tmp/build" -DSMBDIAG_PLUGIN_DIR="$tmp/inst" >/dev/null
+cmake -S . -B "$tmp/build" -DSMBDIAG_PLUGIN_DIR="$tmp/inst" -DSMBDIAG_PROFILE_DIR="$tmp/profile" >/dev/null
 cmake --build "$tmp/build" >/dev/null
 cmake --install "$tmp/build" | tail -1
 test -x "$tmp/inst/smbdiag.so"
+test -s "$tmp/profile/colorfilters"
 echo "cmake install: ok"
 rm -rf "$tmp"

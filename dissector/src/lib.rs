@@ -11,6 +11,7 @@ pub mod capture_file;
 pub mod net;
 pub mod output;
 pub mod present;
+pub mod profile;
 pub mod rules;
 pub mod smb;
 pub mod state;

@@ -177,3 +177,17 @@ pub fn captures_under(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// Install the repo's configuration profile (profiles/smbdiag) in the scratch
+/// HOME, for `tshark -C smbdiag`.
+pub fn install_profile() {
+    let s = scratch();
+    let dst = s.home.join(".config/wireshark/profiles/smbdiag");
+    std::fs::create_dir_all(&dst).unwrap();
+    for e in std::fs::read_dir(repo_root().join("profiles/smbdiag")).unwrap().flatten() {
+        std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+    }
+    if s.as_nobody {
+        Command::new("chmod").args(["-R", "a+rwX"]).arg(s.home.join(".config")).status().unwrap();
+    }
+}

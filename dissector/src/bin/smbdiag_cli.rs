@@ -12,6 +12,14 @@ fn main() {
         print!("{}", smbdiag_core::rules::catalog::markdown());
         return;
     }
+    if args.get(1).map(String::as_str) == Some("--profile") {
+        let Some(dir) = args.get(2) else { usage() };
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{dir}: {e}"));
+        for (name, text) in smbdiag_core::profile::files() {
+            std::fs::write(format!("{dir}/{name}"), text).unwrap_or_else(|e| panic!("{dir}/{name}: {e}"));
+        }
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("--bench") {
         let Some(path) = args.get(2) else { usage() };
         bench(path, args.get(3).and_then(|n| n.parse().ok()).unwrap_or(3));
@@ -41,7 +49,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: smbdiag-cli FILE | --bench FILE [ROUNDS] | --rules-md");
+    eprintln!("usage: smbdiag-cli FILE [--summary] | --bench FILE [ROUNDS] | --rules-md | --profile DIR");
     std::process::exit(2);
 }
 
