@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use crate::net::flow::{ConnId, Dir, FlowTable};
 use crate::rules::{ConnView, Engine, SegEvent};
 use crate::net::link::{self, Decoded, LinkType};
-use crate::output::FrameReport;
+use crate::output::{Finding, FrameReport};
+use crate::rules::catalog;
 use crate::smb::framing::FramingNote;
 use crate::state::dispatch::{self, FrameCtx};
 use crate::state::{SmbConnection, SmbState};
@@ -88,6 +89,7 @@ pub struct Analyzer {
     summary: Summary,
     /// Highest frame number processed on the first pass.
     last_frame: u32,
+    state_limit_noted: bool,
 }
 
 impl Analyzer {
@@ -132,7 +134,7 @@ impl Analyzer {
             Dir::ToServer => ConnView { id, client: seg.src, server: seg.dst },
             Dir::ToClient => ConnView { id, client: seg.dst, server: seg.src },
         };
-        let Analyzer { config, flows, smb, reports, engine, summary, .. } = self;
+        let Analyzer { config, flows, smb, reports, engine, summary, state_limit_noted, .. } = self;
         let mut fctx = FrameCtx {
             frame: input.number,
             ts_ns: input.ts_ns,
@@ -156,6 +158,25 @@ impl Analyzer {
                 }
             }
         });
+        // Connections that ended for good take their state with them.
+        if !flows.gone.is_empty() {
+            for id in flows.gone.drain(..) {
+                smb.conns.remove(&id);
+                fctx.engine.forget(id);
+            }
+            if flows.evicted > 0 && !*state_limit_noted {
+                *state_limit_noted = true;
+                fctx.report.findings.push(Finding {
+                    rule: &catalog::DECODE_STATE_LIMIT,
+                    text: format!(
+                        "More than {} connections at once: smbdiag dropped the state of the {} idle longest to stay within its memory bounds. Those that speak again are decoded without their earlier context (requests, share and file names). Filter the capture to the hosts of interest before opening it.",
+                        crate::net::flow::MAX_CONNECTIONS,
+                        flows.evicted
+                    ),
+                    related_frames: vec![],
+                });
+            }
+        }
         let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info };
         let mut found = Vec::new();
         fctx.engine.on_segment(fctx.config, &ev, &mut found);
@@ -166,6 +187,17 @@ impl Analyzer {
             fctx.summary.on_finding(input.number, f);
         }
         report
+    }
+
+    /// How much per-connection state is held (flow table, SMB state, rules), for bounds tests.
+    pub fn tracked_connections(&self) -> (usize, usize, usize) {
+        (self.flows.len(), self.smb.conns.len(), self.engine.tracked_connections())
+    }
+
+    /// The most requests waiting for a response on any one connection, in the
+    /// SMB state and in the rules' own tables (for bounds tests).
+    pub fn pending_requests(&self) -> (usize, usize) {
+        (self.smb.conns.values().map(|c| c.ctx.pending.len()).max().unwrap_or(0), self.engine.outstanding_requests())
     }
 
     /// The summary statistics of everything processed so far.

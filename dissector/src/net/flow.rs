@@ -94,6 +94,10 @@ pub struct FlowTable {
     next_id: u32,
     /// Connections dropped to stay under `MAX_CONNECTIONS`.
     pub evicted: u64,
+    /// Connections that ended for good (evicted or replaced by a new one on
+    /// the same tuple) since the owner last drained this, so per-connection
+    /// state elsewhere can go too.
+    pub gone: Vec<ConnId>,
 }
 
 /// Canonical key: the same for both directions.
@@ -131,7 +135,9 @@ impl FlowTable {
         if let Some(c) = self.conns.get(&k) {
             let same_attempt = c.track_to_server.syn_seq == Some(seg.seq) && seg.src == c.client;
             if pure_syn && !same_attempt && (c.closed || c.track_to_server.syn_seq.is_some() || c.track_to_server.max_end.is_some()) {
-                self.conns.remove(&k);
+                if let Some(old) = self.conns.remove(&k) {
+                    self.gone.push(old.id);
+                }
             }
         }
         let mut new_connection = false;
@@ -281,7 +287,9 @@ impl FlowTable {
         let mut by_age: Vec<((Endpoint, Endpoint), (bool, i64))> = self.conns.iter().map(|(k, c)| (*k, (!c.closed, c.last_ts_ns))).collect();
         by_age.sort_by_key(|(_, a)| *a);
         for (k, _) in by_age.into_iter().take(MAX_CONNECTIONS / 10 + 1) {
-            self.conns.remove(&k);
+            if let Some(c) = self.conns.remove(&k) {
+                self.gone.push(c.id);
+            }
             self.evicted += 1;
         }
     }

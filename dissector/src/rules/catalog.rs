@@ -187,6 +187,10 @@ rules! {
         "Transfer dominated by per-file round trips (many small files)",
         "On one connection, at least 50 files moved data with under 64 KiB per file on average, and the time spent waiting on per-file operations (CREATE, QUERY_INFO, CLOSE, QUERY_DIRECTORY, SET_INFO) exceeded the time in READ/WRITE. Raised once per connection, when the evidence is in; the finding gives bytes per file, the share of time per kind and the most requests the client kept in flight (one at a time is the tell), related frame: the first CREATE. Per-file round trips set the speed, so latency and loss multiply. Next check: parallel copies (`robocopy /MT`), archiving before copying, loss or latency on the path.",
         "tests/captures/lab/small_files_clean.pcap");
+    DECODE_STATE_LIMIT = ("decode.state_limit", Note, Undecoded,
+        "smbdiag dropped state to stay within its memory bounds",
+        "The capture holds more live connections than smbdiag tracks at once (100,000): the longest idle ones were dropped, once per capture this note says so, with the count. A dropped connection that speaks again is decoded without its earlier context (no request for its responses, no share or file names). Next check: filter the capture to the hosts of interest (`tshark -r in.pcap -w out.pcap -Y \"ip.addr == ...\"`) before opening it.",
+        "generated in the test suite (dissector/tests/limits.rs)");
     DECODE_TRUNCATED = ("decode.truncated", Note, Malformed,
         "SMB message cut short by the capture (snaplen or missing segments)",
         "An SMB PDU whose NBSS length announces more bytes than the capture holds: a short snaplen or segments the capture missed. Only the part present is decoded, so fields past the cut are absent rather than wrong. Next check: capture with a full snaplen (`tcpdump -s 0`, or `-s 0` in dumpcap) and a large buffer.",

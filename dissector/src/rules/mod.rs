@@ -89,6 +89,23 @@ impl Engine {
         self.security.on_message(cfg, ev, out);
     }
 
+    /// A connection ended for good: drop what the rules kept about it.
+    pub fn forget(&mut self, id: ConnId) {
+        self.transport.forget(id);
+        self.perf.forget(id);
+        self.security.forget(id);
+    }
+
+    /// The most outstanding requests the rules track on one connection.
+    pub fn outstanding_requests(&self) -> usize {
+        self.transport.max_outstanding().max(self.perf.max_outstanding())
+    }
+
+    /// Connections the rules hold state for (for bounds tests).
+    pub fn tracked_connections(&self) -> usize {
+        self.transport.len().max(self.perf.len())
+    }
+
     pub fn on_smb1_negotiate(&mut self, cfg: &Config, ev: &Smb1NegotiateEvent<'_>, out: &mut Vec<Finding>) {
         self.transport.on_smb1_negotiate(cfg, ev, out);
         self.security.on_smb1_negotiate(cfg, ev, out);

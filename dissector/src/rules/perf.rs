@@ -90,6 +90,18 @@ pub struct PerfRules {
 }
 
 impl PerfRules {
+    pub fn forget(&mut self, id: ConnId) {
+        self.conns.remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    pub fn max_outstanding(&self) -> usize {
+        self.conns.values().map(|c| c.outstanding.len()).max().unwrap_or(0)
+    }
+
     pub fn on_segment(&mut self, ev: &SegEvent<'_>) {
         let c = self.conns.entry(ev.conn.id).or_default();
         let o = &ev.info.obs;

@@ -30,6 +30,11 @@ fn first_time<T: std::hash::Hash + Eq>(set: &mut HashSet<T>, key: T) -> bool {
 }
 
 impl SecurityRules {
+    pub fn forget(&mut self, id: ConnId) {
+        self.smb1_conns.remove(&id);
+        self.smb1_used.remove(&id);
+    }
+
     pub fn on_smb1_negotiate(&mut self, _cfg: &Config, ev: &Smb1NegotiateEvent<'_>, out: &mut Vec<Finding>) {
         let offers_smb1 = ev.dialects.iter().any(|d| !d.starts_with("SMB 2"));
         if ev.is_response {

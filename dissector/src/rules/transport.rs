@@ -85,6 +85,18 @@ fn is_smb_port(p: u16) -> bool {
 }
 
 impl TransportRules {
+    pub fn forget(&mut self, id: ConnId) {
+        self.conns.remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    pub fn max_outstanding(&self) -> usize {
+        self.conns.values().map(|c| c.outstanding.len()).max().unwrap_or(0)
+    }
+
     fn conn(&mut self, id: ConnId) -> &mut ConnRules {
         if self.conns.len() >= MAX_CONNS && !self.conns.contains_key(&id) {
             // Forget the oldest-numbered connections first.

@@ -1,0 +1,80 @@
+//! State stays bounded on hostile captures: very many connections (a SYN
+//! scan of port 445) and a client piling up requests that are never
+//! answered. Frames are generated in memory (Ethernet/IPv4/TCP built by hand
+//! here: the core under test is what parses them).
+
+use smbdiag_core::{Analyzer, Config, FrameInput, LinkType};
+
+fn frame(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(54 + payload.len());
+    f.extend_from_slice(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00]);
+    let total = (20 + 20 + payload.len()) as u16;
+    f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, 6, 0, 0]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&sport.to_be_bytes());
+    f.extend_from_slice(&dport.to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&0u32.to_be_bytes());
+    f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// An SMB2 ECHO request with NBSS framing.
+fn echo(msg_id: u64) -> Vec<u8> {
+    let mut smb = vec![0xfe, b'S', b'M', b'B', 64, 0, 1, 0, 0, 0, 0, 0, 13, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    smb.extend_from_slice(&msg_id.to_le_bytes());
+    smb.extend_from_slice(&[0u8; 32]);
+    smb.extend_from_slice(&[4, 0, 0, 0]);
+    let mut out = vec![0, 0, 0, smb.len() as u8];
+    out.extend(smb);
+    out
+}
+
+#[test]
+fn a_syn_scan_keeps_connection_state_bounded_and_says_so() {
+    let mut an = Analyzer::new(Config::default());
+    let n = 130_000u32;
+    let mut noted = Vec::new();
+    for i in 0..n {
+        let src = [10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8];
+        let data = frame(src, 40000, [10, 0, 0, 1], 445, 1000, 0x02, &[]);
+        let r = an.dissect(&FrameInput { number: i + 1, ts_ns: i as i64 * 1000, link: LinkType::Ethernet, data: &data });
+        if let Some(r) = r {
+            noted.extend(r.findings.iter().filter(|f| f.rule.id == "decode.state_limit").map(|_| i + 1));
+        }
+    }
+    let (flows, smb, rules) = an.tracked_connections();
+    assert!(flows <= smbdiag_core::net::flow::MAX_CONNECTIONS, "flows {flows}");
+    assert!(smb <= smbdiag_core::net::flow::MAX_CONNECTIONS, "smb conns {smb}");
+    assert!(rules <= smbdiag_core::net::flow::MAX_CONNECTIONS, "rule state {rules}");
+    assert_eq!(noted.len(), 1, "the limit is noted once: {noted:?}");
+    assert!(noted[0] > smbdiag_core::net::flow::MAX_CONNECTIONS as u32);
+}
+
+#[test]
+fn requests_never_answered_keep_pending_state_bounded() {
+    let mut an = Analyzer::new(Config::default());
+    let (c, s) = ([10, 0, 0, 2], [10, 0, 0, 1]);
+    let mut seq = 1000u32;
+    let mut num = 1;
+    let mut push = |an: &mut Analyzer, data: Vec<u8>| {
+        an.dissect(&FrameInput { number: num, ts_ns: num as i64 * 1_000_000, link: LinkType::Ethernet, data: &data });
+        num += 1;
+    };
+    push(&mut an, frame(c, 50000, s, 445, seq - 1, 0x02, &[]));
+    for id in 0..30_000u64 {
+        let p = echo(id);
+        push(&mut an, frame(c, 50000, s, 445, seq, 0x18, &p));
+        seq = seq.wrapping_add(p.len() as u32);
+    }
+    // Every message was decoded (the framing held up to the end)...
+    let last = an.dissect(&FrameInput { number: num - 1, ts_ns: 0, link: LinkType::Ethernet, data: &[] }).expect("report of the last frame");
+    assert_eq!(last.messages.len(), 1);
+    assert_eq!(last.messages[0].msg_id, 29_999);
+    // ...while the tables of requests waiting for an answer stayed capped.
+    let (smb, rules) = an.pending_requests();
+    assert!(smb > 1000 && smb <= smbdiag_core::state::pending::MAX_PENDING_PER_CONN, "pending {smb}");
+    assert!(rules > 1000 && rules <= 4096, "rules' outstanding {rules}");
+}
