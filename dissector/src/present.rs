@@ -86,6 +86,7 @@ fields! {
     ResponseTime = ("smbdiag.response_time", "Response time", RelTime, None, "Time from the request to this response");
     RequestFrame = ("smbdiag.request_frame", "Request in frame", FrameNum, None, "Frame of the request this response answers");
     ResponseFrame = ("smbdiag.response_frame", "Response in frame", FrameNum, None, "Frame of the final response to this request");
+    Detail = ("smbdiag.detail", "Detail", String, None, "One sentence of the finding, so the whole text can be read in the packet details (item labels are cut at 240 characters)");
     Encrypted = ("smbdiag.encrypted", "Encrypted", String, None, "An encrypted SMB3 message (contents not visible)");
     Spn = ("smbdiag.spn", "Target name", String, None, "Name the client authenticated to: Kerberos service principal or NTLM MsvAvTargetName");
     Credits = ("smbdiag.credits", "Credits", U16Dec, None, "Credits requested (request) or granted (response)");
@@ -174,6 +175,9 @@ pub fn items(report: &FrameReport) -> Vec<Item<'_>> {
         out.push(Item::Expert(f.rule, &f.text));
         out.push(Item::Push);
         out.push(Item::Str(FieldId::Rule, f.rule.id));
+        for sentence in sentences(&f.text) {
+            out.push(Item::Str(FieldId::Detail, sentence));
+        }
         for &r in &f.related_frames {
             out.push(Item::Frame(FieldId::RelatedFrame, r));
         }
@@ -197,5 +201,35 @@ mod tests {
             assert_eq!(f.id as usize, i);
             assert!(f.abbrev.starts_with("smbdiag."));
         }
+    }
+}
+
+/// A finding cut into its sentences (at ". " followed by a capital letter or a
+/// backtick, so "0.5 s" or "e.g. this" stay whole).
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i + 2 < b.len() {
+        if b[i] == b'.' && b[i + 1] == b' ' && (b[i + 2].is_ascii_uppercase() || b[i + 2] == b'`') {
+            out.push(text[start..=i].trim());
+            start = i + 2;
+        }
+        i += 1;
+    }
+    let rest = text[start..].trim();
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+#[cfg(test)]
+mod sentence_tests {
+    #[test]
+    fn splits_at_sentence_ends_only() {
+        let s = super::sentences("Lost 0.5 s here. Check `Get-SmbShare` on it. Next: e.g. this one.");
+        assert_eq!(s, vec!["Lost 0.5 s here.", "Check `Get-SmbShare` on it.", "Next: e.g. this one."]);
     }
 }

@@ -157,7 +157,7 @@ start_capture() {
     local name=$1
     rm -f "$OUT/$name.pcap"
     # Not through in_cli: $! must be tcpdump itself (ip netns exec execs it), not a subshell.
-    ip netns exec "$CLI" tcpdump -i sdl-c -B 16384 --immediate-mode -s 0 -U -w "$OUT/$name.pcap" tcp >"$WORK/tcpdump.log" 2>&1 &
+    ip netns exec "$CLI" tcpdump -i sdl-c -B "${SDLAB_TCPDUMP_BUFFER_KIB:-16384}" --immediate-mode -s 0 -U -w "$OUT/$name.pcap" tcp >"$WORK/tcpdump.log" 2>&1 &
     TCPDUMP_PID=$!
     for _ in $(seq 50); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.1; done
     sleep 0.3
@@ -414,6 +414,20 @@ scenario_slow_response() {
     client "//$SIP/data" -U "sdalice%$PW" -c "ls"
     expect perf.slow_response 'smb2.cmd == 3 && smb2.flags.response == 1 && smb2.nt_status == 0' last 'TREE_CONNECT;\\10.99.0.2\data'
     end; stop_smbd
+}
+
+# Not a fixture (too big to commit): the bulk transfer scripts/bench.sh measures on.
+# SDLAB_OUT=target/bench SDLAB_TCPDUMP_BUFFER_KIB=1048576 tests/lab/make-captures.sh bench_bulk
+scenario_bench_bulk() {
+    mkdir -p "$WORK/share/data/many" "$WORK/dl2"
+    for i in $(seq 1 3000); do head -c 4096 /dev/urandom > "$WORK/share/data/many/m$i.bin"; done
+    head -c $((200 * 1024 * 1024)) /dev/urandom > "$WORK/share/data/huge.bin"
+    chmod -R a+rwX "$WORK/share/data"
+    write_conf ""; start_smbd
+    begin bench_bulk
+    client "//$SIP/data" -U "sdalice%$PW" -c "get huge.bin /dev/null; prompt off; cd many; lcd $WORK/dl2; mget *"
+    end; stop_smbd
+    rm -f "$OUT/bench_bulk.expect"
 }
 
 ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disabled_rst smb1_only_client wrong_password

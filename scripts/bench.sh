@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Benchmarks (figures, not pass/fail): the core alone over a capture, and
+# tshark over the same capture with and without the plugin.
+#
+#   scripts/bench.sh [CAPTURE]
+#
+# Without CAPTURE it uses target/bench/bench_bulk.pcap, generating it first
+# with the lab (root: network namespaces) if missing: one 200 MiB file and
+# 3000 small files over SMB 3.1.1, wire-sized frames. Results: docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CAP=${1:-target/bench/bench_bulk.pcap}
+if [ ! -f "$CAP" ]; then
+    # A big capture buffer: tcpdump must not drop frames of the bulk transfer.
+    SDLAB_OUT="$PWD/target/bench" SDLAB_TCPDUMP_BUFFER_KIB=1048576 tests/lab/make-captures.sh bench_bulk
+fi
+cargo build --release --workspace >/dev/null 2>&1
+echo "capture: $CAP ($(du -h "$CAP" | cut -f1), $(capinfos -c -M "$CAP" | awk -F': *' '/Number of packets/ {print $2}') frames)"
+
+echo "== core alone (smbdiag-cli --bench, best of 5, one core)"
+target/release/smbdiag-cli --bench "$CAP" 5
+
+# tshark as an unprivileged user with a scratch HOME (root ignores personal plugins).
+HOMEDIR=$(mktemp -d /tmp/smbdiag-bench.XXXXXX)
+trap 'rm -rf "$HOMEDIR"' EXIT
+VER=$(pkg-config --modversion wireshark | cut -d. -f1,2)
+mkdir -p "$HOMEDIR/with/.local/lib/wireshark/plugins/$VER/epan" "$HOMEDIR/without"
+cp target/release/libsmbdiag.so "$HOMEDIR/with/.local/lib/wireshark/plugins/$VER/epan/smbdiag.so"
+cp "$CAP" "$HOMEDIR/cap.pcap"
+chmod -R a+rwX "$HOMEDIR"
+run() { # HOME FILTER -> "seconds peak_kib"
+    local out
+    out=$( { if [ "$(id -u)" = 0 ]; then setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$1" /usr/bin/time -f '%e %M' tshark -r "$HOMEDIR/cap.pcap" -Y "$2" >/dev/null; \
+             else HOME="$1" /usr/bin/time -f '%e %M' tshark -r "$HOMEDIR/cap.pcap" -Y "$2" >/dev/null; fi; } 2>&1 | tail -1)
+    echo "$out"
+}
+best() { # HOME FILTER: best wall time of 3, and its peak RSS
+    local b="" line
+    for _ in 1 2 3; do
+        line=$(run "$1" "$2")
+        if [ -z "$b" ] || awk -v a="${line%% *}" -v c="${b%% *}" 'BEGIN{exit !(a<c)}'; then b=$line; fi
+    done
+    echo "$b"
+}
+echo "== tshark -r (one pass, display filter), best of 3"
+without=$(best "$HOMEDIR/without" 'smb2.nt_status == 0xc00000cc')
+with=$(best "$HOMEDIR/with" 'smbdiag.rule == "tree.share_not_found"')
+echo "without plugin: ${without% *} s, peak RSS ${without#* } KiB"
+echo "with plugin:    ${with% *} s, peak RSS ${with#* } KiB"
+awk -v a="${with% *}" -v b="${without% *}" -v ra="${with#* }" -v rb="${without#* }" \
+    'BEGIN { printf "time ratio with/without: %.3f   peak RSS ratio: %.3f\n", a/b, ra/rb }'
