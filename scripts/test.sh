@@ -2,6 +2,7 @@
 # Runs every test: unit tests of the core, then the end-to-end tests through
 # the real tshark with the built plugin (as an unprivileged user when root).
 set -euo pipefail
+export PATH="$HOME/.cargo/bin:$PATH"
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && ! command -v tshark >/dev/null; then
     bash scripts/deps.sh
@@ -17,3 +18,5 @@ test -x "$tmp/inst/smbdiag.so"
 test -s "$tmp/profile/colorfilters"
 echo "cmake install: ok"
 rm -rf "$tmp"
+# Fuzz smoke run: every cargo-fuzz target for 20 s on seeds from the real captures.
+bash scripts/fuzz.sh smoke

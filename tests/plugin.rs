@@ -71,3 +71,29 @@ fn summary_statistics_print() {
     assert!(out.stdout.contains("server 10.0.0.12:445"));
     assert!(out.stdout.contains("WRITE"));
 }
+
+#[test]
+fn summary_names_connection_identity_traffic_errors_and_findings() {
+    // The lab's lossy small-file copy: every part of the summary has something to say.
+    let cap = common::readable(&common::lab_captures_dir().join("small_files_loss.pcap"));
+    let out = common::tshark(&["-r", cap.to_str().unwrap(), "-q", "-z", "smbdiag,summary"]);
+    assert!(out.ok, "{}", out.stderr);
+    let s = &out.stdout;
+    for want in [
+        "client 10.99.0.1:",
+        "server 10.99.0.2:445",
+        "dialect: SMB 3.1.1",
+        "messages signed",
+        "auth: NTLMv2  users: WORKGROUP\\sdalice",
+        "shares: \\\\10.99.0.2\\IPC$, \\\\10.99.0.2\\data",
+        "files opened: 102",
+        "bytes read: 204800",
+        "STATUS_NOT_FOUND x1",
+        "transport.packet_loss",
+        "perf.small_files",
+    ] {
+        assert!(s.contains(want), "summary lacks {want:?}:\n{s}");
+    }
+    // Per-command request counts and percentiles: 100 READs of 100 files.
+    assert!(s.lines().any(|l| l.trim_start().starts_with("READ") && l.split_whitespace().nth(1) == Some("100")), "{s}");
+}

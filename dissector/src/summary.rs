@@ -16,7 +16,9 @@ struct ConnSummary {
     server: Option<Endpoint>,
     first_frame: u32,
     dialect: Option<Dialect>,
-    signed: bool,
+    /// Messages of established sessions (not NEGOTIATE/SESSION_SETUP), and how many were signed.
+    session_msgs: u64,
+    signed_msgs: u64,
     encrypted_pdus: u64,
     users: BTreeSet<String>,
     auths: BTreeSet<String>,
@@ -58,7 +60,10 @@ impl Summary {
         if let Some(d) = m.dialect {
             c.dialect = Some(d);
         }
-        c.signed |= signed;
+        if m.session_id != 0 && m.cmd != crate::smb::types::Command::NEGOTIATE && m.cmd != crate::smb::types::Command::SESSION_SETUP {
+            c.session_msgs += 1;
+            c.signed_msgs += signed as u64;
+        }
         if let Some(u) = &m.user {
             bounded_insert(&mut c.users, u);
         }
@@ -130,7 +135,12 @@ impl Summary {
                 s,
                 "  dialect: {}  signing: {}  encryption: {}",
                 c.dialect.map(|d| d.to_string()).unwrap_or_else(|| "unknown".into()),
-                if c.signed { "yes" } else { "not seen" },
+                match (c.signed_msgs, c.session_msgs) {
+                    (_, 0) => "no session traffic seen".to_string(),
+                    (n, t) if n == t => format!("all {t} messages signed"),
+                    (0, t) => format!("none of {t} messages signed"),
+                    (n, t) => format!("{n} of {t} messages signed"),
+                },
                 if c.encrypted_pdus > 0 { format!("yes ({} encrypted PDUs)", c.encrypted_pdus) } else { "not seen".into() }
             );
             let join = |set: &BTreeSet<String>| if set.is_empty() { "-".to_string() } else { set.iter().cloned().collect::<Vec<_>>().join(", ") };
@@ -153,7 +163,7 @@ impl Summary {
                 }
             }
             if !c.errors.is_empty() {
-                let _ = writeln!(s, "  errors:");
+                let _ = writeln!(s, "  statuses other than success (routine ones included):");
                 for (st, n) in &c.errors {
                     let _ = writeln!(s, "    {st} x{n}");
                 }

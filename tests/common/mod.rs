@@ -46,6 +46,9 @@ pub fn scratch() -> &'static Scratch {
         let plugdir = home.join(format!(".local/lib/wireshark/plugins/{ver}/epan"));
         std::fs::create_dir_all(&plugdir).unwrap();
         std::fs::create_dir_all(home.join("caps")).unwrap();
+        // An empty global plugin folder: a smbdiag.so installed globally (by
+        // scripts/setup.sh as root, say) must not stand in for the one under test.
+        std::fs::create_dir_all(home.join("no-global-plugins")).unwrap();
         std::fs::copy(&so, plugdir.join("smbdiag.so")).unwrap();
         let as_nobody = unsafe { libc::geteuid() } == 0;
         if as_nobody {
@@ -85,11 +88,13 @@ pub fn tshark(args: &[&str]) -> Output {
         let mut c = Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"]);
         c.arg(format!("HOME={}", s.home.display()));
+        c.arg(format!("WIRESHARK_PLUGIN_DIR={}", s.home.join("no-global-plugins").display()));
         c.arg("tshark");
         c
     } else {
         let mut c = Command::new("tshark");
         c.env("HOME", &s.home);
+        c.env("WIRESHARK_PLUGIN_DIR", s.home.join("no-global-plugins"));
         c
     };
     cmd.args(args).current_dir(&s.home);

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Fuzz the core with cargo-fuzz (libFuzzer). The toolchain here is stable, so
+# RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its sanitizer flags.
+#
+#   scripts/fuzz.sh smoke          every target for 20 s (the test suite's run)
+#   scripts/fuzz.sh run SECONDS    every target for SECONDS, one after another
+#
+# Seeds come from the real captures: whole frames (public corpus and lab),
+# SMB2 messages found in them, and the security blobs Wireshark extracts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+FUZZ=dissector/fuzz
+export RUSTC_BOOTSTRAP=1
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+CORPUS=${SMBDIAG_FUZZ_CORPUS:-$ROOT/target/fuzz-corpus}
+
+seed() {
+    [ -d "$CORPUS/frames" ] && return 0
+    mkdir -p "$CORPUS"/{frames,smb2_message,security_blob}
+    python3 - "$CORPUS" "$ROOT/../shared/captures/public" "$ROOT/tests/captures/lab" <<'PY'
+import os, struct, subprocess, sys, hashlib, tempfile
+out, *dirs = sys.argv[1:]
+def frames_of(path):
+    # editcap -F pcap turns pcapng into classic pcap, which is simple to read.
+    with tempfile.NamedTemporaryFile(suffix=".pcap") as t:
+        if subprocess.run(["editcap", "-F", "pcap", path, t.name], capture_output=True).returncode:
+            return []
+        d = open(t.name, "rb").read()
+    if len(d) < 24: return []
+    endian = "<" if d[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    link = struct.unpack(endian + "I", d[20:24])[0]
+    if link != 1: return []   # the frames target feeds Ethernet
+    res, off = [], 24
+    while off + 16 <= len(d):
+        incl = struct.unpack(endian + "I", d[off + 8:off + 12])[0]
+        res.append(d[off + 16:off + 16 + incl]); off += 16 + incl
+    return res
+def put(kind, data):
+    open(os.path.join(out, kind, hashlib.sha1(data).hexdigest()), "wb").write(data)
+for base in dirs:
+    for dp, _, fs in os.walk(base):
+        for f in sorted(fs):
+            if not f.endswith((".pcap", ".pcapng", ".cap")): continue
+            p = os.path.join(dp, f)
+            fr = frames_of(p)[:300]
+            if fr:
+                put("frames", b"".join(struct.pack("<H", min(len(x), 65535)) + x[:65535] for x in fr))
+            for x in fr:
+                i = x.find(b"\xfeSMB")
+                if i >= 0: put("smb2_message", x[i:])
+            blobs = subprocess.run(["tshark", "-r", p, "-Y", "smb2.security_blob", "-T", "fields", "-e", "smb2.security_blob"],
+                                   capture_output=True, text=True).stdout.split()
+            for b in blobs[:20]:
+                try: put("security_blob", bytes.fromhex(b.replace(":", "").split(",")[0]))
+                except ValueError: pass
+PY
+    for t in frames smb2_message security_blob; do echo "seeds $t: $(ls "$CORPUS/$t" | wc -l)"; done
+}
+
+run() {
+    local secs=$1
+    (cd "$FUZZ" && cargo fuzz build -O >/dev/null)
+    for t in frames smb2_message security_blob; do
+        echo "== $t for $secs s"
+        (cd "$FUZZ" && cargo fuzz run -O "$t" "$CORPUS/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 -max_len=262144 2>&1 | tail -3)
+    done
+}
+
+case "${1:-smoke}" in
+    smoke) seed; run 20 ;;
+    run) seed; run "${2:-600}" ;;
+    *) echo "usage: $0 smoke | run SECONDS" >&2; exit 2 ;;
+esac
