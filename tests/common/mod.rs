@@ -54,7 +54,8 @@ pub fn scratch() -> &'static Scratch {
         if as_nobody {
             // nobody must be able to read the plugin and write its own config dirs.
             Command::new("chmod").args(["-R", "a+rwX"]).arg(&home).status().unwrap();
-            Command::new("chmod").arg("755").arg(std::env::temp_dir()).status().ok();
+            // The temp folder must let nobody through; add that, never take anything away.
+            Command::new("chmod").arg("o+x").arg(std::env::temp_dir()).status().ok();
         }
         Scratch { home, as_nobody }
     })
