@@ -408,6 +408,20 @@ scenario_sharing_violation() {
     end; stop_smbd
 }
 
+scenario_oplock_break_wait() {
+    write_conf ""; start_smbd
+    begin oplock_break_wait
+    # One client holds report.docx with a batch oplock and stops answering; a
+    # second client's open of the same file waits for the server's break timeout.
+    in_cli /usr/bin/python3 "$HERE/oplock_holder.py" "$SIP" data inuse.docx sdalice "$PW" 70 >>"$WORK/client.log" 2>&1 &
+    local holder=$!
+    sleep 2
+    client "//$SIP/data" -U "sdbob%$PW" --timeout 60 -c "get inuse.docx $WORK/r"
+    kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true
+    expect perf.lease_break_wait 'smb2.cmd == 5 && smb2.flags.response == 1 && smb2.nt_status == 0' last 'inuse.docx;oplock break;never acknowledged;Get-SmbOpenFile'
+    end; stop_smbd
+}
+
 scenario_slow_response() {
     write_conf "" "    root preexec = /bin/sleep 2"; start_smbd
     begin slow_response
@@ -433,7 +447,7 @@ scenario_bench_bulk() {
 ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disabled_rst smb1_only_client wrong_password
      share_access_denied file_not_found small_files_clean small_files_loss large_file_clean large_file_loss
      encryption_required encryption_old_client signing_required guest_access rst_mid_session slow_response
-     file_access_denied sharing_violation)
+     file_access_denied sharing_violation oplock_break_wait)
 
 net_up
 users_up

@@ -87,7 +87,26 @@ impl ConnPerf {
 #[derive(Debug, Default)]
 pub struct PerfRules {
     conns: HashMap<ConnId, ConnPerf>,
+    /// Oplock/lease break notifications sent by servers, most recent last.
+    breaks: std::collections::VecDeque<BreakSent>,
 }
+
+/// A break the server sent to a client holding cached access to a file.
+#[derive(Debug, Clone)]
+struct BreakSent {
+    server: std::net::IpAddr,
+    conn: ConnId,
+    client: crate::net::link::Endpoint,
+    frame: u32,
+    ts_ns: i64,
+    file: Option<Arc<str>>,
+    /// The holder's acknowledgement: frame and time.
+    acked: Option<(u32, i64)>,
+}
+
+const MAX_BREAKS: usize = 1024;
+/// An open that waited this long with a break to another client in between.
+const BREAK_WAIT_MIN_NS: i64 = 1_000_000_000;
 
 impl PerfRules {
     pub fn forget(&mut self, id: ConnId) {
@@ -122,8 +141,29 @@ impl PerfRules {
     }
 
     pub fn on_message(&mut self, cfg: &Config, ev: &MsgEvent<'_>, out: &mut Vec<Finding>) {
-        let c = self.conns.entry(ev.conn.id).or_default();
         let h = ev.hdr;
+        if h.command == Command::OPLOCK_BREAK {
+            if h.is_response() && h.message_id == u64::MAX {
+                // Unsolicited: the server breaks a client's oplock or lease.
+                if self.breaks.len() >= MAX_BREAKS {
+                    self.breaks.pop_front();
+                }
+                self.breaks.push_back(BreakSent {
+                    server: ev.conn.server.addr,
+                    conn: ev.conn.id,
+                    client: ev.conn.client,
+                    frame: ev.frame,
+                    ts_ns: ev.ts_ns,
+                    file: ev.fields.file.clone(),
+                    acked: None,
+                });
+            } else if !h.is_response() {
+                if let Some(b) = self.breaks.iter_mut().rev().find(|b| b.conn == ev.conn.id && b.acked.is_none()) {
+                    b.acked = Some((ev.frame, ev.ts_ns));
+                }
+            }
+        }
+        let c = self.conns.entry(ev.conn.id).or_default();
         let pipe = ev.fields.tree.as_deref().is_some_and(|t| t.to_ascii_uppercase().ends_with("\\IPC$"));
         if !h.is_response() {
             if waits_by_design(h.command) || c.outstanding.len() >= 4096 {
@@ -176,6 +216,14 @@ impl PerfRules {
             return;
         }
         small_files(c, ev, &req, rt, out);
+        if h.command == Command::CREATE && rt >= BREAK_WAIT_MIN_NS {
+            let during = self.breaks.iter().rev().find(|b| b.server == ev.conn.server.addr && b.conn != ev.conn.id && b.ts_ns >= req.ts_ns && b.ts_ns <= ev.ts_ns);
+            if let Some(b) = during {
+                out.push(break_wait_finding(ev, &req, rt, b));
+                return;
+            }
+        }
+        let c = self.conns.entry(ev.conn.id).or_default();
         // A compound's later responses share the first one's wait: judge the chain once.
         if h.flags.is_related() {
             return;
@@ -297,5 +345,32 @@ fn bytes_phrase(n: u64) -> String {
         format!("{} KiB", n / 1024)
     } else {
         format!("{n} bytes")
+    }
+}
+
+fn break_wait_finding(ev: &MsgEvent<'_>, req: &Outstanding, rt: i64, b: &BreakSent) -> Finding {
+    let file = ev.fields.file.as_deref().or(b.file.as_deref()).unwrap_or("the file");
+    let ack = match b.acked {
+        Some((f, t)) if t <= ev.ts_ns => format!(
+            "The holder acknowledged the break in frame {f}, {} after it was sent: a slow client (busy, paging, or flushing cached writes first)",
+            secs(t - b.ts_ns)
+        ),
+        _ => "The holder never acknowledged the break, so the server waited for its break timeout (about 35 s on Windows and Samba) before letting this open through: the holding client is hung, asleep or unreachable".to_string(),
+    };
+    let mut related = vec![req.frame, b.frame];
+    if let Some((f, _)) = b.acked {
+        related.push(f);
+    }
+    Finding {
+        rule: &catalog::PERF_LEASE_BREAK_WAIT,
+        text: format!(
+            "CREATE of {file} waited {} (request frame {}) behind an oplock break: another connection, from {}, held cached access to the file, and the server sent it an oplock/lease break in frame {} and held this open until the break was settled. {ack}. This is the classic \"Office file opens slowly\". Next check: which application holds the file on {} (Get-SmbOpenFile on the server, smbstatus -L on Samba); if clients cannot answer breaks, turn off oplocks/leases for the share.",
+            secs(rt),
+            req.frame,
+            b.client,
+            b.frame,
+            b.client.addr
+        ),
+        related_frames: related,
     }
 }
