@@ -34,18 +34,18 @@ run() { # HOME FILTER -> "seconds peak_kib"
              else HOME="$1" /usr/bin/time -f '%e %M' tshark -r "$HOMEDIR/cap.pcap" -Y "$2" >/dev/null; fi; } 2>&1 | tail -1)
     echo "$out"
 }
-best() { # HOME FILTER: best wall time of 3, and its peak RSS
-    local b="" line
-    for _ in 1 2 3; do
-        line=$(run "$1" "$2")
-        if [ -z "$b" ] || awk -v a="${line%% *}" -v c="${b%% *}" 'BEGIN{exit !(a<c)}'; then b=$line; fi
-    done
-    echo "$b"
+echo "== tshark -r (one pass, display filter): 5 runs each, alternating"
+wo=(); wi=()
+for _ in 1 2 3 4 5; do
+    wo+=("$(run "$HOMEDIR/without" 'smb2.nt_status == 0xc00000cc')")
+    wi+=("$(run "$HOMEDIR/with" 'smbdiag.rule == "tree.share_not_found"')")
+done
+stats() { # "secs kib"... -> "best median peak_kib"
+    printf '%s\n' "$@" | sort -n | awk '{t[NR]=$1; if ($2>m) m=$2} END {print t[1], t[int((NR+1)/2)], m}'
 }
-echo "== tshark -r (one pass, display filter), best of 3"
-without=$(best "$HOMEDIR/without" 'smb2.nt_status == 0xc00000cc')
-with=$(best "$HOMEDIR/with" 'smbdiag.rule == "tree.share_not_found"')
-echo "without plugin: ${without% *} s, peak RSS ${without#* } KiB"
-echo "with plugin:    ${with% *} s, peak RSS ${with#* } KiB"
-awk -v a="${with% *}" -v b="${without% *}" -v ra="${with#* }" -v rb="${without#* }" \
-    'BEGIN { printf "time ratio with/without: %.3f   peak RSS ratio: %.3f\n", a/b, ra/rb }'
+read -r wo_best wo_med wo_rss <<<"$(stats "${wo[@]}")"
+read -r wi_best wi_med wi_rss <<<"$(stats "${wi[@]}")"
+echo "without plugin: best $wo_best s, median $wo_med s, peak RSS $wo_rss KiB"
+echo "with plugin:    best $wi_best s, median $wi_med s, peak RSS $wi_rss KiB"
+awk -v a="$wi_best" -v b="$wo_best" -v c="$wi_med" -v d="$wo_med" -v ra="$wi_rss" -v rb="$wo_rss" \
+    'BEGIN { printf "with/without: time %.3f (best) %.3f (median), peak RSS %.3f\n", a/b, c/d, ra/rb }'

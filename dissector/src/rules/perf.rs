@@ -94,7 +94,9 @@ pub struct PerfRules {
 /// A break the server sent to a client holding cached access to a file.
 #[derive(Debug, Clone)]
 struct BreakSent {
-    server: std::net::IpAddr,
+    /// The server's endpoint (address and port: a proxy on another port of
+    /// the same host is another server).
+    server: crate::net::link::Endpoint,
     conn: ConnId,
     client: crate::net::link::Endpoint,
     frame: u32,
@@ -149,7 +151,7 @@ impl PerfRules {
                     self.breaks.pop_front();
                 }
                 self.breaks.push_back(BreakSent {
-                    server: ev.conn.server.addr,
+                    server: ev.conn.server,
                     conn: ev.conn.id,
                     client: ev.conn.client,
                     frame: ev.frame,
@@ -217,7 +219,7 @@ impl PerfRules {
         }
         small_files(c, ev, &req, rt, out);
         if h.command == Command::CREATE && rt >= BREAK_WAIT_MIN_NS {
-            let during = self.breaks.iter().rev().find(|b| b.server == ev.conn.server.addr && b.conn != ev.conn.id && b.ts_ns >= req.ts_ns && b.ts_ns <= ev.ts_ns);
+            let during = self.breaks.iter().rev().find(|b| b.server == ev.conn.server && b.conn != ev.conn.id && b.ts_ns >= req.ts_ns && b.ts_ns <= ev.ts_ns);
             if let Some(b) = during {
                 out.push(break_wait_finding(ev, &req, rt, b));
                 return;
@@ -355,7 +357,8 @@ fn break_wait_finding(ev: &MsgEvent<'_>, req: &Outstanding, rt: i64, b: &BreakSe
             "The holder acknowledged the break in frame {f}, {} after it was sent: a slow client (busy, paging, or flushing cached writes first)",
             secs(t - b.ts_ns)
         ),
-        _ => "The holder never acknowledged the break, so the server waited for its break timeout (about 35 s on Windows and Samba) before letting this open through: the holding client is hung, asleep or unreachable".to_string(),
+        _ if rt >= 30_000_000_000 => "The holder never acknowledged the break, so the server waited for its break timeout (about 35 s on Windows and Samba) before letting this open through: the holding client is hung, asleep or unreachable".to_string(),
+        _ => "The holder's acknowledgement is not in the capture (captured elsewhere, or lost)".to_string(),
     };
     let mut related = vec![req.frame, b.frame];
     if let Some((f, _)) = b.acked {
