@@ -126,3 +126,45 @@ pub fn parse_ntlmssp(msg: &[u8]) -> Option<AuthToken> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::smb::auth::{parse_security_blob, AuthToken};
+    use crate::smb::records::real_bytes::*;
+    use crate::smb::records::session_records::{parse_session_setup_request, parse_session_setup_response};
+    use crate::smb::records::test_util::hex;
+
+    #[test]
+    fn challenge_and_authenticate_from_samba_inside_spnego() {
+        let resp = hex(SESSION_SETUP_RESPONSE_CHALLENGE);
+        let (_, s) = parse_session_setup_response(&resp).unwrap();
+        match parse_security_blob(s.blob).token {
+            Some(AuthToken::NtlmChallenge(c)) => {
+                assert_eq!(c.nb_computer.as_deref(), Some("LABSRV"));
+                assert_eq!(c.dns_computer.as_deref(), Some("vm"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let req = hex(SESSION_SETUP_REQUEST_AUTH);
+        let (_, r) = parse_session_setup_request(&req).unwrap();
+        match parse_security_blob(r.blob).token {
+            Some(AuthToken::NtlmAuthenticate(a)) => {
+                assert_eq!(a.domain, "WORKGROUP");
+                assert_eq!(a.user, "sdalice");
+                assert_eq!(a.workstation, "VM");
+                assert!(a.ntlm_v2 && !a.anonymous);
+                assert_eq!(a.target_spn.as_deref(), Some("cifs/10.99.0.2"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn truncated_blobs_never_panic() {
+        let req = hex(SESSION_SETUP_REQUEST_AUTH);
+        let (_, r) = parse_session_setup_request(&req).unwrap();
+        for n in 0..r.blob.len() {
+            let _ = parse_security_blob(&r.blob[..n]);
+        }
+    }
+}

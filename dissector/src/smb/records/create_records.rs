@@ -147,3 +147,38 @@ pub fn parse_create_response(msg: &[u8]) -> IResult<&[u8], CreateResponse> {
         CreateResponse { oplock_level, create_action: CreateAction(create_action), end_of_file, attributes: Flags32(attributes), file_id: fid, contexts },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smb::records::real_bytes::*;
+    use crate::smb::records::test_util::hex;
+
+    #[test]
+    fn create_request_and_response_from_samba() {
+        let req = hex(CREATE_REQUEST_HELLO);
+        let (_, r) = parse_create_request(&req).unwrap();
+        assert_eq!(r.name.as_deref(), Some("hello.txt"));
+        assert_eq!(r.desired_access.0, 0x0012_0089, "Wireshark: Access Mask 0x00120089");
+        assert_eq!(r.disposition.0, 1, "open");
+        assert_eq!(r.oplock_level, 0);
+        let resp = hex(CREATE_RESPONSE_HELLO);
+        let (_, c) = parse_create_response(&resp).unwrap();
+        assert_eq!(c.create_action.0, 1, "the file existed and was opened");
+        assert_eq!(c.end_of_file, 19, "hello.txt is 19 bytes");
+    }
+
+    #[test]
+    fn truncated_create_never_panics_and_never_invents_a_name() {
+        let req = hex(CREATE_REQUEST_HELLO);
+        for n in 0..req.len() {
+            if let Ok((_, r)) = parse_create_request(&req[..n]) {
+                assert!(r.name.is_none() || r.name.as_deref() == Some("hello.txt"), "cut at {n}: {:?}", r.name);
+            }
+        }
+        let resp = hex(CREATE_RESPONSE_HELLO);
+        for n in 0..resp.len() {
+            let _ = parse_create_response(&resp[..n]);
+        }
+    }
+}

@@ -230,3 +230,31 @@ pub fn parse_break_notification(msg: &[u8]) -> IResult<&[u8], BreakNotification>
     let (i, fid) = file_id(i)?;
     Ok((i, BreakNotification::Oplock { file_id: fid, new_level }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smb::records::real_bytes::*;
+    use crate::smb::records::test_util::hex;
+
+    #[test]
+    fn read_request_and_response_from_samba() {
+        let req = hex(READ_REQUEST_HELLO);
+        let (_, r) = parse_file_request(Command::READ, &req).expect("READ is a file request").unwrap();
+        assert!(r.file_id.is_some());
+        assert_eq!(r.op, FileOp::Read { offset: 0, length: 19 }, "Wireshark: Read Length 19, File Offset 0");
+        let resp = hex(READ_RESPONSE_HELLO);
+        let (_, d) = parse_read_response(&resp).unwrap();
+        assert_eq!(d.data_length, 19, "Wireshark: 19 bytes read");
+    }
+
+    #[test]
+    fn truncated_reads_never_panic() {
+        for m in [hex(READ_REQUEST_HELLO), hex(READ_RESPONSE_HELLO)] {
+            for n in 0..m.len() {
+                let _ = parse_file_request(Command::READ, &m[..n]);
+                let _ = parse_read_response(&m[..n]);
+            }
+        }
+    }
+}

@@ -7,6 +7,8 @@ pub mod create_records;
 pub mod file_records;
 pub mod header_records;
 pub mod negotiate_records;
+#[cfg(test)]
+pub mod real_bytes;
 pub mod session_records;
 pub mod tree_records;
 

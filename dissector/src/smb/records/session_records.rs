@@ -70,3 +70,42 @@ pub fn parse_session_setup_response(msg: &[u8]) -> IResult<&[u8], SessionSetupRe
     let (i, blob_len) = le_u16(i)?;
     Ok((i, SessionSetupResponse { flags: SessionFlags(flags), blob: at_offset_partial(msg, blob_offset as usize, blob_len as usize) }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smb::records::real_bytes::*;
+    use crate::smb::records::test_util::hex;
+
+    #[test]
+    fn session_setup_request_and_response_from_samba() {
+        let req = hex(SESSION_SETUP_REQUEST_AUTH);
+        let (_, r) = parse_session_setup_request(&req).unwrap();
+        assert!(!r.binding);
+        assert_eq!(r.previous_session_id, 0);
+        assert_eq!(r.blob.len(), 416, "Wireshark: Blob Length 416");
+        let resp = hex(SESSION_SETUP_RESPONSE_CHALLENGE);
+        let (_, s) = parse_session_setup_response(&resp).unwrap();
+        assert_eq!(s.blob.len(), 159, "Wireshark: Blob Length 159");
+        let ok = hex(SESSION_SETUP_RESPONSE_OK);
+        let (_, s) = parse_session_setup_response(&ok).unwrap();
+        assert!(!s.flags.is_guest() && !s.flags.is_null());
+    }
+
+    #[test]
+    fn truncated_session_setup_is_an_error_not_a_panic() {
+        let req = hex(SESSION_SETUP_REQUEST_AUTH);
+        let (_, full) = parse_session_setup_request(&req).unwrap();
+        for n in 0..req.len() {
+            match parse_session_setup_request(&req[..n]) {
+                // Cut inside the header or the fixed part (64 + 24 bytes): an error.
+                Err(_) => assert!(n < 88, "cut at {n} refused"),
+                // Cut inside the blob: what is there, never more (a partial decode).
+                Ok((_, r)) => {
+                    assert!(n >= 88);
+                    assert!(full.blob.starts_with(r.blob) && r.blob.len() < full.blob.len(), "cut at {n}");
+                }
+            }
+        }
+    }
+}
