@@ -59,6 +59,7 @@ extern "C" {
     fn smbdiag_shim_pop(ctx: *mut c_void);
     fn smbdiag_shim_expert(ctx: *mut c_void, rule: u32, s: *const c_char, len: usize);
     fn smbdiag_shim_col_append(ctx: *mut c_void, s: *const c_char, len: usize);
+    fn smbdiag_shim_stat(ctx: *mut c_void, kind: u32, s: *const c_char, len: usize);
 }
 
 #[no_mangle]
@@ -363,20 +364,21 @@ pub unsafe extern "C" fn smbdiag_dissect(
     data: *const u8,
     len: u32,
     want_tree: bool,
-) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
+) -> bool {
+    catch_unwind(AssertUnwindSafe(|| {
         let bytes: &[u8] = if data.is_null() || len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(data, len as usize) } };
         let input = FrameInput { number: num, ts_ns: secs.saturating_mul(1_000_000_000).saturating_add(nsecs as i64), link: link_of(encap), data: bytes };
         with_analyzer(|a| {
-            let Some(report) = a.dissect(&input) else { return };
-            if !want_tree {
-                return;
+            let Some(report) = a.dissect(&input) else { return false };
+            if want_tree {
+                for item in present::items(report) {
+                    unsafe { emit(ctx, &item) };
+                }
             }
-            for item in present::items(report) {
-                unsafe { emit(ctx, &item) };
-            }
-        });
-    }));
+            true
+        })
+    }))
+    .unwrap_or(false)
 }
 
 unsafe fn emit(ctx: *mut c_void, item: &Item<'_>) {
@@ -390,6 +392,29 @@ unsafe fn emit(ctx: *mut c_void, item: &Item<'_>) {
         Item::Expert(rule, text) => smbdiag_shim_expert(ctx, present::rule_index(rule) as u32, text.as_ptr() as *const c_char, text.len()),
         Item::Info(ref text) => smbdiag_shim_col_append(ctx, text.as_ptr() as *const c_char, text.len()),
     }
+}
+
+/// What a frame adds to the statistics tree (Statistics → SMB Diagnostics,
+/// `tshark -z smbdiag_stats,tree`): for each finding its rule id (kind 0),
+/// for each SMB2 message its command (kind 1), for each response that is
+/// not a success its status (kind 2). Calls back `smbdiag_shim_stat`.
+#[no_mangle]
+pub extern "C" fn smbdiag_frame_stats(num: u32, ctx: *mut c_void) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        with_analyzer(|a| {
+            let Some(r) = a.report(num) else { return };
+            let emit = |kind: u32, s: &str| unsafe { smbdiag_shim_stat(ctx, kind, s.as_ptr() as *const c_char, s.len()) };
+            for f in &r.findings {
+                emit(0, f.rule.id);
+            }
+            for m in &r.messages {
+                emit(1, &m.cmd.to_string());
+                if let Some(st) = m.status.filter(|s| s.0 != 0) {
+                    emit(2, &st.to_string());
+                }
+            }
+        })
+    }));
 }
 
 /// The summary statistics as a NUL-terminated string; free it with

@@ -14,6 +14,7 @@
 #include <epan/prefs.h>
 #include <epan/tap.h>
 #include <epan/stat_tap_ui.h>
+#include <epan/stats_tree.h>
 #include <wsutil/wslog.h>
 
 #include "smbdiag.h"
@@ -119,8 +120,9 @@ static int dissect_smbdiag(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     c.pinfo = pinfo;
     c.tvb = tvb;
     c.root_parent = tree;
-    smbdiag_dissect(&c, pinfo->num, (int64_t)pinfo->abs_ts.secs, pinfo->abs_ts.nsecs, encap, bytes, len, tree != NULL);
-    if (c.depth > 0)
+    /* Rust says whether it has results for the frame (the statistics want
+     * them even when no tree is built). */
+    if (smbdiag_dissect(&c, pinfo->num, (int64_t)pinfo->abs_ts.secs, pinfo->abs_ts.nsecs, encap, bytes, len, tree != NULL))
         tap_queue_packet(smbdiag_tap, pinfo, NULL);
     return c.depth > 0 ? (int)len : 0;
 }
@@ -164,6 +166,37 @@ static void summary_init(const char *opt_arg _U_, void *userdata _U_)
         fprintf(stderr, "smbdiag: could not register the summary tap: %s\n", err->str);
         g_string_free(err, TRUE);
     }
+}
+
+/* Statistics → SMB Diagnostics (and tshark -z smbdiag_stats,tree): counts
+ * of findings by rule, messages by command and responses by status, as Rust
+ * lists them per frame. */
+static const char *stat_parents[] = { "Findings by rule", "SMB2 messages by command", "Responses by status (other than success)" };
+static int stat_parent_ids[3];
+
+static void stats_init(stats_tree *st)
+{
+    for (int i = 0; i < 3; i++)
+        stat_parent_ids[i] = stats_tree_create_node(st, stat_parents[i], 0, STAT_DT_INT, TRUE);
+}
+
+static tap_packet_status stats_packet(stats_tree *st, packet_info *pinfo, epan_dissect_t *edt _U_, const void *p _U_, tap_flags_t flags _U_)
+{
+    smbdiag_frame_stats(pinfo->num, st);
+    return TAP_PACKET_REDRAW;
+}
+
+void smbdiag_shim_stat(void *ctx, uint32_t kind, const char *s, size_t len)
+{
+    char name[128];
+    if (kind > 2)
+        return;
+    if (len >= sizeof name)
+        len = sizeof name - 1;
+    memcpy(name, s, len);
+    name[len] = '\0';
+    tick_stat_node((stats_tree *)ctx, stat_parents[kind], 0, TRUE);
+    tick_stat_node((stats_tree *)ctx, name, stat_parent_ids[kind], FALSE);
 }
 
 static stat_tap_ui summary_ui = {
@@ -261,6 +294,7 @@ static void proto_register_smbdiag(void)
     register_cleanup_routine(smbdiag_cleanup_routine);
     smbdiag_tap = register_tap("smbdiag");
     register_stat_tap_ui(&summary_ui, NULL);
+    stats_tree_register_plugin("smbdiag", "smbdiag_stats", "SMB Diagnostics", 0, stats_packet, stats_init, NULL);
 }
 
 static void proto_reg_handoff_smbdiag(void)

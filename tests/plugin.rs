@@ -97,3 +97,19 @@ fn summary_names_connection_identity_traffic_errors_and_findings() {
     // Per-command request counts and percentiles: 100 READs of 100 files.
     assert!(s.lines().any(|l| l.trim_start().starts_with("READ") && l.split_whitespace().nth(1) == Some("100")), "{s}");
 }
+
+#[test]
+fn statistics_tree_counts_findings_commands_and_statuses() {
+    // The same tree Wireshark shows under Statistics → SMB Diagnostics.
+    let cap = common::readable(&common::lab_captures_dir().join("small_files_loss.pcap"));
+    let out = common::tshark(&["-r", cap.to_str().unwrap(), "-q", "-z", "smbdiag_stats,tree"]);
+    assert!(out.ok, "{}", out.stderr);
+    let count = |item: &str| -> Option<u64> {
+        out.stdout.lines().find(|l| l.trim_start().starts_with(item)).and_then(|l| l[l.find(item)? + item.len()..].split_whitespace().next()?.parse().ok())
+    };
+    assert_eq!(count("transport.packet_loss"), Some(1), "{}", out.stdout);
+    assert_eq!(count("perf.small_files"), Some(1));
+    // 100 files read: 100 READ requests and 100 responses.
+    assert_eq!(count("READ"), Some(200));
+    assert_eq!(count("STATUS_NOT_FOUND"), Some(1));
+}
