@@ -32,8 +32,10 @@ pub fn public_captures_dir() -> PathBuf {
     repo_root().join("../shared/captures/public")
 }
 
+/// The lab's captures; SMBDIAG_LAB_CAPTURES points the tests at a freshly
+/// regenerated set (`SDLAB_OUT=dir tests/lab/make-captures.sh`) before it replaces the committed one.
 pub fn lab_captures_dir() -> PathBuf {
-    repo_root().join("tests/captures/lab")
+    std::env::var_os("SMBDIAG_LAB_CAPTURES").map(PathBuf::from).unwrap_or_else(|| repo_root().join("tests/captures/lab"))
 }
 
 pub fn scratch() -> &'static Scratch {
