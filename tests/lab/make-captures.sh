@@ -422,6 +422,45 @@ scenario_oplock_break_wait() {
     end; stop_smbd
 }
 
+scenario_delete_pending() {
+    write_conf ""; start_smbd
+    echo "draft" > "$WORK/share/data/old-draft.docx"; chmod a+rw "$WORK/share/data/old-draft.docx"
+    begin delete_pending
+    in_cli /usr/bin/python3 "$HERE/delete_pending.py" "$SIP" data old-draft.docx sdalice "$PW" >>"$WORK/client.log" 2>&1 || true
+    expect create.delete_pending 'smb2.cmd == 5 && smb2.nt_status == 0xc0000056' first 'old-draft.docx;STATUS_DELETE_PENDING;Get-SmbOpenFile'
+    end; stop_smbd
+}
+
+scenario_ntlmv1() {
+    write_conf "    ntlm auth = yes"; start_smbd
+    begin ntlmv1
+    client "//$SIP/data" -U "sdalice%$PW" --option='client ntlmv2 auth=no' --option='client use spnego=yes' -c "ls"
+    expect security.ntlmv1 'smb2.cmd == 1 && smb2.flags.response == 1 && smb2.nt_status == 0' last 'NTLMv1;sdalice;LmCompatibilityLevel'
+    end; stop_smbd
+}
+
+# Account states set with pdbedit on the server's own user database.
+account_state() { # NAME ACCOUNT-CONTROL RULE STATUS STATUS-NAME
+    write_conf ""; start_smbd
+    pdbedit --configfile="$WORK/samba/smb.conf" -u sdbob -c "$2" >/dev/null
+    begin "$1"
+    client "//$SIP/data" -U "sdbob%$PW" -c "ls"
+    expect "$3" "smb2.cmd == 1 && smb2.nt_status == $4" first "$5;WORKGROUP\\sdbob;Next check"
+    end; stop_smbd
+}
+scenario_account_disabled() { account_state account_disabled "[D]" session.account_disabled 0xc0000072 STATUS_ACCOUNT_DISABLED; }
+scenario_account_locked() { account_state account_locked "[L]" session.account_locked 0xc0000234 STATUS_ACCOUNT_LOCKED_OUT; }
+
+scenario_dfs_link() {
+    write_conf "    host msdfs = yes" "    msdfs root = yes"; start_smbd
+    ln -sfn 'msdfs:10.99.0.2\public' "$WORK/share/data/archive"
+    begin dfs_link
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls archive\\*"
+    expect create.path_not_covered 'smb2.cmd == 5 && smb2.nt_status == 0xc0000257' first 'archive;STATUS_PATH_NOT_COVERED;referral'
+    end; stop_smbd
+    rm -f "$WORK/share/data/archive"
+}
+
 scenario_slow_response() {
     write_conf "" "    root preexec = /bin/sleep 2"; start_smbd
     begin slow_response
@@ -447,7 +486,7 @@ scenario_bench_bulk() {
 ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disabled_rst smb1_only_client wrong_password
      share_access_denied file_not_found small_files_clean small_files_loss large_file_clean large_file_loss
      encryption_required encryption_old_client signing_required guest_access rst_mid_session slow_response
-     file_access_denied sharing_violation oplock_break_wait)
+     file_access_denied sharing_violation oplock_break_wait delete_pending ntlmv1 account_disabled account_locked dfs_link)
 
 net_up
 users_up

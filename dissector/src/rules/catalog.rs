@@ -94,11 +94,11 @@ rules! {
     SESSION_ACCOUNT_LOCKED = ("session.account_locked", Error, Security,
         "Logon failed: account locked out",
         "A SESSION_SETUP was answered STATUS_ACCOUNT_LOCKED_OUT. Likely cause: too many bad passwords, often a stale saved credential or a mapped drive retrying with an old password. Next check: unlock the account (Unlock-ADAccount), find the source of the bad attempts (event 4740 on the PDC emulator), clear stale credentials.",
-        "none in the repo's captures (no lab can lock a Samba account over SMB2 without a domain)");
+        "tests/captures/lab/account_locked.pcap");
     SESSION_ACCOUNT_DISABLED = ("session.account_disabled", Error, Security,
         "Logon failed: account disabled or expired",
         "A SESSION_SETUP was answered STATUS_ACCOUNT_DISABLED or STATUS_ACCOUNT_EXPIRED. Next check: the account in Active Directory (Get-ADUser -Properties Enabled, AccountExpirationDate) or the local SAM (`pdbedit -v` on Samba).",
-        "none in the repo's captures");
+        "tests/captures/lab/account_disabled.pcap");
     SESSION_PASSWORD_EXPIRED = ("session.password_expired", Error, Security,
         "Logon failed: password expired or must change",
         "A SESSION_SETUP was answered STATUS_PASSWORD_EXPIRED or STATUS_PASSWORD_MUST_CHANGE: a network logon cannot change the password. Next check: change the password interactively, the domain's password policy (Get-ADUser -Properties PasswordLastSet, PasswordExpired).",
@@ -146,11 +146,11 @@ rules! {
     CREATE_DELETE_PENDING = ("create.delete_pending", Warn, ResponseCode,
         "File is being deleted (STATUS_DELETE_PENDING)",
         "A CREATE was answered STATUS_DELETE_PENDING: the file is marked for deletion and an open handle keeps it alive. Next check: `Get-SmbOpenFile` (smbstatus) for the handle still open; antivirus and indexers often hold one.",
-        "none in the repo's captures");
+        "tests/captures/lab/delete_pending.pcap");
     CREATE_PATH_NOT_COVERED = ("create.path_not_covered", Note, ResponseCode,
         "DFS: the path lives on another server (STATUS_PATH_NOT_COVERED)",
         "A CREATE was answered STATUS_PATH_NOT_COVERED: the path is a DFS link; the client must ask for a referral and follow it. Next check: the referral that follows, `dfsutil diag viewdfspath <path>`, the namespace's targets.",
-        "none in the repo's captures");
+        "tests/captures/lab/dfs_link.pcap");
     CREATE_DURABLE_HANDLE_LOST = ("create.durable_handle_lost", Warn, ResponseCode,
         "Durable handle could not be reconnected",
         "A CREATE reconnecting a durable handle (DHnC/DH2C context) was answered STATUS_OBJECT_NAME_NOT_FOUND: the server no longer holds the handle (MS-SMB2 3.3.5.9.7, 3.3.5.9.12), so the open's state is lost. Next check: server restarts or failover at that time, the share's ContinuouslyAvailable setting.",
@@ -174,7 +174,7 @@ rules! {
     SECURITY_NTLMV1 = ("security.ntlmv1", Warn, Security,
         "NTLMv1 logon",
         "A session authenticated with an NTLMv1 response (24-byte NT response). NTLMv1 can be cracked or relayed. Next check: LmCompatibilityLevel 5 (\"Send NTLMv2 response only. Refuse LM & NTLM\"), and the client still sending NTLMv1.",
-        "none in the repo's captures");
+        "tests/captures/lab/ntlmv1.pcap");
     SECURITY_UNSIGNED_SESSION = ("security.unsigned_session", Note, Security,
         "Authenticated session runs unsigned",
         "After a successful, non-guest, non-anonymous logon, a request of the session (other than TREE_CONNECT, which SMB 3.1.1 always signs) was not signed: neither side requires signing. Raised once per session. Next check: require signing (`RequireSecuritySignature`; `server signing = mandatory` on Samba) or use encryption.",

@@ -70,6 +70,10 @@ pub fn on_request(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Head
 
 fn create_name(sessions: &SessionTable, hdr: &Smb2Header<'_>, r: &CreateRequest) -> Option<Arc<str>> {
     let name = r.name.as_deref()?;
+    // On a DFS share the name is already the whole DFS path (MS-SMB2 2.2.13).
+    if hdr.flags.is_dfs() && !name.is_empty() {
+        return Some(Arc::from(format!("\\\\{}", name.trim_start_matches('\\'))));
+    }
     let tree = hdr.tree_id().and_then(|t| sessions.tree(hdr.session_id, t));
     Some(join(tree, name))
 }

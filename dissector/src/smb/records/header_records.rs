@@ -38,6 +38,10 @@ impl HeaderFlags {
     pub fn is_signed(self) -> bool {
         self.0 & Self::SIGNED != 0
     }
+    /// A DFS operation: CREATE names are full DFS paths (server\\share\\path).
+    pub fn is_dfs(self) -> bool {
+        self.0 & Self::DFS_OPERATIONS != 0
+    }
 }
 
 /// The part of the header that differs between sync and async messages.

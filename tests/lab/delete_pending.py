@@ -1,0 +1,30 @@
+#!/usr/bin/python3
+"""Lab helper: mark a file delete-on-close while keeping it open, then try to
+open it again on the same connection: the server answers the second open
+STATUS_DELETE_PENDING. Uses Samba's own client library (python3-samba).
+
+    delete_pending.py SERVER SHARE FILE USER PASSWORD
+"""
+import sys
+
+from samba import NTSTATUSError, credentials
+from samba.samba3 import libsmb_samba_internal as libsmb
+from samba.samba3 import param as s3param
+
+server, share, name, user, password = sys.argv[1:6]
+lp = s3param.get_context()
+lp.load_default()
+creds = credentials.Credentials()
+creds.guess(lp)
+creds.set_username(user)
+creds.set_password(password)
+conn = libsmb.Conn(server, share, lp, creds)
+DELETE, READ_ATTRIBUTES, SYNCHRONIZE = 0x00010000, 0x00000080, 0x00100000
+fnum = conn.create(name, DesiredAccess=DELETE | READ_ATTRIBUTES | SYNCHRONIZE, ShareAccess=0x7, CreateDisposition=1)
+conn.delete_on_close(fnum, True)
+try:
+    conn.create(name, DesiredAccess=0x00120089, ShareAccess=0x7, CreateDisposition=1)
+    print("second open succeeded (unexpected)")
+except NTSTATUSError as e:
+    print("second open refused:", e.args)
+conn.close(fnum)
