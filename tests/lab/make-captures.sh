@@ -451,6 +451,29 @@ account_state() { # NAME ACCOUNT-CONTROL RULE STATUS STATUS-NAME
 scenario_account_disabled() { account_state account_disabled "[D]" session.account_disabled 0xc0000072 STATUS_ACCOUNT_DISABLED; }
 scenario_account_locked() { account_state account_locked "[L]" session.account_locked 0xc0000234 STATUS_ACCOUNT_LOCKED_OUT; }
 
+# The same with `net sam set` on the server's user database.
+net_sam_state() { # NAME "SETTING ARGS" RULE STATUS STATUS-NAME
+    write_conf ""; start_smbd
+    # shellcheck disable=SC2086
+    net -s "$WORK/samba/smb.conf" sam set $2 >/dev/null
+    begin "$1"
+    client "//$SIP/data" -U "sdbob%$PW" -c "ls"
+    expect "$3" "smb2.cmd == 1 && smb2.nt_status == $4" first "$5;WORKGROUP\\sdbob;Next check"
+    end; stop_smbd
+}
+scenario_password_must_change() { net_sam_state password_must_change "pwdmustchangenow sdbob yes" session.password_expired 0xc0000224 STATUS_PASSWORD_MUST_CHANGE; }
+scenario_workstation_restricted() { net_sam_state workstation_restricted "workstations sdbob OTHERPC" session.logon_restricted 0xc0000070 STATUS_INVALID_WORKSTATION; }
+
+scenario_client_gives_up() {
+    write_conf "" "    root preexec = /bin/sleep 8"; start_smbd
+    begin client_gives_up
+    # The share's connect script takes 8 s; the user gives up after 3 s (the
+    # client process ends, and its kernel closes the connection with a FIN).
+    in_cli timeout -s KILL 3 smbclient --configfile=/dev/null -p 445 "//$SIP/data" -U "sdalice%$PW" -c "ls" >>"$WORK/client.log" 2>&1 || true
+    expect transport.closed_with_pending 'tcp.flags.fin == 1 && ip.src == 10.99.0.1' first 'The client 10.99.0.1 closed;TREE_CONNECT'
+    end; stop_smbd
+}
+
 scenario_dfs_link() {
     write_conf "    host msdfs = yes" "    msdfs root = yes"; start_smbd
     ln -sfn 'msdfs:10.99.0.2\public' "$WORK/share/data/archive"
@@ -486,7 +509,8 @@ scenario_bench_bulk() {
 ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disabled_rst smb1_only_client wrong_password
      share_access_denied file_not_found small_files_clean small_files_loss large_file_clean large_file_loss
      encryption_required encryption_old_client signing_required guest_access rst_mid_session slow_response
-     file_access_denied sharing_violation oplock_break_wait delete_pending ntlmv1 account_disabled account_locked dfs_link)
+     file_access_denied sharing_violation oplock_break_wait delete_pending ntlmv1 account_disabled account_locked dfs_link
+     password_must_change workstation_restricted client_gives_up)
 
 net_up
 users_up

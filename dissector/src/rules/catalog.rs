@@ -70,7 +70,7 @@ rules! {
     TRANSPORT_CLOSED_WITH_PENDING = ("transport.closed_with_pending", Warn, Sequence,
         "SMB connection closed with requests unanswered",
         "A TCP FIN closed an SMB connection while requests were still waiting for their responses. The finding names who closed it and the outstanding requests (related frames). Likely cause: the client gave up on a slow server (request timeout), or the server ended the session. Next check: the response times of the requests before, the server's logs, the client's SMBClient event logs.",
-        "none yet in the repo's captures");
+        "tests/captures/lab/client_gives_up.pcap");
     PERF_SLOW_RESPONSE = ("perf.slow_response", Warn, Sequence,
         "SMB response far slower than usual",
         "A final response came at least the slow-response threshold (preference, default 1 s) after its request, or at least 200 ms and 20 times that command's median on the same connection (with 8 or more samples). The clock stops at the final response, not at a STATUS_PENDING interim one; CHANGE_NOTIFY, LOCK, OPLOCK_BREAK, ECHO, CANCEL and named-pipe traffic on IPC$ wait by design and are left out. The finding gives the command, file or share, the time, the usual time and the network round trip from the TCP handshake, so server time is told apart from network time; related frame: the request. Next check: the server's disk latency and CPU, filter drivers (`fltmc`), and oplock/lease breaks to other clients.",
@@ -102,11 +102,11 @@ rules! {
     SESSION_PASSWORD_EXPIRED = ("session.password_expired", Error, Security,
         "Logon failed: password expired or must change",
         "A SESSION_SETUP was answered STATUS_PASSWORD_EXPIRED or STATUS_PASSWORD_MUST_CHANGE: a network logon cannot change the password. Next check: change the password interactively, the domain's password policy (Get-ADUser -Properties PasswordLastSet, PasswordExpired).",
-        "none in the repo's captures");
+        "tests/captures/lab/password_must_change.pcap");
     SESSION_LOGON_RESTRICTED = ("session.logon_restricted", Error, Security,
         "Logon failed: account restrictions",
         "A SESSION_SETUP was answered STATUS_INVALID_LOGON_HOURS, STATUS_INVALID_WORKSTATION, STATUS_ACCOUNT_RESTRICTION or STATUS_LOGON_TYPE_NOT_GRANTED: the account may not log on at this time, from this computer, with a blank password, or over the network. Next check: the account's logon hours and workstations, and the server's \"Access this computer from the network\" / \"Deny access\" user rights (secpol.msc, GPO).",
-        "none in the repo's captures");
+        "tests/captures/lab/workstation_restricted.pcap");
     SESSION_NO_TRUST = ("session.no_trust", Error, Security,
         "Logon failed: the server cannot reach or trust a domain controller",
         "A SESSION_SETUP was answered STATUS_NO_LOGON_SERVERS, STATUS_TRUSTED_RELATIONSHIP_FAILURE, STATUS_TRUSTED_DOMAIN_FAILURE or STATUS_TIME_DIFFERENCE_AT_DC: the server could not validate the logon with its domain. Next check: the server's secure channel (Test-ComputerSecureChannel, nltest /sc_verify), DC reachability and time synchronisation (w32tm).",
