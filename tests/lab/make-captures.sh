@@ -126,6 +126,8 @@ $data_extra
     path = $WORK/share/public
     guest ok = yes
 EOF
+    # A fresh user database per scenario: account states set by one must not leak into the next.
+    rm -f "$s/private/passdb.tdb"
     printf '%s\n%s\n' "$PW" "$PW" | smbpasswd -c "$s/smb.conf" -s -a sdalice >/dev/null
     printf '%s\n%s\n' "$PW" "$PW" | smbpasswd -c "$s/smb.conf" -s -a sdbob >/dev/null
 }
@@ -439,30 +441,33 @@ scenario_ntlmv1() {
     end; stop_smbd
 }
 
-# Account states set with pdbedit on the server's own user database.
-account_state() { # NAME ACCOUNT-CONTROL RULE STATUS STATUS-NAME
+# Account states set on the server's own user database (pdbedit, net sam).
+account_state() { # NAME RULE STATUS STATUS-NAME COMMAND...
+    local name=$1 rule=$2 status=$3 status_name=$4
+    shift 4
     write_conf ""; start_smbd
-    pdbedit --configfile="$WORK/samba/smb.conf" -u sdbob -c "$2" >/dev/null
-    begin "$1"
+    "$@" >/dev/null
+    begin "$name"
     client "//$SIP/data" -U "sdbob%$PW" -c "ls"
-    expect "$3" "smb2.cmd == 1 && smb2.nt_status == $4" first "$5;WORKGROUP\\sdbob;Next check"
+    expect "$rule" "smb2.cmd == 1 && smb2.nt_status == $status" first "$status_name;WORKGROUP\\sdbob;Next check"
     end; stop_smbd
 }
-scenario_account_disabled() { account_state account_disabled "[D]" session.account_disabled 0xc0000072 STATUS_ACCOUNT_DISABLED; }
-scenario_account_locked() { account_state account_locked "[L]" session.account_locked 0xc0000234 STATUS_ACCOUNT_LOCKED_OUT; }
-
-# The same with `net sam set` on the server's user database.
-net_sam_state() { # NAME "SETTING ARGS" RULE STATUS STATUS-NAME
-    write_conf ""; start_smbd
-    # shellcheck disable=SC2086
-    net -s "$WORK/samba/smb.conf" sam set $2 >/dev/null
-    begin "$1"
-    client "//$SIP/data" -U "sdbob%$PW" -c "ls"
-    expect "$3" "smb2.cmd == 1 && smb2.nt_status == $4" first "$5;WORKGROUP\\sdbob;Next check"
-    end; stop_smbd
+scenario_account_disabled() {
+    account_state account_disabled session.account_disabled 0xc0000072 STATUS_ACCOUNT_DISABLED \
+        pdbedit --configfile="$WORK/samba/smb.conf" -u sdbob -c "[D]"
 }
-scenario_password_must_change() { net_sam_state password_must_change "pwdmustchangenow sdbob yes" session.password_expired 0xc0000224 STATUS_PASSWORD_MUST_CHANGE; }
-scenario_workstation_restricted() { net_sam_state workstation_restricted "workstations sdbob OTHERPC" session.logon_restricted 0xc0000070 STATUS_INVALID_WORKSTATION; }
+scenario_account_locked() {
+    account_state account_locked session.account_locked 0xc0000234 STATUS_ACCOUNT_LOCKED_OUT \
+        pdbedit --configfile="$WORK/samba/smb.conf" -u sdbob -c "[L]"
+}
+scenario_password_must_change() {
+    account_state password_must_change session.password_expired 0xc0000224 STATUS_PASSWORD_MUST_CHANGE \
+        net -s "$WORK/samba/smb.conf" sam set pwdmustchangenow sdbob yes
+}
+scenario_workstation_restricted() {
+    account_state workstation_restricted session.logon_restricted 0xc0000070 STATUS_INVALID_WORKSTATION \
+        net -s "$WORK/samba/smb.conf" sam set workstations sdbob OTHERPC
+}
 
 scenario_client_gives_up() {
     write_conf "" "    root preexec = /bin/sleep 8"; start_smbd
