@@ -145,6 +145,13 @@ fn prefs() -> Vec<Pref> {
             is_bool: false,
             default_value: d.unanswered_s as u32,
         },
+        Pref {
+            name: "loss_rate_permille",
+            title: "Packet-loss threshold (per mille of segments)",
+            description: "Retransmissions in one direction reaching this share of its data segments (and at least 3) raise transport.packet_loss",
+            is_bool: false,
+            default_value: d.loss_rate_permille,
+        },
     ];
     for f in FAMILIES {
         v.push(Pref {
@@ -311,6 +318,7 @@ pub extern "C" fn smbdiag_pref_set(i: u32, value: u32) {
             match p.0.name {
                 "slow_response_ms" => c.slow_response_s = value as f64 / 1000.0,
                 "unanswered_s" => c.unanswered_s = value as f64,
+                "loss_rate_permille" => c.loss_rate_permille = value,
                 name => {
                     if let Some(family) = name.strip_prefix("enable_") {
                         c.disabled_families.retain(|f| f != family);

@@ -113,3 +113,14 @@ fn statistics_tree_counts_findings_commands_and_statuses() {
     assert_eq!(count("READ"), Some(200));
     assert_eq!(count("STATUS_NOT_FOUND"), Some(1));
 }
+
+#[test]
+fn loss_threshold_preference_is_honoured() {
+    // small_files_loss.pcap loses about 6% of the client's segments: reported at
+    // the default 0.5%, not when the threshold is raised to 10%.
+    let cap = common::lab_captures_dir().join("small_files_loss.pcap");
+    let rules = |extra: &[&str]| common::findings(&cap, extra).into_iter().filter(|r| r.rule == "transport.packet_loss").count();
+    assert_eq!(rules(&[]), 1);
+    assert_eq!(rules(&["-o", "smbdiag.loss_rate_permille:100"]), 0);
+    assert_eq!(rules(&["-o", "smbdiag.loss_rate_permille:5"]), 1);
+}

@@ -22,13 +22,16 @@ pub struct Config {
     pub slow_response_s: f64,
     /// A request unanswered this long while later ones are answered is lost (seconds).
     pub unanswered_s: f64,
+    /// Share of a direction's data segments retransmitted (per mille, with at
+    /// least 3 retransmissions) that raises transport.packet_loss.
+    pub loss_rate_permille: u32,
     /// Rule families switched off (the part of the rule id before the dot).
     pub disabled_families: Vec<String>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { slow_response_s: 1.0, unanswered_s: 10.0, disabled_families: Vec::new() }
+        Config { slow_response_s: 1.0, unanswered_s: 10.0, loss_rate_permille: 5, disabled_families: Vec::new() }
     }
 }
 

@@ -15,7 +15,6 @@ const SYN_TRIES_CONCLUSIVE: usize = 3;
 /// Loss worth a warning: this many retransmissions in one direction...
 const LOSS_MIN_RETRANS: u64 = 3;
 /// ...making up at least this share of that direction's data segments.
-const LOSS_MIN_RATE: f64 = 0.005;
 /// Data segments remembered per direction to time retransmissions.
 const SEG_HISTORY: usize = 2048;
 /// A zero window shorter than this is a blip, not a stall.
@@ -107,7 +106,7 @@ impl TransportRules {
         self.conns.entry(id).or_default()
     }
 
-    pub fn on_segment(&mut self, _cfg: &Config, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
+    pub fn on_segment(&mut self, cfg: &Config, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
         let obs = &ev.info.obs;
         let smb_port = is_smb_port(ev.conn.server.port);
         // A new attempt from the same client to the same server: the client
@@ -169,7 +168,7 @@ impl TransportRules {
                 }
             }
         }
-        self.loss(ev, out);
+        self.loss(cfg, ev, out);
         self.zero_window(ev, out);
         self.reset_or_close(ev, out);
     }
@@ -202,7 +201,7 @@ impl TransportRules {
         });
     }
 
-    fn loss(&mut self, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
+    fn loss(&mut self, cfg: &Config, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
         let obs = &ev.info.obs;
         let dir = ev.info.dir;
         let has_data = ev.seg.payload_len > 0;
@@ -232,7 +231,7 @@ impl TransportRules {
         if c.loss_reported || !smb_seen {
             return;
         }
-        let lossy = |d: &DirStats| d.retransmissions >= LOSS_MIN_RETRANS && d.retransmissions as f64 >= LOSS_MIN_RATE * d.data_segments as f64;
+        let lossy = |d: &DirStats| d.retransmissions >= LOSS_MIN_RETRANS && d.retransmissions * 1000 >= cfg.loss_rate_permille as u64 * d.data_segments;
         let (lossy_dir, d, other) = if lossy(&c.to_server) {
             (Dir::ToServer, &c.to_server, &c.to_client)
         } else if lossy(&c.to_client) {
