@@ -3,7 +3,7 @@
 //! return what the first pass stored, updated by what later frames learnt
 //! (e.g. the response frame of a request).
 
-use std::collections::HashMap;
+use ahash::HashMap;
 
 use crate::net::flow::{ConnId, Dir, FlowTable};
 use crate::rules::{ConnView, Engine, SegEvent};

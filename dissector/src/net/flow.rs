@@ -2,7 +2,7 @@
 //! the client, the per-direction reassembly, and TCP-level observations per
 //! segment (retransmissions, duplicate ACKs, zero windows) for the rules.
 
-use std::collections::HashMap;
+use ahash::HashMap;
 
 use super::link::{Endpoint, TcpSegment};
 use super::reassembly::{Reassembler, StreamChunk};

@@ -1,7 +1,9 @@
 //! Performance diagnoses: responses far slower than usual, and requests the
 //! server never answered while the connection carried on.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use ahash::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::catalog;

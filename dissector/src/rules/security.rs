@@ -2,7 +2,7 @@
 //! left unsigned, shares that ask for encryption but see plain traffic.
 //! Each is raised once (per connection, session or tree), never per message.
 
-use std::collections::HashSet;
+use ahash::HashSet;
 
 use super::catalog;
 use super::{MsgEvent, Smb1NegotiateEvent};

@@ -2,7 +2,7 @@
 //! are (session), opening files (create), and a generic note for any other
 //! error status. Routine statuses stay quiet (status_advice::is_routine).
 
-use std::collections::HashMap;
+use ahash::HashMap;
 
 use super::catalog::{self, RuleDef};
 use super::status_advice::{advice, is_routine};

@@ -1,7 +1,9 @@
 //! Connection-level diagnoses: can the client reach SMB at all, does the
 //! server agree on a dialect, and is TCP losing or stalling the traffic.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use ahash::HashMap;
 
 use super::catalog;
 use super::{frames_phrase, secs, ConnView, MsgEvent, SegEvent, Smb1NegotiateEvent};
@@ -57,6 +59,8 @@ struct ConnRules {
     negotiate_reported: bool,
     closed_reported: bool,
     responses_seen: u32,
+    /// The connection attempt was answered and taken off `open_attempts`.
+    attempt_settled: bool,
 }
 
 impl ConnRules {
@@ -76,7 +80,7 @@ pub struct TransportRules {
     open_attempts: HashMap<(std::net::IpAddr, std::net::IpAddr), ConnId>,
     /// (client, server) pairs that reached port 445: a refused 139 beside it is
     /// a client trying both (macOS, older Windows), not a problem.
-    reached_445: std::collections::HashSet<(std::net::IpAddr, std::net::IpAddr)>,
+    reached_445: ahash::HashSet<(std::net::IpAddr, std::net::IpAddr)>,
 }
 
 fn is_smb_port(p: u16) -> bool {
@@ -108,18 +112,24 @@ impl TransportRules {
 
     pub fn on_segment(&mut self, cfg: &Config, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
         let obs = &ev.info.obs;
+        let id = ev.conn.id;
         let smb_port = is_smb_port(ev.conn.server.port);
+        let pair = (ev.conn.client.addr, ev.conn.server.addr);
         // A new attempt from the same client to the same server: the client
         // moved on from an earlier unanswered one.
         if obs.syn && !obs.retransmission && ev.info.new_connection {
-            let key = (ev.conn.client.addr, ev.conn.server.addr);
-            if let Some(prev) = self.open_attempts.insert(key, ev.conn.id) {
-                if prev != ev.conn.id {
+            if let Some(prev) = self.open_attempts.insert(pair, id) {
+                if prev != id {
                     self.report_syn_unanswered(prev, ev, out, true);
                 }
             }
         }
-        let c = self.conn(ev.conn.id);
+        if obs.syn_ack && ev.conn.server.port == 445 && self.reached_445.len() < 65_536 {
+            self.reached_445.insert(pair);
+        }
+        // A refused 139 beside a reachable 445 is a client trying both.
+        let via_445 = obs.rst && ev.conn.server.port == 139 && self.reached_445.contains(&pair);
+        let c = self.conn(id);
         c.ends.get_or_insert((ev.conn.client, ev.conn.server));
         if obs.syn {
             if c.syn_frames.is_empty() {
@@ -131,23 +141,15 @@ impl TransportRules {
         }
         if obs.syn_ack {
             c.syn_ack_seen = true;
-            if ev.conn.server.port == 445 && self.reached_445.len() < 65_536 {
-                self.reached_445.insert((ev.conn.client.addr, ev.conn.server.addr));
-            }
         }
-        let c = self.conn(ev.conn.id);
         if !ev.seg.payload.is_empty() || ev.seg.payload_len > 0 {
             c.established = true;
         }
         // SYN retransmitted with no answer: conclusive after the third try.
-        if smb_port && obs.syn && !c.syn_ack_seen && c.syn_frames.len() == SYN_TRIES_CONCLUSIVE && !c.syn_reported {
-            self.report_syn_unanswered(ev.conn.id, ev, out, false);
-        }
+        let syn_conclusive = smb_port && obs.syn && !c.syn_ack_seen && c.syn_frames.len() == SYN_TRIES_CONCLUSIVE && !c.syn_reported;
         // SYN answered by RST: nothing listens.
-        let via_445 = ev.conn.server.port == 139 && self.reached_445.contains(&(ev.conn.client.addr, ev.conn.server.addr));
-        let c = self.conn(ev.conn.id);
-        if smb_port && !via_445 && obs.rst && ev.info.dir == Dir::ToClient && !c.syn_ack_seen && !c.syn_frames.is_empty() && !c.established {
-            let c = self.conn(ev.conn.id);
+        let refused = smb_port && !via_445 && obs.rst && ev.info.dir == Dir::ToClient && !c.syn_ack_seen && !c.syn_frames.is_empty() && !c.established;
+        if refused {
             c.syn_reported = true;
             let tries = c.syn_frames.len();
             out.push(Finding {
@@ -158,19 +160,24 @@ impl TransportRules {
                 ),
                 related_frames: c.syn_frames.clone(),
             });
-            self.open_attempts.remove(&(ev.conn.client.addr, ev.conn.server.addr));
         }
-        let c = self.conn(ev.conn.id);
-        if c.syn_ack_seen || c.established {
-            if let Some(&id) = self.open_attempts.get(&(ev.conn.client.addr, ev.conn.server.addr)) {
-                if id == ev.conn.id {
-                    self.open_attempts.remove(&(ev.conn.client.addr, ev.conn.server.addr));
-                }
-            }
+        // Once answered, the attempt is no longer pending (checked once per connection).
+        let answered_now = (c.syn_ack_seen || c.established) && !c.attempt_settled;
+        if answered_now {
+            c.attempt_settled = true;
         }
-        self.loss(cfg, ev, out);
-        self.zero_window(ev, out);
-        self.reset_or_close(ev, out);
+        if syn_conclusive {
+            self.report_syn_unanswered(id, ev, out, false);
+        }
+        if refused {
+            self.open_attempts.remove(&pair);
+        } else if answered_now && self.open_attempts.get(&pair) == Some(&id) {
+            self.open_attempts.remove(&pair);
+        }
+        let c = self.conn(id);
+        Self::loss(c, cfg, ev, out);
+        Self::zero_window(c, ev, out);
+        Self::reset_or_close(c, ev, out);
     }
 
     fn report_syn_unanswered(&mut self, id: ConnId, ev: &SegEvent<'_>, out: &mut Vec<Finding>, moved_on: bool) {
@@ -201,11 +208,10 @@ impl TransportRules {
         });
     }
 
-    fn loss(&mut self, cfg: &Config, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
+    fn loss(c: &mut ConnRules, cfg: &Config, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
         let obs = &ev.info.obs;
         let dir = ev.info.dir;
         let has_data = ev.seg.payload_len > 0;
-        let c = self.conn(ev.conn.id);
         let smb_seen = c.smb_seen;
         let d = c.dir(dir);
         if has_data {
@@ -261,11 +267,10 @@ impl TransportRules {
         out.push(Finding { rule: &catalog::TRANSPORT_PACKET_LOSS, text, related_frames: related });
     }
 
-    fn zero_window(&mut self, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
+    fn zero_window(c: &mut ConnRules, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
         if ev.info.obs.rst || ev.info.obs.syn || ev.info.obs.syn_ack {
             return;
         }
-        let c = self.conn(ev.conn.id);
         if !c.smb_seen {
             return;
         }
@@ -295,12 +300,11 @@ impl TransportRules {
         }
     }
 
-    fn reset_or_close(&mut self, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
+    fn reset_or_close(c: &mut ConnRules, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
         let obs = &ev.info.obs;
         if !(obs.rst || obs.fin) {
             return;
         }
-        let c = self.conn(ev.conn.id);
         if !c.smb_seen || c.closed_reported {
             return;
         }

@@ -6,7 +6,7 @@ pub mod pending;
 pub mod session;
 pub mod track;
 
-use std::collections::HashMap;
+use ahash::HashMap;
 
 use crate::net::flow::{ConnId, Dir};
 use crate::smb::framing::Framer;

@@ -2,7 +2,7 @@
 //! (MS-SMB2 3.2.5.1: a response carries its request's MessageId; an interim
 //! STATUS_PENDING response adds an AsyncId that the final response repeats).
 
-use std::collections::HashMap;
+use ahash::HashMap;
 
 use crate::smb::types::Command;
 

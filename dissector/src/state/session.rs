@@ -2,7 +2,7 @@
 //! by session id across connections (multichannel binds one session to several
 //! connections); trees by (session, tree id); opens by (session, file id).
 
-use std::collections::HashMap;
+use ahash::HashMap;
 use std::sync::Arc;
 
 use crate::net::flow::ConnId;
