@@ -23,6 +23,7 @@
 
 static int proto_smbdiag = -1;
 static int *hf_ids = NULL;
+static gboolean *hf_is_u64 = NULL; /* per field: FT_UINT64 (add_uint picks the call) */
 static expert_field *ei_ids = NULL;
 static gint ett_smbdiag = -1;
 static gint ett_sub[SMBDIAG_MAX_DEPTH];
@@ -56,15 +57,19 @@ void smbdiag_shim_add_string(void *ctx, uint32_t field, const char *s, size_t le
 {
     smbdiag_ctx *c = (smbdiag_ctx *)ctx;
     proto_tree *t = current_tree(c);
-    c->last = proto_tree_add_string(t, hf_ids[field], c->tvb, 0, 0, wmem_strndup(c->pinfo->pool, s, len));
+    /* Wireshark fakes items nobody looks at (tree hidden, field not in a
+     * filter or column); don't copy the string for those. */
+    if (!proto_field_is_referenced(t, hf_ids[field]))
+        c->last = proto_tree_add_string(t, hf_ids[field], c->tvb, 0, 0, "");
+    else
+        c->last = proto_tree_add_string(t, hf_ids[field], c->tvb, 0, 0, wmem_strndup(c->pinfo->pool, s, len));
 }
 
 void smbdiag_shim_add_uint(void *ctx, uint32_t field, uint64_t v)
 {
     smbdiag_ctx *c = (smbdiag_ctx *)ctx;
     proto_tree *t = current_tree(c);
-    header_field_info *hfi = proto_registrar_get_nth(hf_ids[field]);
-    if (hfi && (hfi->type == FT_UINT64))
+    if (hf_is_u64[field])
         c->last = proto_tree_add_uint64(t, hf_ids[field], c->tvb, 0, 0, v);
     else
         c->last = proto_tree_add_uint(t, hf_ids[field], c->tvb, 0, 0, (guint32)v);
@@ -209,6 +214,7 @@ static void proto_register_smbdiag(void)
 
     guint nf = smbdiag_field_count();
     hf_ids = g_new0(int, nf);
+    hf_is_u64 = g_new0(gboolean, nf);
     hf_register_info *hf = g_new0(hf_register_info, nf);
     for (guint i = 0; i < nf; i++) {
         smbdiag_field_info_t fi;
@@ -232,6 +238,7 @@ static void proto_register_smbdiag(void)
         hf[i].hfinfo.name = fi.name;
         hf[i].hfinfo.abbrev = fi.abbrev;
         hf[i].hfinfo.type = (enum ftenum)fi.ftype;
+        hf_is_u64[i] = hf[i].hfinfo.type == FT_UINT64;
         hf[i].hfinfo.display = fi.display;
         hf[i].hfinfo.strings = strings;
         hf[i].hfinfo.bitmask = 0;

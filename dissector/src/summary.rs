@@ -44,7 +44,8 @@ pub struct Summary {
 }
 
 fn bounded_insert(set: &mut BTreeSet<String>, v: &str) {
-    if set.len() < MAX_NAMES {
+    // Look first: this runs for every message, and most names are known already.
+    if set.len() < MAX_NAMES && !set.contains(v) {
         set.insert(v.to_string());
     }
 }

@@ -238,7 +238,8 @@ impl PerfRules {
             return;
         }
         let abs_ns = (cfg.slow_response_s * 1e9) as i64;
-        let usual = c.usual(h.command);
+        // The usual time (a median: a sort) only matters for a response slow enough to judge.
+        let usual = if rt >= REL_MIN_NS || rt >= abs_ns { c.usual(h.command) } else { None };
         let slow_abs = rt >= abs_ns;
         let slow_rel = usual.is_some_and(|u| rt >= REL_MIN_NS && rt >= REL_FACTOR * u.max(1));
         c.record(h.command, rt);
