@@ -7,18 +7,12 @@ STATUS_DELETE_PENDING. Uses Samba's own client library (python3-samba).
 """
 import sys
 
-from samba import NTSTATUSError, credentials
-from samba.samba3 import libsmb_samba_internal as libsmb
-from samba.samba3 import param as s3param
+from samba import NTSTATUSError
+
+from lab_client import connect
 
 server, share, name, user, password = sys.argv[1:6]
-lp = s3param.get_context()
-lp.load_default()
-creds = credentials.Credentials()
-creds.guess(lp)
-creds.set_username(user)
-creds.set_password(password)
-conn = libsmb.Conn(server, share, lp, creds)
+conn = connect(server, share, user, password)
 DELETE, READ_ATTRIBUTES, SYNCHRONIZE = 0x00010000, 0x00000080, 0x00100000
 fnum = conn.create(name, DesiredAccess=DELETE | READ_ATTRIBUTES | SYNCHRONIZE, ShareAccess=0x7, CreateDisposition=1)
 conn.delete_on_close(fnum, True)

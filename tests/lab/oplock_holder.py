@@ -9,18 +9,10 @@ break timeout. Uses Samba's own client library (python3-samba).
 import sys
 import time
 
-from samba import credentials
-from samba.samba3 import libsmb_samba_internal as libsmb
-from samba.samba3 import param as s3param
+from lab_client import connect
 
 server, share, name, user, password, secs = sys.argv[1:7]
-lp = s3param.get_context()
-lp.load_default()
-creds = credentials.Credentials()
-creds.guess(lp)
-creds.set_username(user)
-creds.set_password(password)
-conn = libsmb.Conn(server, share, lp, creds)
+conn = connect(server, share, user, password)
 REQUEST_BATCH_OPLOCK = 0x04  # cli_ntcreate CreatFlags: SMB2 oplock level BATCH
 fnum = conn.create(name, CreateFlags=REQUEST_BATCH_OPLOCK, DesiredAccess=0x0012019F,
                    ShareAccess=0x7, CreateDisposition=1)
