@@ -12,7 +12,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
 use once_cell::sync::Lazy;
-use smbdiag_core::present::{self, FieldKind, Item, FIELDS};
+use smbdiag_core::present::{self, FieldKind, FieldMask, Item, FIELDS};
 use smbdiag_core::rules::catalog::{Group, Severity, RULES};
 use smbdiag_core::{Analyzer, Config, FrameInput, LinkType};
 
@@ -54,6 +54,8 @@ extern "C" {
     fn smbdiag_shim_plugin_register();
     fn smbdiag_shim_add_string(ctx: *mut c_void, field: u32, s: *const c_char, len: usize);
     fn smbdiag_shim_add_uint(ctx: *mut c_void, field: u32, v: u64);
+    /// Bit i set: field i is shown (visible tree) or referenced by a filter or column.
+    fn smbdiag_shim_wanted(ctx: *mut c_void) -> u64;
     fn smbdiag_shim_add_time(ctx: *mut c_void, field: u32, secs: i64, nsecs: i32);
     fn smbdiag_shim_push(ctx: *mut c_void);
     fn smbdiag_shim_pop(ctx: *mut c_void);
@@ -379,9 +381,8 @@ pub unsafe extern "C" fn smbdiag_dissect(
         with_analyzer(|a| {
             let Some(report) = a.dissect(&input) else { return false };
             if want_tree {
-                for item in present::items(report) {
-                    unsafe { emit(ctx, &item) };
-                }
+                let want = FieldMask(unsafe { smbdiag_shim_wanted(ctx) });
+                present::items(report, want, &mut |item| unsafe { emit(ctx, &item) });
             }
             true
         })
@@ -393,7 +394,7 @@ unsafe fn emit(ctx: *mut c_void, item: &Item<'_>) {
     match *item {
         Item::Push => smbdiag_shim_push(ctx),
         Item::Pop => smbdiag_shim_pop(ctx),
-        Item::Str(f, s) => smbdiag_shim_add_string(ctx, f as u32, s.as_ptr() as *const c_char, s.len()),
+        Item::Str(f, ref s) => smbdiag_shim_add_string(ctx, f as u32, s.as_ptr() as *const c_char, s.len()),
         Item::Uint(f, v) => smbdiag_shim_add_uint(ctx, f as u32, v),
         Item::Frame(f, v) => smbdiag_shim_add_uint(ctx, f as u32, v as u64),
         Item::Time(f, s, ns) => smbdiag_shim_add_time(ctx, f as u32, s, ns),

@@ -23,6 +23,9 @@
 
 static int proto_smbdiag = -1;
 static int *hf_ids = NULL;
+static guint hf_count = 0;
+static header_field_info **hf_infos = NULL; /* per field, looked up once registered */
+static header_field_info *proto_hfinfo = NULL;
 static gboolean *hf_is_u64 = NULL; /* per field: FT_UINT64 (add_uint picks the call) */
 static expert_field *ei_ids = NULL;
 static gint ett_smbdiag = -1;
@@ -51,6 +54,28 @@ static proto_tree *current_tree(smbdiag_ctx *c)
         c->last = ti;
     }
     return c->stack[c->depth - 1];
+}
+
+uint64_t smbdiag_shim_wanted(void *ctx)
+{
+    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
+    proto_tree *tree = c->root_parent;
+    if (!tree)
+        return 0;
+    if (PTREE_DATA(tree)->visible)
+        return ~(uint64_t)0;
+    /* A filter on the protocol itself ("smbdiag") matches every frame with
+     * results, so add the protocol item even if no field follows. (A filter
+     * on a field marks the protocol referenced only indirectly.) */
+    if (proto_hfinfo && proto_hfinfo->ref_type == HF_REF_TYPE_DIRECT)
+        current_tree(c);
+    /* What proto_field_is_referenced() checks for a hidden tree, without
+     * looking each field up again on every frame. */
+    uint64_t bits = 0;
+    for (guint i = 0; i < hf_count && i < 64; i++)
+        if (hf_infos[i] && hf_infos[i]->ref_type != HF_REF_TYPE_NONE)
+            bits |= (uint64_t)1 << i;
+    return bits;
 }
 
 void smbdiag_shim_add_string(void *ctx, uint32_t field, const char *s, size_t len)
@@ -213,6 +238,7 @@ static void proto_register_smbdiag(void)
     proto_smbdiag = proto_register_protocol("SMB Diagnostics", "SMBDIAG", "smbdiag");
 
     guint nf = smbdiag_field_count();
+    hf_count = nf;
     hf_ids = g_new0(int, nf);
     hf_is_u64 = g_new0(gboolean, nf);
     hf_register_info *hf = g_new0(hf_register_info, nf);
@@ -307,6 +333,11 @@ static void proto_register_smbdiag(void)
 static void proto_reg_handoff_smbdiag(void)
 {
     register_postdissector(create_dissector_handle(dissect_smbdiag, proto_smbdiag));
+    hf_infos = g_new0(header_field_info *, hf_count);
+    proto_hfinfo = proto_registrar_get_nth((guint)proto_smbdiag);
+    for (guint i = 0; i < hf_count; i++)
+        if (hf_ids[i] > 0)
+            hf_infos[i] = proto_registrar_get_nth((guint)hf_ids[i]);
     apply_prefs();
 }
 

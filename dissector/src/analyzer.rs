@@ -3,6 +3,8 @@
 //! return what the first pass stored, updated by what later frames learnt
 //! (e.g. the response frame of a request).
 
+use std::collections::hash_map::Entry;
+
 use ahash::HashMap;
 
 use crate::net::flow::{ConnId, Dir, FlowTable};
@@ -66,10 +68,17 @@ impl Reports {
     pub fn get_mut(&mut self, frame: u32) -> Option<&mut FrameReport> {
         self.map.get_mut(&frame)
     }
-    fn put(&mut self, frame: u32, r: FrameReport) {
-        if !r.is_empty() {
-            self.map.insert(frame, r);
+    fn put(&mut self, frame: u32, r: FrameReport) -> Option<&FrameReport> {
+        if r.is_empty() {
+            return None;
         }
+        Some(match self.map.entry(frame) {
+            Entry::Occupied(mut e) => {
+                e.insert(r);
+                e.into_mut()
+            }
+            Entry::Vacant(e) => e.insert(r),
+        })
     }
     pub fn len(&self) -> usize {
         self.map.len()
@@ -121,7 +130,7 @@ impl Analyzer {
         if input.number > self.last_frame {
             self.last_frame = input.number;
             let report = self.first_pass(input);
-            self.reports.put(input.number, report);
+            return self.reports.put(input.number, report);
         }
         self.reports.get(input.number)
     }

@@ -38,8 +38,25 @@ pub struct MessageFields {
     pub interim: bool,
     /// The message was cut by a capture gap or snaplen; fields past the header may be missing.
     pub truncated: bool,
-    /// One-line description for the tree, e.g. "TREE_CONNECT response STATUS_BAD_NETWORK_NAME".
-    pub summary: String,
+}
+
+impl MessageFields {
+    /// One-line description for the tree, e.g. "TREE_CONNECT response
+    /// STATUS_BAD_NETWORK_NAME, msg 4". Built on demand: only a visible tree
+    /// or a filter on `smbdiag.message` needs it.
+    pub fn summary(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::with_capacity(64);
+        let _ = write!(s, "{} {}", self.cmd, if self.is_response { "response" } else { "request" });
+        if let Some(st) = self.status.filter(|&st| st != NtStatus::SUCCESS) {
+            let _ = write!(s, " {st}");
+        }
+        let _ = write!(s, ", msg {}", self.msg_id);
+        if self.truncated {
+            s.push_str(" (cut short in the capture)");
+        }
+        s
+    }
 }
 
 /// One diagnosis: an expert item with its sentence and evidence frames.

@@ -1,6 +1,8 @@
 //! Presentation: the field contract (names users filter on) and the flat list
 //! of items a front end adds to its protocol tree for one frame.
 
+use std::borrow::Cow;
+
 use crate::output::FrameReport;
 use crate::rules::catalog::{self, RuleDef, Severity};
 use crate::smb::types::{Command, Dialect, NtStatus};
@@ -93,13 +95,55 @@ fields! {
     CreditCharge = ("smbdiag.credit_charge", "Credit charge", U16Dec, None, "Credits this message consumes");
 }
 
+/// The fields whose values the front end wants (one bit per `FieldId`).
+/// A hidden tree shows only what display filters and columns reference, so
+/// values nobody looks at are neither formatted nor handed over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldMask(pub u64);
+
+impl FieldMask {
+    pub const ALL: FieldMask = FieldMask(u64::MAX);
+
+    pub fn has(self, f: FieldId) -> bool {
+        self.0 & (1u64 << (f as u32)) != 0
+    }
+
+    fn any(self, fs: &[FieldId]) -> bool {
+        fs.iter().any(|&f| self.has(f))
+    }
+}
+
+const _: () = assert!(FIELDS.len() <= 64, "FieldMask holds one bit per field");
+
+/// Fields shown beneath an `smbdiag.message` item.
+const MESSAGE_FIELDS: &[FieldId] = &[
+    FieldId::Message,
+    FieldId::Cmd,
+    FieldId::Status,
+    FieldId::MsgId,
+    FieldId::AsyncId,
+    FieldId::SessionId,
+    FieldId::TreeId,
+    FieldId::Tree,
+    FieldId::File,
+    FieldId::Dialect,
+    FieldId::Auth,
+    FieldId::User,
+    FieldId::Spn,
+    FieldId::Credits,
+    FieldId::CreditCharge,
+    FieldId::RequestFrame,
+    FieldId::ResponseTime,
+    FieldId::ResponseFrame,
+];
+
 /// One thing to add to the protocol tree, in order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item<'a> {
     /// Open a subtree under the last added item; closed by `Pop`.
     Push,
     Pop,
-    Str(FieldId, &'a str),
+    Str(FieldId, Cow<'a, str>),
     Uint(FieldId, u64),
     Frame(FieldId, u32),
     /// Seconds and nanoseconds.
@@ -110,80 +154,97 @@ pub enum Item<'a> {
     Info(String),
 }
 
-/// Flatten a frame's report into tree items: one `smbdiag.message` item per
-/// SMB2 message with its fields beneath, then each finding (rule, sentence,
-/// related frames, expert item).
-pub fn items(report: &FrameReport) -> Vec<Item<'_>> {
-    let mut out = Vec::new();
-    for m in &report.messages {
-        out.push(Item::Str(FieldId::Message, &m.summary));
-        out.push(Item::Push);
-        out.push(Item::Uint(FieldId::Cmd, m.cmd.0 as u64));
-        if let Some(s) = m.status {
-            out.push(Item::Uint(FieldId::Status, s.0 as u64));
+/// Flatten a frame's report into tree items, handed to `out` in order: one
+/// `smbdiag.message` item per SMB2 message with its fields beneath, then each
+/// finding (rule, sentence, related frames, expert item). Fields outside
+/// `want` are left out (a message with none wanted is skipped whole); findings
+/// and their expert items always come, since the expert dialog and tap count
+/// them whatever the tree shows.
+pub fn items<'a>(report: &'a FrameReport, want: FieldMask, out: &mut dyn FnMut(Item<'a>)) {
+    let str_item = |f: FieldId, s: &'a str| Item::Str(f, Cow::Borrowed(if want.has(f) { s } else { "" }));
+    if want.any(MESSAGE_FIELDS) {
+        for m in &report.messages {
+            out(Item::Str(FieldId::Message, if want.has(FieldId::Message) { Cow::Owned(m.summary()) } else { Cow::Borrowed("") }));
+            out(Item::Push);
+            let mut uint = |f: FieldId, v: u64| {
+                if want.has(f) {
+                    out(Item::Uint(f, v))
+                }
+            };
+            uint(FieldId::Cmd, m.cmd.0 as u64);
+            if let Some(s) = m.status {
+                uint(FieldId::Status, s.0 as u64);
+            }
+            uint(FieldId::MsgId, m.msg_id);
+            if let Some(a) = m.async_id {
+                uint(FieldId::AsyncId, a);
+            }
+            uint(FieldId::SessionId, m.session_id);
+            if let Some(t) = m.tree_id {
+                uint(FieldId::TreeId, t as u64);
+            }
+            for (f, v) in [(FieldId::Tree, &m.tree), (FieldId::File, &m.file)] {
+                if let Some(v) = v.as_deref().filter(|_| want.has(f)) {
+                    out(str_item(f, v));
+                }
+            }
+            if let Some(d) = m.dialect.filter(|_| want.has(FieldId::Dialect)) {
+                out(Item::Uint(FieldId::Dialect, d.0 as u64));
+            }
+            for (f, v) in [(FieldId::Auth, &m.auth), (FieldId::User, &m.user), (FieldId::Spn, &m.spn)] {
+                if let Some(v) = v.as_deref().filter(|_| want.has(f)) {
+                    out(str_item(f, v));
+                }
+            }
+            let mut uint = |f: FieldId, v: u64| {
+                if want.has(f) {
+                    out(Item::Uint(f, v))
+                }
+            };
+            uint(FieldId::Credits, m.credits as u64);
+            uint(FieldId::CreditCharge, m.credit_charge as u64);
+            if let Some(f) = m.request_frame.filter(|_| want.has(FieldId::RequestFrame)) {
+                out(Item::Frame(FieldId::RequestFrame, f));
+            }
+            if let Some(ns) = m.response_time_ns.filter(|_| want.has(FieldId::ResponseTime)) {
+                out(Item::Time(FieldId::ResponseTime, ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as i32));
+            }
+            if let Some(f) = m.response_frame.filter(|_| want.has(FieldId::ResponseFrame)) {
+                out(Item::Frame(FieldId::ResponseFrame, f));
+            }
+            out(Item::Pop);
         }
-        out.push(Item::Uint(FieldId::MsgId, m.msg_id));
-        if let Some(a) = m.async_id {
-            out.push(Item::Uint(FieldId::AsyncId, a));
-        }
-        out.push(Item::Uint(FieldId::SessionId, m.session_id));
-        if let Some(t) = m.tree_id {
-            out.push(Item::Uint(FieldId::TreeId, t as u64));
-        }
-        if let Some(t) = &m.tree {
-            out.push(Item::Str(FieldId::Tree, t));
-        }
-        if let Some(f) = &m.file {
-            out.push(Item::Str(FieldId::File, f));
-        }
-        if let Some(d) = m.dialect {
-            out.push(Item::Uint(FieldId::Dialect, d.0 as u64));
-        }
-        if let Some(a) = &m.auth {
-            out.push(Item::Str(FieldId::Auth, a));
-        }
-        if let Some(u) = &m.user {
-            out.push(Item::Str(FieldId::User, u));
-        }
-        if let Some(t) = &m.spn {
-            out.push(Item::Str(FieldId::Spn, t));
-        }
-        out.push(Item::Uint(FieldId::Credits, m.credits as u64));
-        out.push(Item::Uint(FieldId::CreditCharge, m.credit_charge as u64));
-        if let Some(f) = m.request_frame {
-            out.push(Item::Frame(FieldId::RequestFrame, f));
-        }
-        if let Some(ns) = m.response_time_ns {
-            out.push(Item::Time(FieldId::ResponseTime, ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as i32));
-        }
-        if let Some(f) = m.response_frame {
-            out.push(Item::Frame(FieldId::ResponseFrame, f));
-        }
-        out.push(Item::Pop);
     }
-    for o in &report.opaque {
-        out.push(Item::Str(FieldId::Encrypted, &o.description));
-        out.push(Item::Push);
-        out.push(Item::Uint(FieldId::SessionId, o.session_id));
-        out.push(Item::Pop);
+    if want.any(&[FieldId::Encrypted, FieldId::SessionId]) {
+        for o in &report.opaque {
+            out(str_item(FieldId::Encrypted, &o.description));
+            out(Item::Push);
+            if want.has(FieldId::SessionId) {
+                out(Item::Uint(FieldId::SessionId, o.session_id));
+            }
+            out(Item::Pop);
+        }
     }
     for f in &report.findings {
         if matches!(f.rule.severity, Severity::Warn | Severity::Error) {
-            out.push(Item::Info(format!(" [smbdiag: {}]", f.rule.id)));
+            out(Item::Info(format!(" [smbdiag: {}]", f.rule.id)));
         }
-        out.push(Item::Str(FieldId::Finding, &f.text));
-        out.push(Item::Expert(f.rule, &f.text));
-        out.push(Item::Push);
-        out.push(Item::Str(FieldId::Rule, f.rule.id));
-        for sentence in sentences(&f.text) {
-            out.push(Item::Str(FieldId::Detail, sentence));
+        out(str_item(FieldId::Finding, &f.text));
+        out(Item::Expert(f.rule, &f.text));
+        out(Item::Push);
+        out(str_item(FieldId::Rule, f.rule.id));
+        if want.has(FieldId::Detail) {
+            for sentence in sentences(&f.text) {
+                out(Item::Str(FieldId::Detail, Cow::Borrowed(sentence)));
+            }
         }
-        for &r in &f.related_frames {
-            out.push(Item::Frame(FieldId::RelatedFrame, r));
+        if want.has(FieldId::RelatedFrame) {
+            for &r in &f.related_frames {
+                out(Item::Frame(FieldId::RelatedFrame, r));
+            }
         }
-        out.push(Item::Pop);
+        out(Item::Pop);
     }
-    out
 }
 
 /// Index of a rule for the front end's expert table.
@@ -194,6 +255,55 @@ pub fn rule_index(rule: &RuleDef) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::output::{Finding, MessageFields};
+
+    fn report() -> FrameReport {
+        FrameReport {
+            messages: vec![MessageFields {
+                cmd: Command::TREE_CONNECT,
+                is_response: true,
+                status: Some(NtStatus::BAD_NETWORK_NAME),
+                msg_id: 4,
+                tree: Some("\\\\srv\\gone".into()),
+                ..Default::default()
+            }],
+            opaque: vec![],
+            findings: vec![Finding { rule: &catalog::TREE_SHARE_NOT_FOUND, text: "No share. Check it.".into(), related_frames: vec![3] }],
+        }
+    }
+
+    fn collect(r: &FrameReport, want: FieldMask) -> Vec<Item<'_>> {
+        let mut v = Vec::new();
+        items(r, want, &mut |i| v.push(i));
+        v
+    }
+
+    #[test]
+    fn a_visible_tree_gets_every_field_and_the_summary_line() {
+        let r = report();
+        let all = collect(&r, FieldMask::ALL);
+        assert_eq!(all[0], Item::Str(FieldId::Message, "TREE_CONNECT response STATUS_BAD_NETWORK_NAME, msg 4".into()));
+        assert!(all.contains(&Item::Str(FieldId::Tree, "\\\\srv\\gone".into())));
+        assert!(all.contains(&Item::Frame(FieldId::RelatedFrame, 3)));
+        assert_eq!(all.iter().filter(|i| matches!(i, Item::Str(FieldId::Detail, _))).count(), 2);
+    }
+
+    #[test]
+    fn a_hidden_tree_gets_only_referenced_fields_but_always_the_findings() {
+        let r = report();
+        // Nothing referenced (tshark without a filter on smbdiag): no message
+        // block, but the finding still raises its expert item and Info text.
+        let none = collect(&r, FieldMask(0));
+        assert!(!none.iter().any(|i| matches!(i, Item::Str(FieldId::Message, _) | Item::Uint(..))));
+        assert!(none.iter().any(|i| matches!(i, Item::Expert(rule, _) if rule.id == "tree.share_not_found")));
+        assert!(none.iter().any(|i| matches!(i, Item::Info(t) if t.contains("tree.share_not_found"))));
+        // A filter on smbdiag.status: that value, no summary line formatted.
+        let status = collect(&r, FieldMask(1 << FieldId::Status as u32));
+        assert!(status.contains(&Item::Uint(FieldId::Status, NtStatus::BAD_NETWORK_NAME.0 as u64)));
+        assert!(status.contains(&Item::Str(FieldId::Message, "".into())));
+        assert!(!status.iter().any(|i| matches!(i, Item::Uint(FieldId::MsgId, _))));
+    }
 
     #[test]
     fn field_table_is_indexed_by_id() {

@@ -132,19 +132,24 @@ impl FlowTable {
         let k = key(seg.src, seg.dst);
         let pure_syn = seg.flags.syn() && !seg.flags.ack();
         // A fresh SYN on a tuple whose connection ended (or with another ISN) is a new connection.
-        if let Some(c) = self.conns.get(&k) {
-            let same_attempt = c.track_to_server.syn_seq == Some(seg.seq) && seg.src == c.client;
-            if pure_syn && !same_attempt && (c.closed || c.track_to_server.syn_seq.is_some() || c.track_to_server.max_end.is_some()) {
-                if let Some(old) = self.conns.remove(&k) {
-                    self.gone.push(old.id);
+        if pure_syn {
+            if let Some(c) = self.conns.get(&k) {
+                let same_attempt = c.track_to_server.syn_seq == Some(seg.seq) && seg.src == c.client;
+                if !same_attempt && (c.closed || c.track_to_server.syn_seq.is_some() || c.track_to_server.max_end.is_some()) {
+                    if let Some(old) = self.conns.remove(&k) {
+                        self.gone.push(old.id);
+                    }
                 }
             }
         }
+        if self.conns.len() >= MAX_CONNECTIONS && !self.conns.contains_key(&k) {
+            self.evict();
+        }
+        // One lookup for the common case (a segment of a known connection).
         let mut new_connection = false;
-        if !self.conns.contains_key(&k) {
-            if self.conns.len() >= MAX_CONNECTIONS {
-                self.evict();
-            }
+        let next_id = &mut self.next_id;
+        let c = self.conns.entry(k).or_insert_with(|| {
+            new_connection = true;
             let client_is_src = if seg.flags.syn() {
                 !seg.flags.ack()
             } else if is_smb_port(seg.dst.port) != is_smb_port(seg.src.port) {
@@ -153,27 +158,22 @@ impl FlowTable {
                 seg.dst.port <= seg.src.port
             };
             let (client, server) = if client_is_src { (seg.src, seg.dst) } else { (seg.dst, seg.src) };
-            let id = ConnId(self.next_id);
-            self.next_id += 1;
-            self.conns.insert(
-                k,
-                Connection {
-                    id,
-                    client,
-                    server,
-                    first_frame: frame,
-                    last_ts_ns: ts_ns,
-                    saw_syn: pure_syn,
-                    closed: false,
-                    to_server: Reassembler::new(),
-                    to_client: Reassembler::new(),
-                    track_to_server: DirTrack::default(),
-                    track_to_client: DirTrack::default(),
-                },
-            );
-            new_connection = true;
-        }
-        let c = self.conns.get_mut(&k).expect("inserted above");
+            let id = ConnId(*next_id);
+            *next_id += 1;
+            Connection {
+                id,
+                client,
+                server,
+                first_frame: frame,
+                last_ts_ns: ts_ns,
+                saw_syn: pure_syn,
+                closed: false,
+                to_server: Reassembler::new(),
+                to_client: Reassembler::new(),
+                track_to_server: DirTrack::default(),
+                track_to_client: DirTrack::default(),
+            }
+        });
         c.last_ts_ns = ts_ns;
         let dir = if seg.src == c.client { Dir::ToServer } else { Dir::ToClient };
         let id = c.id;

@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use etherparse::{EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket, TcpOptionElement, TcpSlice};
+use etherparse::{EtherType, Ethernet2Slice, IpNumber, LaxIpSlice, SingleVlanSlice, TcpOptionElement, TcpSlice};
 
 /// The capture's link-layer type, as Wireshark's wiretap or a pcap header says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,38 +122,73 @@ pub enum Decoded<'a> {
     Undecodable(&'static str),
 }
 
+/// The IP packet behind an EtherType, past any VLAN tags (None: not IP).
+fn ip_behind(mut ether_type: EtherType, mut rest: &[u8]) -> Option<&[u8]> {
+    // Q-in-Q and friends: a few tags at most.
+    for _ in 0..4 {
+        match ether_type {
+            EtherType::IPV4 | EtherType::IPV6 => return Some(rest),
+            EtherType::VLAN_TAGGED_FRAME | EtherType::PROVIDER_BRIDGING | EtherType::VLAN_DOUBLE_TAGGED_FRAME => {
+                let vlan = SingleVlanSlice::from_slice(rest).ok()?;
+                ether_type = vlan.ether_type();
+                rest = vlan.payload_slice();
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// Decode one frame down to TCP. Never panics.
+///
+/// Uses etherparse's per-layer slices rather than its whole-packet slicer:
+/// this runs on every frame Wireshark shows, and only the TCP path matters.
 pub fn decode(link: LinkType, data: &[u8]) -> Decoded<'_> {
-    let pkt = match link {
-        LinkType::Ethernet => match LaxSlicedPacket::from_ethernet(data) {
-            Ok(p) => p,
+    let ether = |et: &[u8]| EtherType(u16::from_be_bytes([et[0], et[1]]));
+    // (IP bytes, whether a bad IP header makes the frame undecodable rather than just not ours)
+    let (ip, strict) = match link {
+        LinkType::Ethernet => match Ethernet2Slice::from_slice_without_fcs(data) {
+            Ok(eth) => match ip_behind(eth.ether_type(), eth.payload_slice()) {
+                Some(ip) => (ip, false),
+                None => return Decoded::Other,
+            },
             Err(_) => return Decoded::Undecodable("frame too short for an Ethernet header"),
         },
-        LinkType::RawIp | LinkType::RawIpv4 | LinkType::RawIpv6 => match LaxSlicedPacket::from_ip(data) {
-            Ok(p) => p,
-            Err(_) => return Decoded::Undecodable("no valid IP header"),
-        },
+        LinkType::RawIp | LinkType::RawIpv4 | LinkType::RawIpv6 => (data, true),
         // The 4-byte address family is redundant with the IP version nibble,
         // and its byte order depends on the capturing machine: rely on the nibble.
-        LinkType::Null | LinkType::Loop => match data.get(4..).map(LaxSlicedPacket::from_ip) {
-            Some(Ok(p)) => p,
-            _ => return Decoded::Undecodable("no valid IP header after the loopback header"),
+        LinkType::Null | LinkType::Loop => match data.get(4..) {
+            Some(ip) => (ip, true),
+            None => return Decoded::Undecodable("no valid IP header after the loopback header"),
         },
         // SLL: 16-byte header, protocol (an EtherType) in its last two bytes.
         LinkType::LinuxSll => match (data.get(14..16), data.get(16..)) {
-            (Some(et), Some(rest)) => LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([et[0], et[1]])), rest),
+            (Some(et), Some(rest)) => match ip_behind(ether(et), rest) {
+                Some(ip) => (ip, false),
+                None => return Decoded::Other,
+            },
             _ => return Decoded::Undecodable("frame too short for a Linux cooked (SLL) header"),
         },
         // SLL2: 20-byte header, protocol first.
         LinkType::LinuxSll2 => match (data.get(0..2), data.get(20..)) {
-            (Some(et), Some(rest)) => LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([et[0], et[1]])), rest),
+            (Some(et), Some(rest)) => match ip_behind(ether(et), rest) {
+                Some(ip) => (ip, false),
+                None => return Decoded::Other,
+            },
             _ => return Decoded::Undecodable("frame too short for a Linux cooked (SLL2) header"),
         },
         LinkType::Unknown(_) => return Decoded::Other,
     };
-    let Some(net) = pkt.net.as_ref() else { return Decoded::Other };
-    let (src, dst, ip_payload, declared_ip_payload) = match net {
-        LaxNetSlice::Ipv4(v4) => {
+    let net = match LaxIpSlice::from_slice(ip) {
+        Ok((net, _)) => net,
+        Err(_) if strict && matches!(link, LinkType::Null | LinkType::Loop) => {
+            return Decoded::Undecodable("no valid IP header after the loopback header")
+        }
+        Err(_) if strict => return Decoded::Undecodable("no valid IP header"),
+        Err(_) => return Decoded::Other,
+    };
+    let (src, dst, ip_payload, declared_ip_payload) = match &net {
+        LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
             let pl = v4.payload();
             // total_len 0 is what TSO captures show: trust the captured length.
@@ -164,7 +199,7 @@ pub fn decode(link: LinkType, data: &[u8]) -> Decoded<'_> {
             };
             (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), pl, declared)
         }
-        LaxNetSlice::Ipv6(v6) => {
+        LaxIpSlice::Ipv6(v6) => {
             let h = v6.header();
             let pl = v6.payload();
             let declared = if pl.incomplete && h.payload_length() != 0 {
@@ -174,7 +209,6 @@ pub fn decode(link: LinkType, data: &[u8]) -> Decoded<'_> {
             };
             (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), pl, declared)
         }
-        LaxNetSlice::Arp(_) => return Decoded::Other,
     };
     if ip_payload.ip_number != IpNumber::TCP || ip_payload.fragmented {
         return Decoded::Other;
@@ -188,7 +222,10 @@ pub fn decode(link: LinkType, data: &[u8]) -> Decoded<'_> {
     let payload_len = declared_ip_payload.saturating_sub(hlen).max(payload.len()) as u32;
     let mut window_scale = None;
     let mut sack = Vec::new();
-    for opt in tcp.options_iterator() {
+    // Most segments carry only NOP, NOP, timestamps: nothing to look for there.
+    let opts = tcp.options();
+    let timestamps_only = opts.len() == 12 && opts[..3] == [1, 1, 8];
+    for opt in tcp.options_iterator().take_while(|_| !timestamps_only) {
         match opt {
             Ok(TcpOptionElement::WindowScale(w)) => window_scale = Some(w),
             Ok(TcpOptionElement::SelectiveAcknowledgement(first, rest)) => {

@@ -168,7 +168,10 @@ impl PerfRules {
             }
         }
         let c = self.conns.entry(ev.conn.id).or_default();
-        let pipe = ev.fields.tree.as_deref().is_some_and(|t| t.to_ascii_uppercase().ends_with("\\IPC$"));
+        let pipe = ev.fields.tree.as_deref().is_some_and(|t| {
+            let t = t.as_bytes();
+            t.len() >= 5 && t[t.len() - 5..].eq_ignore_ascii_case(b"\\IPC$")
+        });
         if !h.is_response() {
             if waits_by_design(h.command) || c.outstanding.len() >= 4096 {
                 return;
@@ -176,7 +179,8 @@ impl PerfRules {
             let key = (ev.frame, h.message_id);
             c.outstanding.insert(key, Outstanding { frame: ev.frame, ts_ns: ev.ts_ns, cmd: h.command, msg_id: h.message_id, reported: false, pipe });
             c.by_msg_id.insert(h.message_id, key);
-            if !pipe {
+            // (Counting only when the total could beat the maximum.)
+            if !pipe && c.outstanding.len() > c.small.max_in_flight {
                 let n = c.outstanding.values().filter(|o| !o.pipe).count();
                 c.small.max_in_flight = c.small.max_in_flight.max(n);
             }

@@ -200,7 +200,6 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
     if let Body::WriteResponse(w) = &body {
         f.summary.on_bytes(f.conn.id, 0, w.count as u64);
     }
-    m.summary = summary(&m);
     let session = sessions.session(hdr.session_id);
     let ev = MsgEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, hdr, fields: &m, negotiate_offer, body: &body, asked: &asked, session, sessions: &*sessions };
     let mut found = Vec::new();
@@ -239,19 +238,4 @@ fn match_response(ctx: &mut ConnCtx, hdr: &Smb2Header<'_>, m: &mut MessageFields
         msg.response_frame = Some(frame);
     }
     Some(req)
-}
-
-fn summary(m: &MessageFields) -> String {
-    let mut s = format!("{} {}", m.cmd, if m.is_response { "response" } else { "request" });
-    if let Some(st) = m.status {
-        if st != NtStatus::SUCCESS {
-            s.push(' ');
-            s.push_str(&st.to_string());
-        }
-    }
-    s.push_str(&format!(", msg {}", m.msg_id));
-    if m.truncated {
-        s.push_str(" (cut short in the capture)");
-    }
-    s
 }
