@@ -15,7 +15,29 @@ export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 CORPUS=${SMBDIAG_FUZZ_CORPUS:-$ROOT/target/fuzz-corpus}
 
+seed_kdc() {
+    # Port-88 payloads of the lab's Kerberos captures, each stream direction
+    # as one input behind a knob byte (chunk size 16, no gap).
+    [ -d "$CORPUS/kdc_stream" ] && return 0
+    mkdir -p "$CORPUS/kdc_stream"
+    for p in "$ROOT"/tests/captures/lab/kerberos_*.pcap; do
+        tshark -r "$p" -Y 'tcp.port == 88 && tcp.len > 0' -T fields -e tcp.stream -e tcp.srcport -e tcp.payload 2>/dev/null |
+            python3 -c '
+import sys, hashlib, os, collections
+d = collections.OrderedDict()
+for line in sys.stdin:
+    s, port, h = (line.split("\t") + ["", "", ""])[:3]
+    d.setdefault((s, port), bytearray()).extend(bytes.fromhex(h.strip().replace(":", "")))
+for v in d.values():
+    b = b"\x0f" + bytes(v)
+    open(os.path.join(sys.argv[1], hashlib.sha1(b).hexdigest()), "wb").write(b)
+' "$CORPUS/kdc_stream"
+    done
+    echo "seeds kdc_stream: $(ls "$CORPUS/kdc_stream" | wc -l)"
+}
+
 seed() {
+    seed_kdc
     [ -d "$CORPUS/frames" ] && return 0
     mkdir -p "$CORPUS"/{frames,smb2_message,security_blob}
     python3 - "$CORPUS" "$ROOT/../shared/captures/public" "$ROOT/tests/captures/lab" <<'PY'
@@ -61,7 +83,7 @@ PY
 run() {
     local secs=$1
     (cd "$FUZZ" && cargo fuzz build -O >/dev/null)
-    for t in frames smb2_message security_blob; do
+    for t in frames smb2_message security_blob kdc_stream; do
         echo "== $t for $secs s"
         (cd "$FUZZ" && cargo fuzz run -O "$t" "$CORPUS/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 -max_len=262144 2>&1 | tail -3)
     done

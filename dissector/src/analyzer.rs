@@ -14,6 +14,7 @@ use crate::output::{Finding, FrameReport};
 use crate::rules::catalog;
 use crate::smb::framing::FramingNote;
 use crate::state::dispatch::{self, FrameCtx};
+use crate::state::kdc::KdcState;
 use crate::state::{SmbConnection, SmbState};
 use crate::summary::Summary;
 
@@ -96,6 +97,8 @@ pub struct Analyzer {
     pub config: Config,
     flows: FlowTable,
     smb: SmbState,
+    /// Port-88 exchanges: evidence for the Kerberos-related rules.
+    kdc: KdcState,
     reports: Reports,
     engine: Engine,
     summary: Summary,
@@ -139,26 +142,44 @@ impl Analyzer {
         let mut report = FrameReport::default();
         let seg = match link::decode(input.link, input.data) {
             Decoded::Tcp(seg) => seg,
+            Decoded::Udp(d) => {
+                if KdcState::is_kdc(d.src, d.dst) {
+                    self.kdc.on_udp(d.src, d.dst, d.payload, input.number, input.ts_ns);
+                }
+                return report;
+            }
             Decoded::Other | Decoded::Undecodable(_) => return report,
         };
         let smb_port = [seg.src.port, seg.dst.port].iter().any(|&p| p == 445 || p == 139);
+        // KDC streams go to the Kerberos framers, never to SMB state.
+        let kdc_client = (!smb_port && KdcState::is_kdc(seg.src, seg.dst)).then(|| KdcState::client_of(seg.src, seg.dst));
         let view_of = |id, dir| match dir {
             Dir::ToServer => ConnView { id, client: seg.src, server: seg.dst },
             Dir::ToClient => ConnView { id, client: seg.dst, server: seg.src },
         };
-        let Analyzer { config, flows, smb, reports, engine, summary, state_limit_noted, .. } = self;
+        let Analyzer { config, flows, smb, kdc, reports, engine, summary, state_limit_noted, .. } = self;
         let mut fctx = FrameCtx {
             frame: input.number,
             ts_ns: input.ts_ns,
             conn: view_of(ConnId(0), Dir::ToServer),
+            dir: Dir::ToServer,
             report: &mut report,
             reports,
             engine,
             config,
             summary,
+            kdc,
         };
-        let info = flows.on_segment(&seg, input.number, input.ts_ns, &mut |conn, dir, chunk| {
-            fctx.conn = view_of(conn, dir);
+        let info = flows.on_segment(&seg, input.number, input.ts_ns, &mut |of, chunk| {
+            // The connection's own ends: a chunk an ACK released travels
+            // against this segment, so the segment's src/dst would mislead.
+            let (conn, dir) = (of.conn, of.dir);
+            fctx.conn = ConnView { id: conn, client: of.client, server: of.server };
+            fctx.dir = dir;
+            if let Some(client) = kdc_client {
+                fctx.kdc.on_tcp(conn, dir, client, chunk, fctx.frame, fctx.ts_ns);
+                return;
+            }
             let SmbState { conns, sessions } = &mut *smb;
             let sc = conns.entry(conn).or_insert_with(|| SmbConnection::new(smb_port));
             let (framer, ctx) = sc.split(dir);
@@ -174,6 +195,7 @@ impl Analyzer {
         if !flows.gone.is_empty() {
             for id in flows.gone.drain(..) {
                 smb.conns.remove(&id);
+                fctx.kdc.forget(id);
                 fctx.engine.forget(id);
             }
             if flows.evicted > 0 && !*state_limit_noted {
@@ -189,7 +211,7 @@ impl Analyzer {
                 });
             }
         }
-        let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info };
+        let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info, kdc: &fctx.kdc.log };
         let mut found = Vec::new();
         fctx.engine.on_segment(fctx.config, &ev, &mut found);
         fctx.report.findings.extend(found);
@@ -210,6 +232,13 @@ impl Analyzer {
     /// SMB state and in the rules' own tables (for bounds tests).
     pub fn pending_requests(&self) -> (usize, usize) {
         (self.smb.conns.values().map(|c| c.ctx.pending.len()).max().unwrap_or(0), self.engine.outstanding_requests())
+    }
+
+    /// Port-88 state held: TCP streams, bytes buffered in their record
+    /// framers, and KDC errors kept (for bounds tests).
+    pub fn kdc_held(&self) -> (usize, usize, usize) {
+        let (streams, bytes) = self.kdc.held();
+        (streams, bytes, self.kdc.log.errors.len())
     }
 
     /// The summary statistics of everything processed so far.

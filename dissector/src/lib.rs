@@ -4,10 +4,13 @@
 //! (NBSS and SMB PDUs) → `smb::records` (nom parsers, no state) → `state`
 //! (connections, sessions, trees, opens, pending requests) → `rules`
 //! (diagnoses) → `output` (per-frame reports) → `present` (field items for a
-//! front end such as the Wireshark shim). Nothing here depends on Wireshark.
+//! front end such as the Wireshark shim). Port-88 traffic takes a side path:
+//! `net` → `kerberos` (record framing, KDC messages) → `state::kdc` (the KDC's
+//! errors), which the rules read as evidence. Nothing here depends on Wireshark.
 
 pub mod analyzer;
 pub mod capture_file;
+pub mod kerberos;
 pub mod net;
 pub mod output;
 pub mod present;

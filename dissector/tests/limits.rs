@@ -78,3 +78,37 @@ fn requests_never_answered_keep_pending_state_bounded() {
     assert!(smb > 1000 && smb <= smbdiag_core::state::pending::MAX_PENDING_PER_CONN, "pending {smb}");
     assert!(rules > 1000 && rules <= 4096, "rules' outstanding {rules}");
 }
+
+#[test]
+fn kdc_streams_and_errors_stay_bounded() {
+    use smbdiag_core::kerberos::framing::MAX_RECORD_KEEP;
+    use smbdiag_core::state::kdc::{MAX_KDC_ERRORS, MAX_KDC_STREAMS};
+    let mut an = Analyzer::new(Config::default());
+    let kdc = [10, 0, 0, 1];
+    // Every client opens a stream to port 88 and leaves a large record half sent.
+    let mut half = 60_000u32.to_be_bytes().to_vec();
+    half.extend(std::iter::repeat_n(0x6c, 1400));
+    let n = 3 * MAX_KDC_STREAMS as u32;
+    for i in 0..n {
+        let src = [10, 2, (i >> 8) as u8, i as u8];
+        let data = frame(src, 40000, kdc, 88, 1000, 0x18, &half);
+        an.dissect(&FrameInput { number: i + 1, ts_ns: i as i64 * 1000, link: LinkType::Ethernet, data: &data });
+    }
+    let (streams, bytes, _) = an.kdc_held();
+    assert!(streams <= MAX_KDC_STREAMS, "streams {streams}");
+    assert!(bytes <= MAX_KDC_STREAMS * 2 * MAX_RECORD_KEEP, "bytes {bytes}");
+    // A KDC answering KRB-ERROR (KRB_ERR_GENERIC, built by hand) over and over.
+    let err: Vec<u8> = vec![
+        0x7e, 0x3b, 0x30, 0x39, 0xa0, 0x03, 0x02, 0x01, 0x05, 0xa1, 0x03, 0x02, 0x01, 0x1e, 0xa4, 0x11, 0x18, 0x0f, b'2', b'0', b'2', b'6', b'0',
+        b'1', b'0', b'1', b'0', b'0', b'0', b'0', b'0', b'0', b'Z', 0xa5, 0x03, 0x02, 0x01, 0x00, 0xa6, 0x03, 0x02, 0x01, 0x3c, 0xa9, 0x03,
+        0x1b, 0x01, b'R', 0xaa, 0x0b, 0x30, 0x09, 0xa0, 0x03, 0x02, 0x01, 0x00, 0xa1, 0x02, 0x30, 0x00,
+    ];
+    let mut rec = (err.len() as u32).to_be_bytes().to_vec();
+    rec.extend_from_slice(&err);
+    for i in 0..1000u32 {
+        let data = frame(kdc, 88, [10, 3, (i >> 8) as u8, i as u8], 40000, 5000, 0x18, &rec);
+        an.dissect(&FrameInput { number: n + i + 1, ts_ns: (n + i) as i64 * 1000, link: LinkType::Ethernet, data: &data });
+    }
+    let (_, _, errors) = an.kdc_held();
+    assert_eq!(errors, MAX_KDC_ERRORS);
+}

@@ -39,6 +39,17 @@ pub struct TcpObservation {
     pub out_of_order: bool,
 }
 
+/// Which stream a chunk of reassembled data belongs to: its connection, the
+/// way it travels, and the connection's ends (a chunk released by the other
+/// side's ACK travels against the segment that carried the ACK).
+#[derive(Clone, Copy, Debug)]
+pub struct StreamOf {
+    pub conn: ConnId,
+    pub dir: Dir,
+    pub client: Endpoint,
+    pub server: Endpoint,
+}
+
 #[derive(Clone, Debug)]
 pub struct SegmentInfo {
     pub conn: ConnId,
@@ -127,7 +138,7 @@ impl FlowTable {
         seg: &TcpSegment<'_>,
         frame: u32,
         ts_ns: i64,
-        sink: &mut dyn FnMut(ConnId, Dir, StreamChunk<'_>),
+        sink: &mut dyn FnMut(StreamOf, StreamChunk<'_>),
     ) -> SegmentInfo {
         let k = key(seg.src, seg.dst);
         let pure_syn = seg.flags.syn() && !seg.flags.ack();
@@ -245,19 +256,21 @@ impl FlowTable {
         }
         let closed_now = f.rst() || (mine.fin && theirs.fin);
         // Reassembly: this segment's bytes, then what its ACK proves about the other direction.
-        my_r.push(seg.seq, seg.payload, seg.payload_len, f.syn(), &mut |chunk| sink(id, dir, chunk));
+        let (client, server) = (c.client, c.server);
+        let of = |dir| StreamOf { conn: id, dir, client, server };
+        my_r.push(seg.seq, seg.payload, seg.payload_len, f.syn(), &mut |chunk| sink(of(dir), chunk));
         let other = match dir {
             Dir::ToServer => Dir::ToClient,
             Dir::ToClient => Dir::ToServer,
         };
         if f.ack() {
-            their_r.peer_ack(seg.ack, &mut |chunk| sink(id, other, chunk));
+            their_r.peer_ack(seg.ack, &mut |chunk| sink(of(other), chunk));
         }
         if f.fin() || f.rst() {
-            my_r.finish(&mut |chunk| sink(id, dir, chunk));
+            my_r.finish(&mut |chunk| sink(of(dir), chunk));
         }
         if closed_now {
-            their_r.finish(&mut |chunk| sink(id, other, chunk));
+            their_r.finish(&mut |chunk| sink(of(other), chunk));
             c.closed = true;
         }
         SegmentInfo { conn: id, dir, new_connection, obs }
@@ -317,7 +330,7 @@ mod tests {
         let (c, s) = (ep(1, 50000), ep(2, 445));
         let mut t = FlowTable::new();
         let mut got = Vec::new();
-        let mut sink = |id: ConnId, d: Dir, ch: StreamChunk<'_>| got.push((id, d, format!("{ch:?}")));
+        let mut sink = |o: StreamOf, ch: StreamChunk<'_>| got.push((o.conn, o.dir, format!("{ch:?}")));
         let i1 = t.on_segment(&seg(c, s, 100, 0, S, b""), 1, 0, &mut sink);
         let i2 = t.on_segment(&seg(s, c, 900, 101, S | A, b""), 2, 1, &mut sink);
         let i3 = t.on_segment(&seg(c, s, 101, 901, A, b"hi"), 3, 2, &mut sink);
@@ -333,7 +346,7 @@ mod tests {
     fn syn_retransmission_and_new_attempt() {
         let (c, s) = (ep(1, 50000), ep(2, 445));
         let mut t = FlowTable::new();
-        let mut sink = |_: ConnId, _: Dir, _: StreamChunk<'_>| {};
+        let mut sink = |_: StreamOf, _: StreamChunk<'_>| {};
         let a = t.on_segment(&seg(c, s, 100, 0, S, b""), 1, 0, &mut sink);
         let b = t.on_segment(&seg(c, s, 100, 0, S, b""), 2, 1_000_000_000, &mut sink);
         assert!(!a.obs.retransmission && b.obs.retransmission);
@@ -347,7 +360,7 @@ mod tests {
     fn midstream_server_by_port() {
         let (c, s) = (ep(1, 50000), ep(2, 445));
         let mut t = FlowTable::new();
-        let mut sink = |_: ConnId, _: Dir, _: StreamChunk<'_>| {};
+        let mut sink = |_: StreamOf, _: StreamChunk<'_>| {};
         let i = t.on_segment(&seg(s, c, 1, 1, A, b"x"), 1, 0, &mut sink);
         assert_eq!(i.dir, Dir::ToClient);
     }
@@ -356,7 +369,7 @@ mod tests {
     fn retransmission_and_dup_acks() {
         let (c, s) = (ep(1, 50000), ep(2, 445));
         let mut t = FlowTable::new();
-        let mut sink = |_: ConnId, _: Dir, _: StreamChunk<'_>| {};
+        let mut sink = |_: StreamOf, _: StreamChunk<'_>| {};
         t.on_segment(&seg(s, c, 1000, 1, A, b"aaaa"), 1, 0, &mut sink);
         // 1004..1008 lost; later data opens a hole.
         t.on_segment(&seg(s, c, 1008, 1, A, b"cccc"), 2, 10, &mut sink);
@@ -371,10 +384,30 @@ mod tests {
     }
 
     #[test]
+    fn data_released_by_an_ack_names_the_connection_ends_not_the_acks_sender() {
+        let (c, s) = (ep(1, 50000), ep(2, 445));
+        let mut t = FlowTable::new();
+        let got = std::cell::RefCell::new(Vec::new());
+        let mut sink = |o: StreamOf, ch: StreamChunk<'_>| got.borrow_mut().push((o, format!("{ch:?}")));
+        t.on_segment(&seg(c, s, 100, 0, S, b""), 1, 0, &mut sink);
+        t.on_segment(&seg(s, c, 1000, 101, S | A, b""), 2, 1, &mut sink);
+        // The server's bytes 1001..1005 never reach the capture; 1005.. waits behind the hole.
+        t.on_segment(&seg(s, c, 1005, 101, A, b"late"), 3, 2, &mut sink);
+        assert!(got.borrow().is_empty());
+        // The client's ACK past the hole proves the loss and releases the server's data.
+        t.on_segment(&seg(c, s, 101, 1009, A, b""), 4, 3, &mut sink);
+        let got = got.into_inner();
+        assert!(!got.is_empty());
+        for (o, _) in &got {
+            assert_eq!((o.dir, o.client, o.server), (Dir::ToClient, c, s), "{got:?}");
+        }
+    }
+
+    #[test]
     fn resending_acknowledged_data_is_spurious() {
         let (c, s) = (ep(1, 50000), ep(2, 445));
         let mut t = FlowTable::new();
-        let mut sink = |_: ConnId, _: Dir, _: StreamChunk<'_>| {};
+        let mut sink = |_: StreamOf, _: StreamChunk<'_>| {};
         t.on_segment(&seg(s, c, 1000, 1, A, b"aaaa"), 1, 0, &mut sink);
         t.on_segment(&seg(c, s, 1, 1004, A, b""), 2, 10, &mut sink);
         let r = t.on_segment(&seg(s, c, 1000, 1, A, b"aaaa"), 3, 50_000_000, &mut sink);
@@ -385,7 +418,7 @@ mod tests {
     fn keep_alive_is_not_retransmission() {
         let (c, s) = (ep(1, 50000), ep(2, 445));
         let mut t = FlowTable::new();
-        let mut sink = |_: ConnId, _: Dir, _: StreamChunk<'_>| {};
+        let mut sink = |_: StreamOf, _: StreamChunk<'_>| {};
         t.on_segment(&seg(c, s, 1000, 1, A, b"aaaa"), 1, 0, &mut sink);
         // Keep-alive: one byte at next-1 (here the last byte sent again).
         let k = t.on_segment(&seg(c, s, 1003, 1, A, b"a"), 2, 30_000_000_000, &mut sink);
@@ -396,7 +429,7 @@ mod tests {
     fn quick_reorder_is_not_retransmission() {
         let (c, s) = (ep(1, 50000), ep(2, 445));
         let mut t = FlowTable::new();
-        let mut sink = |_: ConnId, _: Dir, _: StreamChunk<'_>| {};
+        let mut sink = |_: StreamOf, _: StreamChunk<'_>| {};
         t.on_segment(&seg(s, c, 1000, 1, A, b"aaaa"), 1, 0, &mut sink);
         t.on_segment(&seg(s, c, 1008, 1, A, b"cccc"), 2, 10, &mut sink);
         let r = t.on_segment(&seg(s, c, 1004, 1, A, b"bbbb"), 3, 20, &mut sink);

@@ -3,11 +3,11 @@
 //! INTERFACE (owned by the net helper; keep these signatures):
 //! `decode(link, data)` → `Decoded::Tcp(TcpSegment)` for TCP over IPv4/IPv6
 //! behind any of the link types below (Ethernet with VLAN tags, Linux SLL and
-//! SLL2, raw IP, BSD/OpenBSD loopback).
+//! SLL2, raw IP, BSD/OpenBSD loopback); `Decoded::Udp` for whole UDP datagrams.
 
 use std::net::IpAddr;
 
-use etherparse::{EtherType, Ethernet2Slice, IpNumber, LaxIpSlice, SingleVlanSlice, TcpOptionElement, TcpSlice};
+use etherparse::{EtherType, Ethernet2Slice, IpNumber, LaxIpSlice, SingleVlanSlice, TcpOptionElement, TcpSlice, UdpSlice};
 
 /// The capture's link-layer type, as Wireshark's wiretap or a pcap header says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,10 +113,20 @@ impl TcpSegment<'_> {
     }
 }
 
+/// One whole UDP datagram (KDC traffic on port 88 is read from these).
+#[derive(Clone, Debug)]
+pub struct UdpDatagram<'a> {
+    pub src: Endpoint,
+    pub dst: Endpoint,
+    pub payload: &'a [u8],
+}
+
 #[derive(Debug)]
 pub enum Decoded<'a> {
     Tcp(TcpSegment<'a>),
-    /// Decoded fine but not TCP (ARP, UDP, ICMP, IP fragments...).
+    /// A UDP datagram the capture holds whole (not cut, not fragmented).
+    Udp(UdpDatagram<'a>),
+    /// Decoded fine but neither TCP nor whole UDP (ARP, ICMP, IP fragments...).
     Other,
     /// Too short or malformed to decode; the reason is for a note.
     Undecodable(&'static str),
@@ -210,7 +220,21 @@ pub fn decode(link: LinkType, data: &[u8]) -> Decoded<'_> {
             (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), pl, declared)
         }
     };
-    if ip_payload.ip_number != IpNumber::TCP || ip_payload.fragmented {
+    if ip_payload.fragmented {
+        return Decoded::Other;
+    }
+    if ip_payload.ip_number == IpNumber::UDP {
+        // Header fields only: the caller looks at the ports and nothing else.
+        return match UdpSlice::from_slice(ip_payload.payload) {
+            Ok(u) => Decoded::Udp(UdpDatagram {
+                src: Endpoint { addr: src, port: u.source_port() },
+                dst: Endpoint { addr: dst, port: u.destination_port() },
+                payload: u.payload(),
+            }),
+            Err(_) => Decoded::Other,
+        };
+    }
+    if ip_payload.ip_number != IpNumber::TCP {
         return Decoded::Other;
     }
     let tcp = match TcpSlice::from_slice(ip_payload.payload) {
@@ -338,6 +362,17 @@ mod tests {
                 other => panic!("{lt:?}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn udp_datagram_whole_or_other() {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64).udp(50000, 88);
+        let mut f = Vec::new();
+        b.write(&mut f, b"krb").unwrap();
+        let Decoded::Udp(u) = decode(LinkType::Ethernet, &f) else { panic!() };
+        assert_eq!((u.src.port, u.dst.port, u.payload), (50000, 88, &b"krb"[..]));
+        // Cut by the snaplen: not a whole datagram.
+        assert!(matches!(decode(LinkType::Ethernet, &f[..f.len() - 1]), Decoded::Other));
     }
 
     #[test]

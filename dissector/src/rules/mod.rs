@@ -7,6 +7,9 @@
 //! proves is raised on that frame and points back with related frames.
 
 pub mod catalog;
+pub mod credits;
+pub mod kdc_evidence;
+pub mod kerberos_failed;
 pub mod perf;
 pub mod security;
 pub mod status;
@@ -19,6 +22,7 @@ use crate::net::link::{Endpoint, TcpSegment};
 use crate::output::{Finding, MessageFields};
 use crate::smb::records::header_records::Smb2Header;
 use crate::smb::records::Body;
+use crate::state::kdc::KdcLog;
 use crate::state::session::{Session, SessionTable};
 use crate::state::track::Asked;
 
@@ -37,6 +41,8 @@ pub struct SegEvent<'a> {
     pub conn: ConnView,
     pub seg: &'a TcpSegment<'a>,
     pub info: &'a SegmentInfo,
+    /// What KDCs told clients on port 88 (errors, tickets), newest last.
+    pub kdc: &'a KdcLog,
 }
 
 /// An SMB2 message event.
@@ -55,6 +61,8 @@ pub struct MsgEvent<'a> {
     pub session: Option<&'a Session>,
     /// All sessions, trees and opens (e.g. to find who holds a file).
     pub sessions: &'a SessionTable,
+    /// What KDCs told clients on port 88 (errors, tickets), newest last.
+    pub kdc: &'a KdcLog,
 }
 
 /// An SMB1 NEGOTIATE seen on a connection (requests offer dialect strings;
@@ -72,38 +80,54 @@ pub struct Smb1NegotiateEvent<'a> {
 pub struct Engine {
     transport: transport::TransportRules,
     perf: perf::PerfRules,
+    credits: credits::CreditRules,
     status: status::StatusRules,
     security: security::SecurityRules,
+    kerberos_failed: kerberos_failed::KerberosFailedRules,
 }
 
 impl Engine {
     pub fn on_segment(&mut self, cfg: &Config, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
         self.transport.on_segment(cfg, ev, out);
         self.perf.on_segment(ev);
+        self.kerberos_failed.on_segment(ev, out);
     }
 
     pub fn on_message(&mut self, cfg: &Config, ev: &MsgEvent<'_>, out: &mut Vec<Finding>) {
         self.transport.on_message(cfg, ev, out);
         self.perf.on_message(cfg, ev, out);
+        self.credits.on_message(ev, out);
         self.status.on_message(cfg, ev, out);
         self.security.on_message(cfg, ev, out);
+        self.kerberos_failed.on_message(ev);
+    }
+
+    /// The server sent an encrypted message: it may answer any request
+    /// outstanding on the connection, so none of them can be called unanswered.
+    pub fn on_encrypted_from_server(&mut self, id: ConnId) {
+        self.transport.on_encrypted_from_server(id);
+        self.perf.on_encrypted_from_server(id);
+        self.credits.on_encrypted(id);
     }
 
     /// A connection ended for good: drop what the rules kept about it.
     pub fn forget(&mut self, id: ConnId) {
         self.transport.forget(id);
         self.perf.forget(id);
+        self.credits.forget(id);
         self.security.forget(id);
+        self.status.forget(id);
+        self.kerberos_failed.forget(id);
     }
 
     /// The most outstanding requests the rules track on one connection.
     pub fn outstanding_requests(&self) -> usize {
-        self.transport.max_outstanding().max(self.perf.max_outstanding())
+        self.transport.max_outstanding().max(self.perf.max_outstanding()).max(self.credits.max_outstanding())
     }
 
     /// Connections the rules hold state for (for bounds tests).
     pub fn tracked_connections(&self) -> usize {
-        self.transport.len().max(self.perf.len())
+        self.transport.len().max(self.perf.len()).max(self.credits.len()).max(self.kerberos_failed.tracked())
     }
 
     pub fn on_smb1_negotiate(&mut self, cfg: &Config, ev: &Smb1NegotiateEvent<'_>, out: &mut Vec<Finding>) {

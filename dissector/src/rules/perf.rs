@@ -34,6 +34,8 @@ struct Outstanding {
     msg_id: u64,
     reported: bool,
     pipe: bool,
+    /// The server's interim STATUS_PENDING: it has the request and works on it.
+    interim_frame: Option<u32>,
 }
 
 #[derive(Debug, Default)]
@@ -117,6 +119,15 @@ impl PerfRules {
         self.conns.remove(&id);
     }
 
+    /// Encrypted answers cannot be matched to requests: drop the outstanding
+    /// ones rather than call them unanswered later.
+    pub fn on_encrypted_from_server(&mut self, id: ConnId) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.outstanding.clear();
+            c.by_msg_id.clear();
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.conns.len()
     }
@@ -177,7 +188,7 @@ impl PerfRules {
                 return;
             }
             let key = (ev.frame, h.message_id);
-            c.outstanding.insert(key, Outstanding { frame: ev.frame, ts_ns: ev.ts_ns, cmd: h.command, msg_id: h.message_id, reported: false, pipe });
+            c.outstanding.insert(key, Outstanding { frame: ev.frame, ts_ns: ev.ts_ns, cmd: h.command, msg_id: h.message_id, reported: false, pipe, interim_frame: None });
             c.by_msg_id.insert(h.message_id, key);
             // (Counting only when the total could beat the maximum.)
             if !pipe && c.outstanding.len() > c.small.max_in_flight {
@@ -187,7 +198,11 @@ impl PerfRules {
             return;
         }
         if h.status == NtStatus::PENDING && h.flags.is_async() {
-            return; // interim: the clock runs until the final response
+            // Interim: the clock runs until the final response.
+            if let Some(o) = c.by_msg_id.get(&h.message_id).and_then(|k| c.outstanding.get_mut(k)) {
+                o.interim_frame.get_or_insert(ev.frame);
+            }
+            return;
         }
         let Some(key) = c.by_msg_id.remove(&h.message_id) else { return };
         let Some(req) = c.outstanding.remove(&key) else { return };
@@ -206,10 +221,39 @@ impl PerfRules {
             if let Some(x) = c.outstanding.get_mut(&(o.frame, o.msg_id)) {
                 x.reported = true;
             }
+            // An open held up by a break the server sent another client after it.
+            let holder = if o.cmd == Command::CREATE {
+                self.breaks.iter().rev().find(|b| b.server == ev.conn.server && b.conn != ev.conn.id && b.ts_ns >= o.ts_ns && b.acked.is_none())
+            } else {
+                None
+            };
+            let (cause, mut related) = match (o.interim_frame, holder) {
+                (_, Some(b)) => (
+                    format!(
+                        "{} It is most likely waiting for the oplock/lease break the server sent in frame {} to {}{}, which that client has not acknowledged: the open completes when it does, or when the server's break timeout (about 35 s) expires. Check that client (is it hung or unreachable?) and the handle it holds (Get-SmbOpenFile on Windows, smbstatus on Samba).",
+                        o.interim_frame.map(|f| format!("The server acknowledged it with an interim STATUS_PENDING in frame {f}, so it has the request and is working on it.")).unwrap_or_default(),
+                        b.frame,
+                        b.client,
+                        b.file.as_deref().map(|f| format!(" for {f}")).unwrap_or_default()
+                    ),
+                    vec![o.frame, b.frame],
+                ),
+                (Some(f), None) => (
+                    format!(
+                        "The server acknowledged it with an interim STATUS_PENDING in frame {f}, so it has the request and is still working on it: it is blocked server-side (a lock or oplock held elsewhere, a hung file-system filter, slow storage). Check the server's open handles (Get-SmbOpenFile, smbstatus) and its SMB operational log or log.smbd."
+                    ),
+                    vec![o.frame, f],
+                ),
+                (None, None) => (
+                    "The server lost or is stuck on that one request: a hung file-system filter, a blocked backend, or a request the server dropped. Check the server's SMB operational event log or log.smbd, and whether the client cancels and retries.".to_string(),
+                    vec![o.frame],
+                ),
+            };
+            related.dedup();
             out.push(Finding {
                 rule: &catalog::PERF_UNANSWERED,
                 text: format!(
-                    "No response to the {} request of frame {} (message id {}) after {}, while the server kept answering later requests on this connection (this {} response to frame {}). The server lost or is stuck on that one request: a hung file-system filter, a blocked backend, or a request the server dropped. Check the server's SMB operational event log or log.smbd, and whether the client cancels and retries.",
+                    "No final response to the {} request of frame {} (message id {}) after {}, while the server kept answering later requests on this connection (this {} response to frame {}). {cause}",
                     o.cmd,
                     o.frame,
                     o.msg_id,
@@ -217,7 +261,7 @@ impl PerfRules {
                     h.command,
                     req.frame
                 ),
-                related_frames: vec![o.frame],
+                related_frames: related,
             });
         }
         if waits_by_design(h.command) || req.pipe {

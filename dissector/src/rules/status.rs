@@ -6,11 +6,13 @@ use ahash::HashMap;
 
 use super::catalog::{self, RuleDef};
 use super::status_advice::{advice, is_routine};
-use super::{ConnView, MsgEvent};
+use super::{secs, ConnView, MsgEvent};
 use crate::analyzer::Config;
+use crate::net::flow::ConnId;
 use crate::output::Finding;
 use crate::smb::records::file_records::FileOp;
-use crate::smb::types::{Command, Dialect, InfoType, NtStatus};
+use crate::smb::records::Body;
+use crate::smb::types::{Command, CtlCode, Dialect, InfoType, NtStatus};
 use crate::state::session::Session;
 use crate::state::track::Asked;
 
@@ -22,6 +24,45 @@ const MAX_KEYS: usize = 4096;
 pub struct StatusRules {
     /// Failed tree connects by (server address, share path): request frames.
     tree_failures: HashMap<(String, String), Vec<u32>>,
+    /// Last successful logon per session id: (response frame, time), and how
+    /// often the session expired since it was first seen.
+    logons: HashMap<u64, Logon>,
+    /// Connections where a CREATE was answered STATUS_PATH_NOT_COVERED: a DFS
+    /// referral failing there is evidence, not the routine probe clients make
+    /// before every share.
+    dfs_redirected: HashMap<ConnId, u32>,
+    /// Sessions the client logged off: LOGOFF request frame and who it was
+    /// (the session state forgets them, a later STATUS_USER_SESSION_DELETED
+    /// still wants to name them).
+    logoffs: HashMap<u64, (u32, String)>,
+    /// Durable handles the server granted, by persistent file id.
+    durable_grants: HashMap<u64, DurableGrant>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct DurableGrant {
+    frame: u32,
+    ts_ns: i64,
+    timeout_ms: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Logon {
+    frame: u32,
+    ts_ns: i64,
+    expiries: u32,
+}
+
+/// Who a session is, for a sentence: the user when the logon showed it,
+/// else how it authenticated and to which name.
+fn session_phrase(s: Option<&Session>, id: u64) -> String {
+    let Some(s) = s else { return format!("session 0x{id:x}") };
+    match (s.user.as_deref(), s.auth.as_deref(), s.target_spn.as_deref()) {
+        (Some(u), _, _) => format!("session 0x{id:x} of {u}"),
+        (None, Some(a), Some(spn)) => format!("session 0x{id:x} ({a}, ticket for {spn})"),
+        (None, Some(a), None) => format!("session 0x{id:x} ({a})"),
+        (None, None, _) => format!("session 0x{id:x}"),
+    }
 }
 
 fn user_phrase(s: Option<&Session>) -> String {
@@ -102,13 +143,42 @@ fn session_rule(status: NtStatus) -> Option<&'static RuleDef> {
 }
 
 impl StatusRules {
+    pub fn forget(&mut self, id: ConnId) {
+        self.dfs_redirected.remove(&id);
+    }
+
     pub fn on_message(&mut self, _cfg: &Config, ev: &MsgEvent<'_>, out: &mut Vec<Finding>) {
         let h = ev.hdr;
         let m = ev.fields;
+        if h.is_response() && h.command == Command::SESSION_SETUP && h.status == NtStatus::SUCCESS && h.session_id != 0 {
+            if self.logons.len() >= MAX_KEYS && !self.logons.contains_key(&h.session_id) {
+                self.logons.clear(); // bounded: forget old sessions wholesale
+            }
+            let l = self.logons.entry(h.session_id).or_default();
+            l.frame = ev.frame;
+            l.ts_ns = ev.ts_ns;
+        }
+        if !h.is_response() && h.command == Command::LOGOFF && h.session_id != 0 {
+            if self.logoffs.len() >= MAX_KEYS {
+                self.logoffs.clear();
+            }
+            self.logoffs.insert(h.session_id, (ev.frame, session_phrase(ev.session, h.session_id)));
+        }
+        if let (Body::CreateResponse(r), NtStatus::SUCCESS) = (ev.body, h.status) {
+            if r.durable_granted {
+                if self.durable_grants.len() >= MAX_KEYS {
+                    self.durable_grants.clear();
+                }
+                self.durable_grants.insert(r.file_id.persistent, DurableGrant { frame: ev.frame, ts_ns: ev.ts_ns, timeout_ms: r.durable_timeout_ms });
+            }
+        }
         if !h.is_response() || m.interim || !h.status.is_error() && !h.status.is_warning() {
             return;
         }
         let status = h.status;
+        if h.command == Command::CREATE && status == NtStatus::PATH_NOT_COVERED && self.dfs_redirected.len() < MAX_KEYS {
+            self.dfs_redirected.insert(ev.conn.id, ev.frame);
+        }
         let req = m.request_frame;
         let related: Vec<u32> = req.into_iter().collect();
         let mut push = |rule: &'static RuleDef, text: String, related_frames: Vec<u32>| out.push(Finding { rule, text, related_frames });
@@ -116,29 +186,53 @@ impl StatusRules {
         // Statuses that mean the same on any command.
         match status {
             NtStatus::NETWORK_SESSION_EXPIRED => {
+                let logon = self.logons.get_mut(&h.session_id).map(|l| {
+                    l.expiries += 1;
+                    *l
+                });
+                let lifetime = match logon {
+                    Some(l) => format!(
+                        " It expired {} after its logon in frame {}, which is about the lifetime of the ticket the client got",
+                        secs(ev.ts_ns - l.ts_ns),
+                        l.frame
+                    ),
+                    None => String::new(),
+                };
+                let repeat = match logon.map(|l| l.expiries) {
+                    Some(n) if n >= 2 => format!(
+                        " This is expiry number {n} of this session in the capture: re-authentication works, but the tickets are short-lived, so the client pays a new logon every time (check the ticket lifetime policy: Maximum lifetime for service ticket, or krb5 ticket_lifetime / kinit -l)."
+                    ),
+                    _ => " Once is normal.".to_string(),
+                };
+                let mut related = related;
+                related.extend(logon.map(|l| l.frame));
                 return push(
                     &catalog::SESSION_EXPIRED,
                     format!(
-                        "The server answered the {} request (frame {}) with STATUS_NETWORK_SESSION_EXPIRED: the session of {} (id 0x{:x}) outlived its Kerberos ticket or the server's session lifetime. The client is expected to re-authenticate with a new SESSION_SETUP on the same session id; once is normal, a loop of expiries or a failed re-authentication is not. Check that a SESSION_SETUP follows, and the client's Kerberos tickets (klist) and the KDC's ticket lifetime policy.",
+                        "The server answered the {} request (frame {}) with STATUS_NETWORK_SESSION_EXPIRED: {} outlived its Kerberos ticket or the server's session lifetime.{lifetime}. The client is expected to re-authenticate with a new SESSION_SETUP on the same session id and then retry the request.{repeat} Next check: that a SESSION_SETUP on this session follows and succeeds (filter: smb2.sesid == 0x{:x} && smb2.cmd == 1), the client's Kerberos tickets (klist) and the KDC's ticket lifetime policy.",
                         h.command,
                         req.map(|f| f.to_string()).unwrap_or_else(|| "not captured".into()),
-                        user_phrase(ev.session),
+                        session_phrase(ev.session, h.session_id),
                         h.session_id
                     ),
                     related,
                 );
             }
             NtStatus::USER_SESSION_DELETED => {
-                return push(
-                    &catalog::SESSION_DELETED,
-                    format!(
-                        "The server answered the {} request with STATUS_USER_SESSION_DELETED: it no longer knows session 0x{:x} ({}). Likely cause: the server restarted or failed over, the session was closed on the server (Close-SmbSession, idle timeout autodisconnect) or logged off, and the client kept using it. Check the server's event log (SMBServer, System) for restarts at that time and Get-SmbServerConfiguration AutoDisconnectTimeout.",
-                        h.command,
-                        h.session_id,
-                        user_phrase(ev.session)
+                let text = match self.logoffs.get(&h.session_id) {
+                    Some((frame, who)) => format!(
+                        "The server answered the {} request with STATUS_USER_SESSION_DELETED: the client itself logged {who} off in frame {frame} (LOGOFF) and then kept using the session id. The server is right; the client (or two parts of one client sharing a session) has a bug, and the request fails until it logs on again. Next check: the client application or SMB client version, and whether a new SESSION_SETUP follows.",
+                        h.command
                     ),
-                    related,
-                );
+                    None => format!(
+                        "The server answered the {} request with STATUS_USER_SESSION_DELETED: it no longer knows {}. Likely cause: the server restarted or failed over, the session was closed on the server (Close-SmbSession, idle timeout autodisconnect) or logged off, and the client kept using it. Check the server's event log (SMBServer, System) for restarts at that time and Get-SmbServerConfiguration AutoDisconnectTimeout.",
+                        h.command,
+                        session_phrase(ev.session, h.session_id)
+                    ),
+                };
+                let mut related = related;
+                related.extend(self.logoffs.get(&h.session_id).map(|l| l.0));
+                return push(&catalog::SESSION_DELETED, text, related);
             }
             _ => {}
         }
@@ -189,10 +283,18 @@ impl StatusRules {
             (Command::SESSION_SETUP, NtStatus::ACCESS_DENIED, _) => {
                 let alias = ev.session.and_then(alias_evidence);
                 if let Some((used, own)) = alias {
+                    // What the KDC said about the alias, when the capture has it.
+                    let kdc = ev.session.and_then(|s| super::kdc_evidence::evidence(ev, s));
+                    let krb = match &kdc {
+                        Some((said, _, _)) => format!("Kerberos failed first: {said}"),
+                        None => "Kerberos, which needs an SPN for the alias, fell back to NTLM".to_string(),
+                    };
+                    let mut related = related;
+                    related.extend(kdc.map(|k| k.2).unwrap_or_default());
                     push(
                         &catalog::SESSION_ALIAS_REJECTED,
                         format!(
-                            "Session setup refused with STATUS_ACCESS_DENIED for {} ({}): the client addressed the server as \"{used}\", but the server calls itself {own} (names from its NTLM CHALLENGE). A server with strict name checking rejects connections to a name that is not its own, such as a DNS CNAME alias; and Kerberos, which needs an SPN for the alias, fell back to NTLM. Fix: connect with the server's real name, or register the alias (setspn -S cifs/{used} <server>, netdom computername <server> /add:{used}) or set DisableStrictNameChecking / OptionalNames on the server.",
+                            "Session setup refused with STATUS_ACCESS_DENIED for {} ({}): the client addressed the server as \"{used}\", but the server calls itself {own} (names from its NTLM CHALLENGE). A server with strict name checking rejects connections to a name that is not its own, such as a DNS CNAME alias; and {krb}. Fix: connect with the server's real name, or register the alias (setspn -S cifs/{used} <server>, netdom computername <server> /add:{used}) or set DisableStrictNameChecking / OptionalNames on the server.",
                             user_phrase(ev.session),
                             ev.session.and_then(|s| s.auth.as_deref()).unwrap_or("NTLM")
                         ),
@@ -220,29 +322,67 @@ impl StatusRules {
             (Command::SESSION_SETUP, s, _) if session_rule(s).is_some() => {
                 let rule = session_rule(s).unwrap_or(&catalog::STATUS_ERROR);
                 let a = advice(s);
+                // A logon for another domain's account goes through a trust: name that domain.
+                let user_domain = ev.session.and_then(|x| x.user.as_deref()).and_then(|u| u.split_once('\\')).map(|(d, _)| d).filter(|d| !d.is_empty());
+                let trust = match user_domain {
+                    Some(d) if std::ptr::eq(rule, &catalog::SESSION_NO_TRUST) => Some((
+                        format!(" The account belongs to domain {d}: if that is not the server's own domain, the server checks the logon through a trust and found no working path to a domain controller of {d}."),
+                        format!("on the server `nltest /dsgetdc:{d}` and `nltest /sc_query:{d}`, and the trust itself (Get-ADTrust, netdom trust /verify)"),
+                    )),
+                    _ => None,
+                };
+                let next = match &trust {
+                    Some((_, n)) => n.as_str(),
+                    None => a.map(|a| a.next_check).unwrap_or("the server's security event log (4625) for the failure reason"),
+                };
+                let trust = trust.as_ref().map(|t| t.0.as_str()).unwrap_or("");
                 push(
                     rule,
                     format!(
-                        "Logon refused: SESSION_SETUP answered {s} for {} ({}): {}. Next check: {}.",
+                        "Logon refused: SESSION_SETUP answered {s} for {} ({}): {}.{trust} Next check: {}.",
                         user_phrase(ev.session),
                         ev.session.and_then(|x| x.auth.as_deref()).unwrap_or("authentication not captured"),
                         a.map(|a| a.meaning).unwrap_or("the account cannot log on"),
-                        a.map(|a| a.next_check).unwrap_or("the server's security event log (4625) for the failure reason")
+                        next.strip_prefix("check ").unwrap_or(next)
                     ),
                     related,
                 );
             }
-            (Command::CREATE, s, Asked::Create { name, durable_reconnect, desired_access, .. }) => {
+            (Command::CREATE, s, Asked::Create { name, durable_reconnect, reconnect_of, desired_access, .. }) => {
                 let file = name.as_deref().unwrap_or("(name not captured)");
                 let who = user_phrase(ev.session);
                 match s {
-                    NtStatus::OBJECT_NAME_NOT_FOUND | NtStatus::OBJECT_PATH_NOT_FOUND if *durable_reconnect => push(
-                        &catalog::CREATE_DURABLE_HANDLE_LOST,
-                        format!(
-                            "Durable handle reconnect of {file} refused with {s}: the server no longer holds the handle the client kept across the disconnect, so unsaved state (locks, cached writes) of that open is lost. Likely cause: the server restarted, the durable timeout expired before the client came back, or a failover without continuous availability. Check the server's SMBServer event log and whether the share is continuously available (Get-SmbShare | Select ContinuouslyAvailable)."
-                        ),
-                        related,
-                    ),
+                    NtStatus::OBJECT_NAME_NOT_FOUND | NtStatus::OBJECT_PATH_NOT_FOUND if *durable_reconnect => {
+                        let grant = reconnect_of.and_then(|id| self.durable_grants.get(&id)).copied();
+                        // Time since the grant bounds the time since the disconnect from above.
+                        let cause = match grant {
+                            Some(g) => {
+                                let since = ev.ts_ns - g.ts_ns;
+                                let timeout = g.timeout_ms.map(|t| t as i64 * 1_000_000);
+                                let granted = format!(
+                                    "The server granted that durable handle in frame {}{}; the reconnect came {} after the open",
+                                    g.frame,
+                                    timeout.map(|t| format!(" with a {} timeout", secs(t))).unwrap_or_default(),
+                                    secs(since)
+                                );
+                                match timeout {
+                                    Some(t) if since < t => format!("{granted}, within the timeout, so the handle did not time out: the server lost its state (it restarted, or failed over without continuous availability)."),
+                                    Some(_) => format!("{granted}, longer than the timeout: if the connection dropped long before the reconnect, the handle expired; otherwise the server lost its state (restart, failover)."),
+                                    None => format!("{granted}. Likely cause: the server restarted, the durable timeout expired before the client came back, or a failover without continuous availability."),
+                                }
+                            }
+                            None => "Likely cause: the server restarted, the durable timeout expired before the client came back, or a failover without continuous availability.".to_string(),
+                        };
+                        let mut related = related;
+                        related.extend(grant.map(|g| g.frame));
+                        push(
+                            &catalog::CREATE_DURABLE_HANDLE_LOST,
+                            format!(
+                                "Durable handle reconnect of {file} refused with {s}: the server no longer holds the handle the client kept across the disconnect, so unsaved state (locks, cached writes) of that open is lost. {cause} Check the server's SMBServer event log (or log.smbd) for a restart at that time and whether the share is continuously available (Get-SmbShare | Select ContinuouslyAvailable)."
+                            ),
+                            related,
+                        )
+                    }
                     NtStatus::OBJECT_NAME_NOT_FOUND | NtStatus::OBJECT_PATH_NOT_FOUND => {
                         // Only files the user wanted: not probes, and opened to read, write or run.
                         const DATA_ACCESS: u32 = 0x0000_0001 | 0x0000_0002 | 0x0000_0020 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000 | 0x8000_0000 | 0x0200_0000;
@@ -311,6 +451,11 @@ impl StatusRules {
             (_, NtStatus::FILE_CLOSED | NtStatus::INVALID_PARAMETER, _) if h.flags.is_related() => {}
             // A named pipe closed by its server once the RPC is done.
             (_, NtStatus::FILE_CLOSED, _) if m.tree.as_deref().is_some_and(|t| t.to_ascii_uppercase().ends_with("\\IPC$")) => {}
+            // The DFS referral clients ask for on IPC$ before using a share: a
+            // server that is no DFS root refuses it (each in its own words).
+            // Only after a PATH_NOT_COVERED is a failed referral news.
+            (Command::IOCTL, _, Asked::File { op: FileOp::Ioctl { ctl_code: CtlCode::DFS_GET_REFERRALS | CtlCode::DFS_GET_REFERRALS_EX, .. }, .. })
+                if !self.dfs_redirected.contains_key(&ev.conn.id) => {}
             // Explorer asks every file for its security descriptor; not being allowed to read it is normal.
             (Command::QUERY_INFO, NtStatus::ACCESS_DENIED, Asked::File { op: FileOp::QueryInfo { info_type: InfoType::SECURITY, .. }, .. }) => {}
             (cmd, s, _) if !is_routine(cmd, s) && s.is_error() => self.generic(ev, s, &mut push),
@@ -322,7 +467,7 @@ impl StatusRules {
         let m = ev.fields;
         let on = m.file.as_deref().or(m.tree.as_deref()).map(|x| format!(" on {x}")).unwrap_or_default();
         let text = match advice(s) {
-            Some(a) => format!("{} answered {s}{on}: {}. Next check: {}.", ev.hdr.command, a.meaning, a.next_check),
+            Some(a) => format!("{} answered {s}{on}: {}. Next check: {}.", ev.hdr.command, a.meaning, a.next_check.strip_prefix("check ").unwrap_or(a.next_check)),
             None => format!(
                 "{} answered {s}{on}. smbdiag has no specific diagnosis for this status; look it up in MS-ERREF 2.3 and read it with the request of frame {}.",
                 ev.hdr.command,

@@ -92,6 +92,15 @@ impl TransportRules {
         self.conns.remove(&id);
     }
 
+    /// Encrypted answers cannot be matched to requests: the ones outstanding
+    /// may have been answered (Samba encrypts answers on an encrypt-desired
+    /// share even to plain requests).
+    pub fn on_encrypted_from_server(&mut self, id: ConnId) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.outstanding.clear();
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.conns.len()
     }

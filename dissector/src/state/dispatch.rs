@@ -2,6 +2,7 @@
 //! matches responses to requests and fills the frame's report.
 
 use crate::analyzer::{Config, Reports};
+use crate::net::flow::Dir;
 use crate::rules::{ConnView, Engine, MsgEvent, Smb1NegotiateEvent};
 use crate::summary::Summary;
 use crate::output::{Finding, FrameReport, MessageFields, OpaquePdu};
@@ -13,6 +14,7 @@ use crate::smb::types::{Command, NtStatus};
 
 use super::pending::PendingRequest;
 use super::track::{self, Asked};
+use super::kdc::KdcState;
 use super::session::SessionTable;
 use super::ConnCtx;
 
@@ -22,11 +24,15 @@ pub struct FrameCtx<'a> {
     pub ts_ns: i64,
     /// The connection of the PDU being processed.
     pub conn: ConnView,
+    /// Which way the PDU being processed travels.
+    pub dir: Dir,
     pub report: &'a mut FrameReport,
     pub reports: &'a mut Reports,
     pub engine: &'a mut Engine,
     pub config: &'a Config,
     pub summary: &'a mut Summary,
+    /// Port-88 streams and what the KDCs said (the rules read the log).
+    pub kdc: &'a mut KdcState,
 }
 
 pub fn note_resync(f: &mut FrameCtx<'_>, skipped: u64) {
@@ -50,6 +56,9 @@ pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: 
         PduKind::Transform => {
             if let Ok((_, t)) = header_records::parse_transform_header(pdu.data) {
                 f.summary.on_encrypted(f.conn.id, f.conn.client, f.conn.server, f.frame);
+                if f.dir == Dir::ToClient {
+                    f.engine.on_encrypted_from_server(f.conn.id);
+                }
                 f.report.opaque.push(OpaquePdu {
                     session_id: t.session_id,
                     description: format!("Encrypted SMB3 message, {} bytes, session 0x{:016x}", t.original_message_size, t.session_id),
@@ -201,7 +210,7 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
         f.summary.on_bytes(f.conn.id, 0, w.count as u64);
     }
     let session = sessions.session(hdr.session_id);
-    let ev = MsgEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, hdr, fields: &m, negotiate_offer, body: &body, asked: &asked, session, sessions: &*sessions };
+    let ev = MsgEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, hdr, fields: &m, negotiate_offer, body: &body, asked: &asked, session, sessions: &*sessions, kdc: &f.kdc.log };
     let mut found = Vec::new();
     f.engine.on_message(f.config, &ev, &mut found);
     f.summary.on_message(f.conn.id, f.conn.client, f.conn.server, f.frame, &m, hdr.flags.is_signed());

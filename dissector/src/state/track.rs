@@ -25,7 +25,8 @@ pub enum Asked {
     Negotiate { dialects: Vec<Dialect> },
     SessionSetup { auth: AuthInfo },
     TreeConnect { path: Option<Arc<str>> },
-    Create { name: Option<Arc<str>>, tree_id: Option<u32>, durable_reconnect: bool, disposition: u32, desired_access: u32 },
+    /// `reconnect_of`: the persistent id of the durable open a DHnC/DH2C asks back.
+    Create { name: Option<Arc<str>>, tree_id: Option<u32>, durable_reconnect: bool, reconnect_of: Option<u64>, disposition: u32, desired_access: u32 },
     /// Requests on an open: which one (to close it, count bytes...).
     File { key: Option<FileKey>, op: FileOp },
 }
@@ -61,7 +62,14 @@ pub fn on_request(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Head
             if hdr.flags.is_related() || hdr.next_command != 0 {
                 ctx.chain_create = name.clone();
             }
-            Asked::Create { name, tree_id: hdr.tree_id(), durable_reconnect: r.is_durable_reconnect(), disposition: r.disposition.0, desired_access: r.desired_access.0 }
+            Asked::Create {
+                name,
+                tree_id: hdr.tree_id(),
+                durable_reconnect: r.is_durable_reconnect(),
+                reconnect_of: r.reconnect_file_id.map(|f| f.persistent),
+                disposition: r.disposition.0,
+                desired_access: r.desired_access.0,
+            }
         }
         Body::FileRequest(FileRequest { file_id, op }) => Asked::File { key: file_id.map(key), op: op.clone() },
         _ => Asked::Nothing,

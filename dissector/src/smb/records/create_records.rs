@@ -46,6 +46,8 @@ pub struct CreateRequest {
     pub name: Option<String>,
     /// Create context names ("DHnQ", "DH2C", "RqLs", "MxAc"...).
     pub contexts: Vec<String>,
+    /// The open a durable reconnect (DHnC / DH2C) asks back (2.2.13.2.4, 2.2.13.2.12).
+    pub reconnect_file_id: Option<FileId>,
 }
 
 impl CreateRequest {
@@ -67,31 +69,42 @@ pub struct CreateResponse {
     pub attributes: Flags32,
     pub file_id: FileId,
     pub contexts: Vec<String>,
+    /// The server granted a durable handle (DHnQ or DH2Q response context).
+    pub durable_granted: bool,
+    /// DH2Q response: how long the server keeps the handle after a disconnect (ms).
+    pub durable_timeout_ms: Option<u32>,
 }
 
-/// Names of a create-context chain at `off`, following Next offsets.
-fn context_names(msg: &[u8], off: usize, len: usize) -> Vec<String> {
-    let Some(chain) = at_offset(msg, off, len) else { return Vec::new() };
-    let mut out = Vec::new();
+/// Walk a create-context chain at `off` (following Next offsets, at most 32
+/// contexts): each context's name and data, both bounds-checked.
+fn for_each_context(msg: &[u8], off: usize, len: usize, mut f: impl FnMut(&[u8], &[u8])) {
+    let Some(chain) = at_offset(msg, off, len) else { return };
     let mut pos = 0usize;
     for _ in 0..32 {
         let Some(c) = chain.get(pos..) else { break };
-        let parsed: IResult<&[u8], (u32, u16, u16)> = (|| {
+        let parsed: IResult<&[u8], (u32, u16, u16, u16, u32)> = (|| {
             let (i, next) = le_u32(c)?;
             let (i, name_off) = le_u16(i)?;
             let (i, name_len) = le_u16(i)?;
-            Ok((i, (next, name_off, name_len)))
+            let (i, _reserved) = le_u16(i)?;
+            let (i, data_off) = le_u16(i)?;
+            let (i, data_len) = le_u32(i)?;
+            Ok((i, (next, name_off, name_len, data_off, data_len)))
         })();
-        let Ok((_, (next, name_off, name_len))) = parsed else { break };
+        let Ok((_, (next, name_off, name_len, data_off, data_len))) = parsed else { break };
         if let Some(n) = at_offset(c, name_off as usize, name_len as usize) {
-            out.push(String::from_utf8_lossy(n).into_owned());
+            let data = if data_len == 0 { &[][..] } else { at_offset(c, data_off as usize, data_len as usize).unwrap_or(&[]) };
+            f(n, data);
         }
         if next == 0 || next % 8 != 0 {
             break;
         }
         pos += next as usize;
     }
-    out
+}
+
+fn context_name(n: &[u8]) -> String {
+    String::from_utf8_lossy(n).into_owned()
 }
 
 pub fn parse_create_request(msg: &[u8]) -> IResult<&[u8], CreateRequest> {
@@ -112,7 +125,16 @@ pub fn parse_create_request(msg: &[u8]) -> IResult<&[u8], CreateRequest> {
     let (i, ctx_off) = le_u32(i)?;
     let (i, ctx_len) = le_u32(i)?;
     let name = if name_len == 0 { Some(String::new()) } else { at_offset(msg, name_off as usize, name_len as usize).map(utf16_string) };
-    let contexts = if ctx_len > 0 { context_names(msg, ctx_off as usize, ctx_len as usize) } else { Vec::new() };
+    let mut contexts = Vec::new();
+    let mut reconnect_file_id = None;
+    if ctx_len > 0 {
+        for_each_context(msg, ctx_off as usize, ctx_len as usize, |n, data| {
+            if n == b"DHnC" || n == b"DH2C" {
+                reconnect_file_id = file_id(data).ok().map(|(_, id)| id);
+            }
+            contexts.push(context_name(n));
+        });
+    }
     Ok((
         i,
         CreateRequest {
@@ -123,6 +145,7 @@ pub fn parse_create_request(msg: &[u8]) -> IResult<&[u8], CreateRequest> {
             options: Flags32(options),
             name,
             contexts,
+            reconnect_file_id,
         },
     ))
 }
@@ -141,10 +164,31 @@ pub fn parse_create_response(msg: &[u8]) -> IResult<&[u8], CreateResponse> {
     let (i, fid) = file_id(i)?;
     let (i, ctx_off) = le_u32(i)?;
     let (i, ctx_len) = le_u32(i)?;
-    let contexts = if ctx_len > 0 { context_names(msg, ctx_off as usize, ctx_len as usize) } else { Vec::new() };
+    let mut contexts = Vec::new();
+    let (mut durable_granted, mut durable_timeout_ms) = (false, None);
+    if ctx_len > 0 {
+        for_each_context(msg, ctx_off as usize, ctx_len as usize, |n, data| {
+            if n == b"DHnQ" || n == b"DH2Q" {
+                durable_granted = true;
+            }
+            if n == b"DH2Q" {
+                durable_timeout_ms = le_u32::<_, nom::error::Error<&[u8]>>(data).ok().map(|(_, t)| t);
+            }
+            contexts.push(context_name(n));
+        });
+    }
     Ok((
         i,
-        CreateResponse { oplock_level, create_action: CreateAction(create_action), end_of_file, attributes: Flags32(attributes), file_id: fid, contexts },
+        CreateResponse {
+            oplock_level,
+            create_action: CreateAction(create_action),
+            end_of_file,
+            attributes: Flags32(attributes),
+            file_id: fid,
+            contexts,
+            durable_granted,
+            durable_timeout_ms,
+        },
     ))
 }
 
@@ -166,6 +210,32 @@ mod tests {
         let (_, c) = parse_create_response(&resp).unwrap();
         assert_eq!(c.create_action.0, 1, "the file existed and was opened");
         assert_eq!(c.end_of_file, 19, "hello.txt is 19 bytes");
+    }
+
+    #[test]
+    fn durable_grant_and_reconnect_contexts_match_wireshark() {
+        // Wireshark: frame 15 smb2.dh2x.timeout == 60000, smb2.fid
+        // 6f9b7ba5-0000-0000-6896-a27400000000, asked back by frame 34's DH2C.
+        let (_, granted) = parse_create_response(&hex(CREATE_RESPONSE_DURABLE_GRANTED)).unwrap();
+        assert!(granted.durable_granted);
+        assert_eq!(granted.durable_timeout_ms, Some(60_000));
+        let (_, again) = parse_create_request(&hex(CREATE_REQUEST_DURABLE_RECONNECT)).unwrap();
+        assert!(again.is_durable_reconnect());
+        assert_eq!(again.reconnect_file_id.map(|f| f.persistent), Some(granted.file_id.persistent));
+        assert_eq!(granted.file_id.persistent, 0x6f9b_7ba5);
+        // Cut anywhere: never a wrong timeout or file id, only none.
+        let resp = hex(CREATE_RESPONSE_DURABLE_GRANTED);
+        for n in 0..resp.len() {
+            if let Ok((_, r)) = parse_create_response(&resp[..n]) {
+                assert!(r.durable_timeout_ms.is_none() || r.durable_timeout_ms == Some(60_000), "cut at {n}");
+            }
+        }
+        let req = hex(CREATE_REQUEST_DURABLE_RECONNECT);
+        for n in 0..req.len() {
+            if let Ok((_, r)) = parse_create_request(&req[..n]) {
+                assert!(r.reconnect_file_id.is_none() || r.reconnect_file_id.map(|f| f.persistent) == Some(0x6f9b_7ba5), "cut at {n}");
+            }
+        }
     }
 
     #[test]
