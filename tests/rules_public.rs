@@ -38,6 +38,14 @@ const CASES: &[Case] = &[
     // client used rewritten to an alias.
     Case { capture: "edited:alias_rejected.pcap", rule: "session.alias_rejected",
         filter: "smb2.cmd == 1 && smb2.nt_status == 0xc0000022", evidence: &["\"fileshare\"", "vm / LABSRV", "setspn -S cifs/fileshare", "DisableStrictNameChecking"] },
+    // The same case with the Kerberos side real (lab Samba AD DC: the KDC refuses
+    // cifs/files.lab.test, an alias with no SPN); only the final SESSION_SETUP
+    // status was rewritten to the strict name check's STATUS_ACCESS_DENIED.
+    Case { capture: "edited:alias_rejected_kerberos.pcap", rule: "session.alias_rejected",
+        filter: "smb2.cmd == 1 && smb2.nt_status == 0xc0000022",
+        evidence: &["\"files.lab.test\"", "labdc.lab.test / LABDC", "Kerberos failed first", "KDC_ERR_S_PRINCIPAL_UNKNOWN (frames 27 and 39)", "setspn -S cifs/files.lab.test"] },
+    Case { capture: "edited:alias_rejected_kerberos.pcap", rule: "session.ntlm_fallback",
+        filter: "smb2.cmd == 1 && smb2.nt_status == 0xc0000022", evidence: &["KDC_ERR_S_PRINCIPAL_UNKNOWN", "The KDC was reachable"] },
 ];
 
 fn path(c: &str) -> PathBuf {

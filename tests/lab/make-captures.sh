@@ -20,7 +20,8 @@ OUT=${SDLAB_OUT:-$HERE/../captures/lab}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-CLI=sdlab-cli SRV=sdlab-srv
+# SDLAB_NS names the namespace pair, so two lab runs can work side by side.
+CLI=${SDLAB_NS:-sdlab}-cli SRV=${SDLAB_NS:-sdlab}-srv
 CIP=10.99.0.1 SIP=10.99.0.2
 PW='Lab-Passw0rd'
 WORK=$(mktemp -d /tmp/sdlab.XXXXXX)
@@ -39,6 +40,7 @@ in_srv() { ip netns exec "$SRV" "$@"; }
 cleanup() {
     stop_capture || true
     stop_smbd || true
+    stop_dc 2>/dev/null || true
     ip netns del "$CLI" 2>/dev/null || true
     ip netns del "$SRV" 2>/dev/null || true
     rm -rf "$WORK"
@@ -497,6 +499,223 @@ scenario_slow_response() {
     end; stop_smbd
 }
 
+# Kerberos: a Samba AD DC in the server namespace (tests/lab/ad_dc.sh).
+. "$HERE/ad_dc.sh"
+
+scenario_kerberos_session_expired() {
+    dc_up
+    begin kerberos_session_expired
+    # smbtorture's expire test asks for 4-second tickets; smbd ends the session
+    # when the service ticket ends and answers the next request
+    # STATUS_NETWORK_SESSION_EXPIRED; the client re-authenticates on the same
+    # session id (a new ticket, a new SESSION_SETUP), twice.
+    krb_client smbtorture "//labdc.lab.test/data" -U "sdalice%$PW" --use-kerberos=required \
+        --option=gensec_gssapi:requested_life_time=4 smb2.session.expire1n || echo "smbtorture expire1n failed" >&2
+    expect session.expired 'smb2.nt_status == 0xc000035c' first 'STATUS_NETWORK_SESSION_EXPIRED;QUERY_INFO;Kerberos, ticket for cifs/labdc.lab.test;after its logon in frame;Once is normal;smb2.cmd == 1'
+    # smbtorture lets the renewed session expire again: the second expiry says so.
+    expect session.expired 'smb2.nt_status == 0xc000035c' last 'STATUS_NETWORK_SESSION_EXPIRED;after its logon in frame;expiry number 2;short-lived'
+    end; stop_dc
+}
+
+scenario_kerberos_ntlm_fallback() {
+    dc_up
+    begin kerberos_ntlm_fallback
+    # files.lab.test is an alias of the DC with no SPN: the KDC answers the
+    # TGS-REQ for cifs/files.lab.test KDC_ERR_S_PRINCIPAL_UNKNOWN (on TCP port
+    # 88, in the capture) and smbclient falls back to NTLM.
+    krb_client smbclient -p 445 "//files.lab.test/data" -U "sdalice%$PW" --use-kerberos=desired -c "ls" || true
+    expect session.ntlm_fallback 'smb2.cmd == 1 && smb2.flags.response == 1 && smb2.nt_status == 0' first \
+        'NTLM instead of Kerberos;cifs/files.lab.test;no SPN is registered'
+    end; stop_dc
+}
+
+scenario_kerberos_healthy() {
+    dc_up
+    begin kerberos_healthy
+    # The same client by the DC's real name: a Kerberos ticket for cifs/labdc.lab.test, no fallback.
+    krb_client smbclient -p 445 "//labdc.lab.test/data" -U "sdalice%$PW" --use-kerberos=desired -c "ls; get hello.txt $WORK/krb-hello.txt" || true
+    end; stop_dc
+}
+
+scenario_session_deleted() {
+    write_conf ""; start_smbd
+    begin session_deleted
+    # The client logs off, then sends a TREE_CONNECT on the old session id, as a
+    # client does when the server dropped its session without it noticing.
+    in_cli /usr/bin/python3 "$HERE/session_deleted.py" "$SIP" data sdalice "$PW" >>"$WORK/client.log" 2>&1 || true
+    expect session.deleted 'smb2.cmd == 3 && smb2.nt_status == 0xc0000203' first 'STATUS_USER_SESSION_DELETED;TREE_CONNECT;of sdalice off in frame;(LOGOFF);kept using the session id'
+    end; stop_smbd
+}
+
+scenario_plain_on_encrypted_share() {
+    write_conf "" "    server smb encrypt = desired"; start_smbd
+    begin plain_on_encrypted_share
+    # The share asks for encryption (desired: it does not insist); an SMB 3
+    # client that ignores the request reads a file with plain requests. Samba
+    # serves them but encrypts every answer on that tree (SMB2 TRANSFORM), so
+    # the capture shows plain requests and encrypted responses.
+    in_cli /usr/bin/python3 "$HERE/plain_on_encrypted_share.py" "$SIP" data hello.txt sdalice "$PW" >>"$WORK/client.log" 2>&1 || true
+    expect security.no_encryption 'smb2.cmd == 5 && smb2.flags.response == 0' first 'asks for encryption;\\10.99.0.2\data;CREATE;negotiated SMB 3.0, which can encrypt;ignores the share'"'"'s request'
+    end; stop_smbd
+}
+
+scenario_durable_handle_lost() {
+    # Durable handles need Samba's locking kept inside smbd (smb.conf(5), durable handles).
+    write_conf "" "    durable handles = yes
+    kernel oplocks = no
+    kernel share modes = no
+    posix locking = no"; start_smbd
+    begin durable_handle_lost
+    # A client holds a durable handle on a document and loses its connection;
+    # the server restarts while it is away (forgetting the handle); the
+    # client's reconnect of the handle is refused and it opens the file anew.
+    in_cli /usr/bin/python3 "$HERE/durable_reconnect.py" open "$SIP" data quarterly.xlsx sdalice "$PW" "$WORK/durable.state" >>"$WORK/client.log" 2>&1 || true
+    sleep 1
+    stop_smbd
+    # A real restart: every process of that smbd gone (its helpers hold the
+    # volatile state databases open, which survive while any process has them).
+    for _ in $(seq 100); do pgrep -f -- "--configfile=$WORK/samba/smb.conf" >/dev/null || break; sleep 0.1; done
+    start_smbd
+    in_cli /usr/bin/python3 "$HERE/durable_reconnect.py" reconnect "$SIP" data quarterly.xlsx sdalice "$PW" "$WORK/durable.state" >>"$WORK/client.log" 2>&1 || true
+    expect create.durable_handle_lost 'smb2.cmd == 5 && smb2.nt_status == 0xc0000034' first 'quarterly.xlsx;STATUS_OBJECT_NAME_NOT_FOUND;granted that durable handle in frame;with a 60 s timeout;within the timeout;restarted'
+    end; stop_smbd
+}
+
+scenario_unanswered_open() {
+    write_conf ""; start_smbd
+    begin unanswered_open
+    # One client holds inuse.docx with a batch oplock and never answers the
+    # break; another client's open of it waits for the server's break timeout
+    # while the same connection keeps asking for hello.txt's attributes.
+    in_cli /usr/bin/python3 "$HERE/oplock_holder.py" "$SIP" data inuse.docx sdbob "$PW" 45 >>"$WORK/client.log" 2>&1 &
+    local holder=$!
+    sleep 2
+    in_cli timeout 90 /usr/bin/python3 "$HERE/unanswered_open.py" "$SIP" data inuse.docx hello.txt sdalice "$PW" >>"$WORK/client.log" 2>&1 || true
+    kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true
+    # perf.unanswered on the 4th QUERY_INFO answer (12 s after the open); the
+    # open's own answer (the last successful CREATE) waited behind the break.
+    expect perf.unanswered 'smb2.cmd == 16 && smb2.flags.response == 1' nth:4 'No final response to the CREATE request;kept answering later requests;interim STATUS_PENDING in frame;waiting for the oplock/lease break the server sent in frame;smbstatus'
+    expect perf.lease_break_wait 'smb2.cmd == 5 && smb2.flags.response == 1 && smb2.nt_status == 0' last 'inuse.docx;oplock break;never acknowledged'
+    end; stop_smbd
+}
+
+scenario_credit_starvation() {
+    head -c $((4 * 1024 * 1024)) /dev/urandom > "$WORK/share/data/backup.vhdx"
+    chmod a+rw "$WORK/share/data/backup.vhdx"
+    # A server that grants each client at most 4 credits: smbclient sizes each
+    # READ to the credits it holds (4 x 64 KiB), spends them all, and asks for
+    # 8189 more each time; the server grants 4, so the next READ waits for the
+    # answer to the last. Jumbo frames keep the 4 MiB capture near 550 frames.
+    write_conf "    smb2 max credits = 4"; start_smbd
+    in_cli ip link set sdl-c mtu 9000; in_srv ip link set sdl-s mtu 9000
+    begin credit_starvation
+    client "//$SIP/data" -U "sdalice%$PW" -c "get backup.vhdx $WORK/backup.vhdx"
+    # Conclusive at the 9th READ: the 8th that could leave only after a grant.
+    expect perf.credit_starvation 'smb2.cmd == 8 && smb2.flags.response == 0' nth:9 \
+        'at most 4 credits (256 KiB;asked for up to 8189 more;one request at a time;8 times the client spent its credits on a READ;smb2 max credits;Smb2CreditsMax'
+    end; stop_smbd
+    in_cli ip link set sdl-c mtu 1500; in_srv ip link set sdl-s mtu 1500
+    rm -f "$WORK/share/data/backup.vhdx" "$WORK/backup.vhdx"
+}
+
+# A client command with the lab's Kerberos setup, like krb_client, for tools
+# that take no Samba options (kinit, kvno, faketime smbclient --configfile=...).
+krb_cmd() {
+    local k="$WORK/krb"
+    in_cli env KRB5_CONFIG="$k/krb5.conf" KRB5CCNAME="FILE:$k/ccache" \
+        unshare -m --propagation private sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' sh "$k/hosts" \
+        timeout 90 "$@" >>"${KRB_LOG:-$WORK/client.log}" 2>&1
+}
+
+scenario_trust_no_logon_servers() {
+    dc_up
+    # The DC trusts a domain OTHER whose domain controllers do not exist (the
+    # trusted domain object made through the DC's own LSA, as samba-tool does
+    # for its side of a trust); the DC reads its trusts when it starts.
+    in_srv /usr/bin/python3 "$HERE/create_trust.py" create "$SIP" Administrator "$PW" OTHER S-1-5-21-1111-2222-3333 >/dev/null
+    stop_dc; dc_up
+    begin trust_no_logon_servers
+    # A user of OTHER: the client finds no KDC for realm OTHER and uses NTLM;
+    # the DC hands the logon to its winbindd, which finds no DC of OTHER to
+    # pass it to: STATUS_NO_LOGON_SERVERS, at once.
+    krb_client smbclient -p 445 "//labdc.lab.test/data" -U "OTHER\\bob%$PW" --use-kerberos=desired -c "ls" || true
+    expect session.no_trust 'smb2.cmd == 1 && smb2.nt_status == 0xc000005e' first 'STATUS_NO_LOGON_SERVERS;OTHER\bob;domain controller;belongs to domain OTHER;nltest /dsgetdc:OTHER'
+    end
+    in_srv /usr/bin/python3 "$HERE/create_trust.py" delete "$SIP" Administrator "$PW" OTHER S-1-5-21-1111-2222-3333 >/dev/null
+    stop_dc
+}
+
+# Clock skew: the client's clock 15 minutes ahead of the DC's (libfaketime, in
+# the client process only; Kerberos allows 5 minutes).
+need_faketime() {
+    command -v faketime >/dev/null && command -v kinit >/dev/null ||
+        { echo "missing faketime or kinit: apt-get install -y faketime krb5-user" >&2; exit 1; }
+}
+
+scenario_kerberos_clock_skew_kdc() {
+    need_faketime; dc_up
+    begin kerberos_clock_skew_kdc
+    # smbclient's own logon (AS-REQ) goes through, but the KDC answers both its
+    # TGS-REQs for cifs/labdc.lab.test KRB_AP_ERR_SKEW (on TCP port 88).
+    # smbclient's Kerberos (Heimdal, FAST-armored TGS-REQ) takes the unarmored
+    # error for a failure ("FAST fast response is missing FX-FAST") and gives
+    # up with NT_STATUS_LOGON_FAILURE before any SESSION_SETUP: no NTLM fallback.
+    krb_cmd faketime -f +15m smbclient --configfile="$WORK/krb/smb.conf" -p 445 "//labdc.lab.test/data" -U "sdalice%$PW" \
+        --use-kerberos=desired -c "ls" || true
+    expect session.kerberos_failed 'tcp.flags.fin == 1 && ip.src == 10.99.0.1 && tcp.port == 445' first \
+        'The client 10.99.0.1 gave up;without logging on;KRB_AP_ERR_SKEW;cifs/labdc.lab.test;clock;w32tm'
+    end; stop_dc
+}
+
+scenario_kerberos_clock_skew_server() {
+    need_faketime; dc_up
+    # Tickets first, on time: a TGT and a service ticket for cifs/labdc.lab.test.
+    echo "$PW" | krb_cmd kinit sdalice@LAB.TEST
+    krb_cmd kvno cifs/labdc.lab.test@LAB.TEST
+    begin kerberos_clock_skew_server
+    # Then the clock jumps: the KDC refuses the client's TGS-REQs (for a
+    # krbtgt ticket to delegate) KRB_AP_ERR_SKEW, and smbd answers the AP-REQ made from the cached ticket
+    # (a skewed authenticator) STATUS_MORE_PROCESSING_REQUIRED with a KRB-ERROR
+    # KRB_AP_ERR_SKEW carrying its own time, as Windows does; the client
+    # corrects its clock offset and its next AP-REQ logs on. (Not
+    # STATUS_TIME_DIFFERENCE_AT_DC: Samba's Kerberos acceptor, Heimdal's
+    # GSS-API, answers a skewed authenticator with that error token.)
+    krb_cmd faketime -f +15m smbclient --configfile="$WORK/krb/smb.conf" -p 445 "//labdc.lab.test/data" \
+        --use-krb5-ccache="FILE:$WORK/krb/ccache" -c "ls" || true
+    end
+    rm -f "$WORK/krb/ccache"
+    stop_dc
+}
+
+scenario_server_zero_window() {
+    # A fixed receive buffer on the server (set before smbd opens its socket),
+    # so a stalled smbd closes its window after a few hundred KiB.
+    local rmem
+    rmem=$(in_srv sysctl -n net.ipv4.tcp_rmem)
+    in_srv sysctl -qw net.ipv4.tcp_rmem="4096 262144 262144"
+    write_conf ""; start_smbd
+    begin server_zero_window
+    # The client opens a file, then the smbd process serving it freezes for
+    # 2 s (as a server stuck on its storage would) while the client writes
+    # 2 MiB: smbd stops reading its socket, the receive buffer fills and the
+    # server's TCP advertises a zero window until it resumes.
+    coproc UPLOAD { in_cli /usr/bin/python3 "$HERE/stalled_upload.py" "$SIP" data upload.bin $((2 * 1024 * 1024)) sdalice "$PW" 2>>"$WORK/client.log"; }
+    local line pid
+    read -r line <&"${UPLOAD[0]}"
+    pid=$(in_srv ss -tnpH state established "( sport = :445 )" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
+    [ -n "$pid" ] || { echo "server_zero_window: no smbd connection process" >&2; exit 1; }
+    kill -STOP "$pid"
+    echo go >&"${UPLOAD[1]}"
+    sleep 2
+    kill -CONT "$pid"
+    read -r line <&"${UPLOAD[0]}" || true
+    wait "$UPLOAD_PID" 2>/dev/null || true
+    in_srv sysctl -qw net.ipv4.tcp_rmem="$rmem"
+    rm -f "$WORK/share/data/upload.bin"
+    expect transport.zero_window 'tcp.analysis.window_update && ip.src == 10.99.0.2' first 'The server 10.99.0.2 advertised a zero TCP receive window;not at the network;disk latency and CPU on 10.99.0.2'
+    end; stop_smbd
+}
+
 # Not a fixture (too big to commit): the bulk transfer scripts/bench.sh measures on.
 # SDLAB_OUT=target/bench SDLAB_TCPDUMP_BUFFER_KIB=1048576 tests/lab/make-captures.sh bench_bulk
 scenario_bench_bulk() {
@@ -515,7 +734,11 @@ ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disa
      share_access_denied file_not_found small_files_clean small_files_loss large_file_clean large_file_loss
      encryption_required encryption_old_client signing_required guest_access rst_mid_session slow_response
      file_access_denied sharing_violation oplock_break_wait delete_pending ntlmv1 account_disabled account_locked dfs_link
-     password_must_change workstation_restricted client_gives_up)
+     password_must_change workstation_restricted client_gives_up
+     session_deleted plain_on_encrypted_share durable_handle_lost unanswered_open
+     kerberos_session_expired kerberos_ntlm_fallback kerberos_healthy credit_starvation
+     trust_no_logon_servers kerberos_clock_skew_kdc kerberos_clock_skew_server
+     server_zero_window)
 
 net_up
 users_up
