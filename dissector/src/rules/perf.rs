@@ -179,10 +179,7 @@ impl PerfRules {
             }
         }
         let c = self.conns.entry(ev.conn.id).or_default();
-        let pipe = ev.fields.tree.as_deref().is_some_and(|t| {
-            let t = t.as_bytes();
-            t.len() >= 5 && t[t.len() - 5..].eq_ignore_ascii_case(b"\\IPC$")
-        });
+        let pipe = ev.fields.tree.as_deref().is_some_and(crate::state::session::is_ipc_path);
         if !h.is_response() {
             if waits_by_design(h.command) || c.outstanding.len() >= 4096 {
                 return;

@@ -450,7 +450,7 @@ impl StatusRules {
             // Later messages of a compound whose CREATE failed fail with it.
             (_, NtStatus::FILE_CLOSED | NtStatus::INVALID_PARAMETER, _) if h.flags.is_related() => {}
             // A named pipe closed by its server once the RPC is done.
-            (_, NtStatus::FILE_CLOSED, _) if m.tree.as_deref().is_some_and(|t| t.to_ascii_uppercase().ends_with("\\IPC$")) => {}
+            (_, NtStatus::FILE_CLOSED, _) if m.tree.as_deref().is_some_and(crate::state::session::is_ipc_path) => {}
             // The DFS referral clients ask for on IPC$ before using a share: a
             // server that is no DFS root refuses it (each in its own words).
             // Only after a PATH_NOT_COVERED is a failed referral news.

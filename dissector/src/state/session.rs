@@ -53,6 +53,12 @@ pub struct Session {
     pub conns: Vec<ConnId>,
 }
 
+/// `\\server\IPC$`: the share of named pipes (RPC), not files.
+pub fn is_ipc_path(path: &str) -> bool {
+    let b = path.as_bytes();
+    b.len() >= 5 && b[b.len() - 5..].eq_ignore_ascii_case(b"\\IPC$")
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Tree {
     pub path: Arc<str>,
@@ -139,5 +145,16 @@ impl SessionTable {
         self.sessions.remove(&session);
         self.trees.retain(|(s, _), _| *s != session);
         self.opens.retain(|(s, _), _| *s != session);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ipc_share_is_recognised_in_any_case() {
+        assert!(super::is_ipc_path("\\\\10.99.0.2\\IPC$"));
+        assert!(super::is_ipc_path("\\\\srv\\ipc$"));
+        assert!(!super::is_ipc_path("\\\\srv\\data"));
+        assert!(!super::is_ipc_path("PC$"));
     }
 }

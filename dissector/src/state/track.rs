@@ -146,7 +146,7 @@ pub fn on_response(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Hea
         }
         (Body::TreeConnectResponse(r), Asked::TreeConnect { path: Some(path) }) if ok => {
             if let Some(tid) = hdr.tree_id() {
-                let is_ipc = path.to_ascii_uppercase().ends_with("\\IPC$");
+                let is_ipc = super::session::is_ipc_path(path);
                 sessions.add_tree(
                     hdr.session_id,
                     tid,
