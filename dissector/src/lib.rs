@@ -19,6 +19,8 @@ pub mod rules;
 pub mod smb;
 pub mod state;
 pub mod summary;
+#[cfg(test)]
+mod test_support;
 
 pub use analyzer::{Analyzer, Config, FrameInput};
 pub use net::link::LinkType;

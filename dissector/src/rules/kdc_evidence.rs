@@ -184,15 +184,13 @@ pub fn explain(errors: &[&KdcErrorSeen]) -> Option<(String, String, Vec<u32>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzer::{Analyzer, Config, FrameInput};
+    use crate::analyzer::FrameInput;
     use crate::kerberos::KDC_PORT;
     use crate::net::link::{self, Decoded};
 
-    /// The lab capture: smbclient to files.lab.test (a CNAME), two TGS-REQs
-    /// answered KDC_ERR_S_PRINCIPAL_UNKNOWN (frames 27, 39), NTLM in frame 48.
-    fn lab_capture(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{}/../tests/captures/lab/{name}", env!("CARGO_MANIFEST_DIR"))).expect("lab capture")
-    }
+    // The lab capture kerberos_ntlm_fallback.pcap: smbclient to files.lab.test (a
+    // CNAME), two TGS-REQs answered KDC_ERR_S_PRINCIPAL_UNKNOWN (frames 27, 39), NTLM in frame 48.
+    use crate::test_support::lab_capture;
 
     fn is_kdc_frame(f: &FrameInput<'_>) -> bool {
         matches!(link::decode(f.link, f.data), Decoded::Tcp(s) if s.src.port == KDC_PORT || s.dst.port == KDC_PORT)
@@ -201,18 +199,7 @@ mod tests {
     /// The ntlm_fallback findings (frame, text, related) after `edit` changed
     /// or dropped (None) each frame.
     fn fallback(cap: &[u8], edit: &mut dyn FnMut(&FrameInput<'_>) -> Option<Vec<u8>>) -> Vec<(u32, String, Vec<u32>)> {
-        let mut a = Analyzer::new(Config::default());
-        let mut out = Vec::new();
-        crate::capture_file::for_each_frame(cap, &mut |f| {
-            let Some(data) = edit(&f) else { return };
-            if let Some(r) = a.dissect(&FrameInput { data: &data, ..f }) {
-                for x in r.findings.iter().filter(|x| x.rule.id == "session.ntlm_fallback") {
-                    out.push((f.number, x.text.clone(), x.related_frames.clone()));
-                }
-            }
-        })
-        .expect("readable capture");
-        out
+        crate::test_support::findings_of(cap, "session.ntlm_fallback", edit)
     }
 
     #[test]

@@ -162,7 +162,7 @@ fn errors_before_close<'a>(log: &'a KdcLog, client: IpAddr, p: &Pending, end_fra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzer::{Analyzer, Config, FrameInput};
+    use crate::analyzer::FrameInput;
     use crate::kerberos::messages::{KdcError, Principal};
     use crate::state::kdc::TicketSeen;
     use kerberos_parser::krb5::ErrorCode;
@@ -201,25 +201,12 @@ mod tests {
         assert!(got(&log, 3 * S).is_empty());
     }
 
-    fn lab_capture(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{}/../tests/captures/lab/{name}", env!("CARGO_MANIFEST_DIR"))).expect("lab capture")
-    }
+    use crate::test_support::lab_capture;
 
     /// The session.kerberos_failed findings (frame, text, related) after
     /// `edit` changed or dropped (None) each frame.
     fn run(cap: &[u8], edit: &mut dyn FnMut(&FrameInput<'_>) -> Option<Vec<u8>>) -> Vec<(u32, String, Vec<u32>)> {
-        let mut a = Analyzer::new(Config::default());
-        let mut out = Vec::new();
-        crate::capture_file::for_each_frame(cap, &mut |f| {
-            let Some(data) = edit(&f) else { return };
-            if let Some(r) = a.dissect(&FrameInput { data: &data, ..f }) {
-                for x in r.findings.iter().filter(|x| x.rule.id == "session.kerberos_failed") {
-                    out.push((f.number, x.text.clone(), x.related_frames.clone()));
-                }
-            }
-        })
-        .expect("readable capture");
-        out
+        crate::test_support::findings_of(cap, "session.kerberos_failed", edit)
     }
 
     fn all(f: &FrameInput<'_>) -> Option<Vec<u8>> {
