@@ -154,6 +154,16 @@ pub enum Item<'a> {
     Info(String),
 }
 
+impl Item<'_> {
+    /// The field an item carries a value of (None for structure and expert items).
+    pub fn field(&self) -> Option<FieldId> {
+        match *self {
+            Item::Str(f, _) | Item::Uint(f, _) | Item::Frame(f, _) | Item::Time(f, ..) => Some(f),
+            Item::Push | Item::Pop | Item::Expert(..) | Item::Info(_) => None,
+        }
+    }
+}
+
 /// Flatten a frame's report into tree items, handed to `out` in order: one
 /// `smbdiag.message` item per SMB2 message with its fields beneath, then each
 /// finding (rule, sentence, related frames, expert item). Fields outside
@@ -166,51 +176,30 @@ pub fn items<'a>(report: &'a FrameReport, want: FieldMask, out: &mut dyn FnMut(I
         for m in &report.messages {
             out(Item::Str(FieldId::Message, if want.has(FieldId::Message) { Cow::Owned(m.summary()) } else { Cow::Borrowed("") }));
             out(Item::Push);
-            let mut uint = |f: FieldId, v: u64| {
-                if want.has(f) {
-                    out(Item::Uint(f, v))
+            // In tree order; the mask picks what is handed over.
+            let fields = [
+                Some(Item::Uint(FieldId::Cmd, m.cmd.0 as u64)),
+                m.status.map(|s| Item::Uint(FieldId::Status, s.0 as u64)),
+                Some(Item::Uint(FieldId::MsgId, m.msg_id)),
+                m.async_id.map(|a| Item::Uint(FieldId::AsyncId, a)),
+                Some(Item::Uint(FieldId::SessionId, m.session_id)),
+                m.tree_id.map(|t| Item::Uint(FieldId::TreeId, t as u64)),
+                m.tree.as_deref().map(|t| Item::Str(FieldId::Tree, Cow::Borrowed(t))),
+                m.file.as_deref().map(|f| Item::Str(FieldId::File, Cow::Borrowed(f))),
+                m.dialect.map(|d| Item::Uint(FieldId::Dialect, d.0 as u64)),
+                m.auth.as_deref().map(|a| Item::Str(FieldId::Auth, Cow::Borrowed(a))),
+                m.user.as_deref().map(|u| Item::Str(FieldId::User, Cow::Borrowed(u))),
+                m.spn.as_deref().map(|t| Item::Str(FieldId::Spn, Cow::Borrowed(t))),
+                Some(Item::Uint(FieldId::Credits, m.credits as u64)),
+                Some(Item::Uint(FieldId::CreditCharge, m.credit_charge as u64)),
+                m.request_frame.map(|f| Item::Frame(FieldId::RequestFrame, f)),
+                m.response_time_ns.map(|ns| Item::Time(FieldId::ResponseTime, ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as i32)),
+                m.response_frame.map(|f| Item::Frame(FieldId::ResponseFrame, f)),
+            ];
+            for item in fields.into_iter().flatten() {
+                if item.field().is_some_and(|f| want.has(f)) {
+                    out(item);
                 }
-            };
-            uint(FieldId::Cmd, m.cmd.0 as u64);
-            if let Some(s) = m.status {
-                uint(FieldId::Status, s.0 as u64);
-            }
-            uint(FieldId::MsgId, m.msg_id);
-            if let Some(a) = m.async_id {
-                uint(FieldId::AsyncId, a);
-            }
-            uint(FieldId::SessionId, m.session_id);
-            if let Some(t) = m.tree_id {
-                uint(FieldId::TreeId, t as u64);
-            }
-            for (f, v) in [(FieldId::Tree, &m.tree), (FieldId::File, &m.file)] {
-                if let Some(v) = v.as_deref().filter(|_| want.has(f)) {
-                    out(str_item(f, v));
-                }
-            }
-            if let Some(d) = m.dialect.filter(|_| want.has(FieldId::Dialect)) {
-                out(Item::Uint(FieldId::Dialect, d.0 as u64));
-            }
-            for (f, v) in [(FieldId::Auth, &m.auth), (FieldId::User, &m.user), (FieldId::Spn, &m.spn)] {
-                if let Some(v) = v.as_deref().filter(|_| want.has(f)) {
-                    out(str_item(f, v));
-                }
-            }
-            let mut uint = |f: FieldId, v: u64| {
-                if want.has(f) {
-                    out(Item::Uint(f, v))
-                }
-            };
-            uint(FieldId::Credits, m.credits as u64);
-            uint(FieldId::CreditCharge, m.credit_charge as u64);
-            if let Some(f) = m.request_frame.filter(|_| want.has(FieldId::RequestFrame)) {
-                out(Item::Frame(FieldId::RequestFrame, f));
-            }
-            if let Some(ns) = m.response_time_ns.filter(|_| want.has(FieldId::ResponseTime)) {
-                out(Item::Time(FieldId::ResponseTime, ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as i32));
-            }
-            if let Some(f) = m.response_frame.filter(|_| want.has(FieldId::ResponseFrame)) {
-                out(Item::Frame(FieldId::ResponseFrame, f));
             }
             out(Item::Pop);
         }
