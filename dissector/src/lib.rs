@@ -9,6 +9,7 @@
 //! errors), which the rules read as evidence. Nothing here depends on Wireshark.
 
 pub mod analyzer;
+mod ber;
 pub mod capture_file;
 pub mod kerberos;
 pub mod net;

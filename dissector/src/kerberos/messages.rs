@@ -145,19 +145,8 @@ fn fields(rec: &[u8], tag: u32, first_field: u32) -> Option<Vec<Any<'_>>> {
 }
 
 /// Children of a constructed value (bounded: a KDC message has a dozen fields).
-fn children(mut data: &[u8]) -> Vec<Any<'_>> {
-    const MAX_FIELDS: usize = 16;
-    let mut out = Vec::new();
-    while !data.is_empty() && out.len() < MAX_FIELDS {
-        match Any::from_ber(data) {
-            Ok((rest, a)) => {
-                out.push(a);
-                data = rest;
-            }
-            Err(_) => break,
-        }
-    }
-    out
+fn children(data: &[u8]) -> Vec<Any<'_>> {
+    crate::ber::children(data, 16)
 }
 
 /// The [APPLICATION n] tag of the outer identifier (RFC 4120 5.10), from the

@@ -24,18 +24,7 @@ fn mech_name(oid: &[u8]) -> &'static str {
 
 /// Children of a constructed object (bounded).
 fn children(data: &[u8]) -> Vec<Any<'_>> {
-    let mut out = Vec::new();
-    let mut rest = data;
-    while !rest.is_empty() && out.len() < 32 {
-        match Any::from_ber(rest) {
-            Ok((r, a)) => {
-                out.push(a);
-                rest = r;
-            }
-            Err(_) => break,
-        }
-    }
-    out
+    crate::ber::children(data, 32)
 }
 
 /// Decode a SESSION_SETUP security blob. Never panics; unknown input gives
