@@ -23,3 +23,16 @@ pub fn findings_of(cap: &[u8], rule: &str, edit: &mut dyn FnMut(&FrameInput<'_>)
     .expect("readable capture");
     out
 }
+
+/// `n` pseudo-random bytes (xorshift32 from `state`, which it advances): garbage
+/// input for never-panic tests, the same on every run.
+pub fn garbage(state: &mut u32, n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            *state ^= *state << 13;
+            *state ^= *state >> 17;
+            *state ^= *state << 5;
+            *state as u8
+        })
+        .collect()
+}

@@ -248,14 +248,7 @@ mod tests {
         assert!(f.is_lost());
         let mut x = 0x2545_f491u32;
         for _ in 0..200 {
-            let v: Vec<u8> = (0..300)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    x as u8
-                })
-                .collect();
+            let v = crate::test_support::garbage(&mut x, 300);
             let mut f = RecordFramer::new();
             for c in v.chunks(7) {
                 f.feed(StreamChunk::Data(c), &mut |r| assert!(r.data.len() <= r.declared_len));

@@ -395,14 +395,7 @@ mod tests {
         }
         let mut x = 0x12345678u32;
         for _ in 0..2000 {
-            let v: Vec<u8> = (0..64)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    x as u8
-                })
-                .collect();
+            let v = crate::test_support::garbage(&mut x, 64);
             let _ = decode(LinkType::RawIp, &v);
             let _ = decode(LinkType::Ethernet, &v);
         }
