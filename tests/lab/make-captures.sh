@@ -208,6 +208,18 @@ iptables_reset() {
     in_cli iptables -F
 }
 
+# A client holding FILE of the data share with a batch oplock, as USER, for
+# SECS seconds, that never answers the server's break (oplock_holder.py).
+holder_start() { # FILE USER SECS
+    in_cli /usr/bin/python3 "$HERE/oplock_holder.py" "$SIP" data "$1" "$2" "$PW" "$3" >>"$WORK/client.log" 2>&1 &
+    HOLDER_PID=$!
+    sleep 2
+}
+holder_stop() {
+    kill "$HOLDER_PID" 2>/dev/null || true
+    wait "$HOLDER_PID" 2>/dev/null || true
+}
+
 # ---------------------------------------------------------------- scenarios
 
 scenario_healthy() {
@@ -417,11 +429,9 @@ scenario_oplock_break_wait() {
     begin oplock_break_wait
     # One client holds report.docx with a batch oplock and stops answering; a
     # second client's open of the same file waits for the server's break timeout.
-    in_cli /usr/bin/python3 "$HERE/oplock_holder.py" "$SIP" data inuse.docx sdalice "$PW" 70 >>"$WORK/client.log" 2>&1 &
-    local holder=$!
-    sleep 2
+    holder_start inuse.docx sdalice 70
     client "//$SIP/data" -U "sdbob%$PW" --timeout 60 -c "get inuse.docx $WORK/r"
-    kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true
+    holder_stop
     expect perf.lease_break_wait 'smb2.cmd == 5 && smb2.flags.response == 1 && smb2.nt_status == 0' last 'inuse.docx;oplock break;never acknowledged;Get-SmbOpenFile'
     end; stop_smbd
 }
@@ -587,11 +597,9 @@ scenario_unanswered_open() {
     # One client holds inuse.docx with a batch oplock and never answers the
     # break; another client's open of it waits for the server's break timeout
     # while the same connection keeps asking for hello.txt's attributes.
-    in_cli /usr/bin/python3 "$HERE/oplock_holder.py" "$SIP" data inuse.docx sdbob "$PW" 45 >>"$WORK/client.log" 2>&1 &
-    local holder=$!
-    sleep 2
+    holder_start inuse.docx sdbob 45
     in_cli timeout 90 /usr/bin/python3 "$HERE/unanswered_open.py" "$SIP" data inuse.docx hello.txt sdalice "$PW" >>"$WORK/client.log" 2>&1 || true
-    kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true
+    holder_stop
     # perf.unanswered on the 4th QUERY_INFO answer (12 s after the open); the
     # open's own answer (the last successful CREATE) waited behind the break.
     expect perf.unanswered 'smb2.cmd == 16 && smb2.flags.response == 1' nth:4 'No final response to the CREATE request;kept answering later requests;interim STATUS_PENDING in frame;waiting for the oplock/lease break the server sent in frame;smbstatus'
