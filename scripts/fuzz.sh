@@ -40,7 +40,7 @@ seed() {
     seed_kdc
     [ -d "$CORPUS/frames" ] && return 0
     mkdir -p "$CORPUS"/{frames,smb2_message,security_blob}
-    python3 - "$CORPUS" "$ROOT/../shared/captures/public" "$ROOT/tests/captures/lab" <<'PY'
+    python3 - "$CORPUS" "$ROOT/tests/captures/public" "$ROOT/tests/captures/lab" <<'PY'
 import os, struct, subprocess, sys, hashlib, tempfile
 out, *dirs = sys.argv[1:]
 def frames_of(path):

@@ -14,9 +14,9 @@ mkdir -p "$H/.local/lib/wireshark/plugins/$VER/epan" "$H/caps" "$H/noglobal"
 cp target/release/libsmbdiag.so "$H/.local/lib/wireshark/plugins/$VER/epan/smbdiag.so"
 if [ $# -eq 0 ]; then
     set -- tests/captures/lab/*.pcap tests/captures/edited/*.pcap \
-        ../shared/captures/public/zeek-zeek/smb2.pcap ../shared/captures/public/zeek-zeek/smb3.pcap \
-        ../shared/captures/public/OISF-suricata-verify/smb2-frames-gap-payload-logging__smb2-peter-minus-p191.pcap \
-        ../shared/captures/public/zeek-zeek/smb1-OSS-fuzz-54883.pcap ../shared/captures/public/zeek-zeek/smb2_krb.pcap
+        tests/captures/public/zeek-zeek/smb2.pcap tests/captures/public/zeek-zeek/smb3.pcap \
+        tests/captures/public/OISF-suricata-verify/smb2-frames-gap-payload-logging__smb2-peter-minus-p191.pcap \
+        tests/captures/public/zeek-zeek/smb1-OSS-fuzz-54883.pcap tests/captures/public/zeek-zeek/smb2_krb.pcap
 fi
 chmod -R a+rwX "$H"
 fail=0

@@ -13,7 +13,7 @@ fn captures() -> Vec<std::path::PathBuf> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut v: Vec<_> = std::fs::read_dir(root.join("tests/captures/lab")).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "pcap")).collect();
     for p in ["zeek-zeek/smb2.pcap", "zeek-zeek/smb3.pcap", "zeek-zeek/smb2readwrite.pcap", "OISF-suricata-verify/smb2-async-read__input.pcap", "zeek-zeek/smb3_multichannel.pcap"] {
-        v.push(root.join("../shared/captures/public").join(p));
+        v.push(root.join("tests/captures/public").join(p));
     }
     v
 }

@@ -27,9 +27,10 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/captures/public` beside the repository.
+/// The public corpus bundled with the repository (`tests/captures/public`,
+/// provenance and licences in its MANIFEST.md).
 pub fn public_captures_dir() -> PathBuf {
-    repo_root().join("../shared/captures/public")
+    repo_root().join("tests/captures/public")
 }
 
 /// The lab's captures; SMBDIAG_LAB_CAPTURES points the tests at a freshly
