@@ -186,8 +186,8 @@ impl Analyzer {
             let mut notes = Vec::new();
             framer.feed(chunk, &mut |pdu| dispatch::on_pdu(ctx, sessions, &pdu, &mut fctx), &mut |n| notes.push(n));
             for n in notes {
-                if let FramingNote::Resynced { skipped } = n {
-                    dispatch::note_resync(&mut fctx, skipped);
+                if let FramingNote::Resynced { skipped, ordinal } = n {
+                    dispatch::note_resync(&mut fctx, skipped, ordinal);
                 }
             }
         });

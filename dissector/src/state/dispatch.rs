@@ -35,12 +35,18 @@ pub struct FrameCtx<'a> {
     pub kdc: &'a mut KdcState,
 }
 
-pub fn note_resync(f: &mut FrameCtx<'_>, skipped: u64) {
-    let text = if skipped > 0 {
+pub fn note_resync(f: &mut FrameCtx<'_>, skipped: u64, ordinal: u32) {
+    let mut text = if skipped > 0 {
         format!("{skipped} bytes of this TCP stream are missing from the capture or are not SMB; SMB decoding resumed at the next SMB header in this frame")
     } else {
         "SMB decoding resumed at an SMB header after bytes missing from the capture".to_string()
     };
+    text.push_str(" (listed, but decoded only once the next header confirms the stream is back in step)");
+    if ordinal == crate::smb::framing::MAX_RESYNC_NOTES {
+        text.push_str(&format!(
+            ". This is resynchronisation {ordinal} in this direction of the connection; later ones are not noted (the stream may not be SMB, or the capture lost much of it)"
+        ));
+    }
     push_finding(f, Finding { rule: &catalog::DECODE_RESYNC, text, related_frames: Vec::new() });
 }
 
@@ -51,6 +57,22 @@ fn push_finding(f: &mut FrameCtx<'_>, finding: Finding) {
 }
 
 pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
+    if pdu.resynced {
+        // Found by resynchronisation and not yet confirmed: it may be junk
+        // that looks like SMB. Say it is there; decode nothing from it, so it
+        // shows no message, enters no state and raises no finding.
+        let what = match pdu.kind {
+            PduKind::Smb2 => "an SMB2 header",
+            PduKind::Transform => "an SMB3 transform (encrypted) header",
+            PduKind::Compressed => "an SMB3 compression header",
+            PduKind::Smb1 => "an SMB1 header",
+        };
+        f.report.opaque.push(OpaquePdu {
+            session_id: 0,
+            description: format!("{} bytes starting with {what}, found by resynchronisation: not decoded until the stream is confirmed back in step", pdu.declared_len),
+        });
+        return;
+    }
     match pdu.kind {
         PduKind::Smb2 => on_smb2_pdu(ctx, sessions, pdu, f),
         PduKind::Transform => {
