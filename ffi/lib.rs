@@ -358,6 +358,7 @@ fn link_of(encap: c_int) -> LinkType {
         ws::WTAP_ENCAP_LOOP => LinkType::Loop,
         ws::WTAP_ENCAP_SLL => LinkType::LinuxSll,
         ws::WTAP_ENCAP_SLL2 => LinkType::LinuxSll2,
+        ws::WTAP_ENCAP_NETMON_NET_NETEVENT => LinkType::NetmonEvent,
         other => LinkType::Unknown(other),
     }
 }

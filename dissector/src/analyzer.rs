@@ -9,7 +9,9 @@ use ahash::HashMap;
 
 use crate::net::flow::{ConnId, Dir, FlowTable};
 use crate::rules::{ConnView, Engine, SegEvent};
+use crate::net::defrag::Defrag;
 use crate::net::link::{self, Decoded, LinkType};
+use crate::net::skips::SkipLog;
 use crate::output::{Finding, FrameReport};
 use crate::rules::catalog;
 use crate::smb::framing::FramingNote;
@@ -102,6 +104,10 @@ pub struct Analyzer {
     reports: Reports,
     engine: Engine,
     summary: Summary,
+    /// IP packets being put back together from their fragments.
+    defrag: Defrag,
+    /// Frames not decoded, for the capture's one note about them.
+    skips: SkipLog,
     /// Highest frame number processed on the first pass.
     last_frame: u32,
     state_limit_noted: bool,
@@ -140,7 +146,25 @@ impl Analyzer {
 
     fn first_pass(&mut self, input: &FrameInput<'_>) -> FrameReport {
         let mut report = FrameReport::default();
-        let seg = match link::decode(input.link, input.data) {
+        let whole_packet;
+        let decoded = match link::decode(input.link, input.data) {
+            Decoded::Fragment(f) => {
+                let dropped = self.defrag.dropped_fragments;
+                let done = self.defrag.add(&f, input.ts_ns);
+                if self.defrag.dropped_fragments > dropped {
+                    self.note_skipped("IP fragments of packets never completed", self.defrag.dropped_fragments - dropped, input.number, &mut report);
+                }
+                match done {
+                    Some(p) => {
+                        whole_packet = p;
+                        link::reassembled(&f, &whole_packet)
+                    }
+                    None => return report,
+                }
+            }
+            d => d,
+        };
+        let seg = match decoded {
             Decoded::Tcp(seg) => seg,
             Decoded::Udp(d) => {
                 if KdcState::is_kdc(d.src, d.dst) {
@@ -148,7 +172,15 @@ impl Analyzer {
                 }
                 return report;
             }
-            Decoded::Other | Decoded::Undecodable(_) => return report,
+            Decoded::Fragment(_) => {
+                self.note_skipped("IP fragments inside a reassembled packet", 1, input.number, &mut report);
+                return report;
+            }
+            Decoded::Skipped(why) | Decoded::Undecodable(why) => {
+                self.note_skipped(why, 1, input.number, &mut report);
+                return report;
+            }
+            Decoded::Other => return report,
         };
         let smb_port = [seg.src.port, seg.dst.port].iter().any(|&p| p == 445 || p == 139);
         // KDC streams go to the Kerberos framers, never to SMB state.
@@ -221,6 +253,20 @@ impl Analyzer {
             fctx.summary.on_finding(input.number, f);
         }
         report
+    }
+
+    /// Count skipped frames; the capture's one note about them goes on the
+    /// first, its text kept up to date (what later passes and the GUI show).
+    fn note_skipped(&mut self, why: &'static str, n: u64, frame: u32, report: &mut FrameReport) {
+        let first = self.skips.count(why, n, frame);
+        let text = self.skips.text();
+        if first {
+            report.findings.push(Finding { rule: &catalog::DECODE_SKIPPED, text, related_frames: vec![] });
+        } else if let Some(f) = self.skips.note_frame.and_then(|nf| self.reports.get_mut(nf)) {
+            if let Some(note) = f.findings.iter_mut().find(|x| x.rule == &catalog::DECODE_SKIPPED) {
+                note.text = text;
+            }
+        }
     }
 
     /// How much per-connection state is held (flow table, SMB state, rules), for bounds tests.

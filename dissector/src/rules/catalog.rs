@@ -211,6 +211,10 @@ rules! {
         "Bytes missing from the capture; SMB decoding resumed at the next header",
         "Part of a TCP stream is missing from the capture (the capture started mid-connection or dropped packets), so smbdiag skipped to the next SMB header instead of decoding the wrong bytes. Messages in the skipped bytes are not shown, so their responses have no request. Next check: capture from before the connection opens, with a large capture buffer.",
         "OISF-suricata-verify/smb3-02-midstream__input.pcap");
+    DECODE_SKIPPED = ("decode.skipped_frames", Note, Undecoded,
+        "Frames whose layers smbdiag does not decode were skipped",
+        "smbdiag opens Ethernet (VLAN and Q-in-Q tags), Linux cooked v1/v2, raw IP, loopback and Network Monitor NDIS event frames, IPv4/IPv6 with extension headers and fragments, GRE, ERSPAN II/III, VXLAN and IP-in-IP. Frames with other layers (another link type, MPLS, PPPoE, MACsec, IPsec ESP, 802.11, fragments that never completed, malformed headers) are skipped: one note per capture, on the first such frame, lists each kind with its count and first frame (the count grows as the capture is read: the GUI and `tshark -2` show the final one). SMB inside skipped frames is not analysed, so findings may be missing, never wrong. Next check: Wireshark's own dissectors for those frames; capture where the traffic is not encapsulated.",
+        "tests/captures/edited/share_not_found_unknown_link.pcap (tests/netdecode.rs)");
 }
 
 /// Look a rule up by id.
