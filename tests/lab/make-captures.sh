@@ -233,7 +233,8 @@ scenario_healthy() {
 
 scenario_share_not_found() {
     write_conf ""; start_smbd
-    begin share_not_found
+    # SDLAB_SUFFIX: the same scenario over another encapsulation (make-encap-captures.sh).
+    begin "share_not_found${SDLAB_SUFFIX:-}"
     client "//$SIP/projects" -U "sdalice%$PW" -c "ls"
     expect tree.share_not_found 'smb2.cmd == 3 && smb2.nt_status == 0xc00000cc' first \
         'STATUS_BAD_NETWORK_NAME;\\10.99.0.2\projects;Get-SmbShare'
@@ -747,6 +748,9 @@ ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disa
      kerberos_session_expired kerberos_ntlm_fallback kerberos_healthy credit_starvation
      trust_no_logon_servers kerberos_clock_skew_kdc kerberos_clock_skew_server
      server_zero_window)
+
+# Sourced by a sibling script (make-encap-captures.sh) for its functions only.
+if [ -n "${SDLAB_LIBRARY:-}" ]; then return 0; fi
 
 net_up
 users_up
