@@ -164,11 +164,9 @@ impl Framer {
                 }
                 self.buf.clear();
                 self.dropped = 0;
-                self.state = if n < need { State::Skipping { need: need - n } } else { State::Hunting { skipped: (n - need) as u64 } };
+                self.state = after_gap(n, need);
             }
-            State::Skipping { need } => {
-                self.state = if n < need { State::Skipping { need: need - n } } else { State::Hunting { skipped: (n - need) as u64 } };
-            }
+            State::Skipping { need } => self.state = after_gap(n, need),
             State::Synced => {
                 // A partial NBSS header may be in buf; either way sync is lost.
                 self.buf.clear();
@@ -462,6 +460,17 @@ fn judge(kind: PduKind, pdu: &[u8], declared: usize) -> Verdict {
     }
 }
 
+/// Where a gap of `n` bytes leaves a PDU that needed `need` more: still
+/// inside it, exactly at its end (the next header is where its length says:
+/// in step), or past it (lost).
+fn after_gap(n: usize, need: usize) -> State {
+    match n.cmp(&need) {
+        std::cmp::Ordering::Less => State::Skipping { need: need - n },
+        std::cmp::Ordering::Equal => State::Synced,
+        std::cmp::Ordering::Greater => State::Hunting { skipped: (n - need) as u64 },
+    }
+}
+
 enum Nbss {
     /// Session message with this payload length.
     Session(usize),
@@ -561,6 +570,21 @@ mod tests {
             &[StreamChunk::Data(&a[..1000]), StreamChunk::Gap(1000), StreamChunk::Data(&a[2000..]), StreamChunk::Data(&b)],
         );
         assert_eq!(p, vec![(3064, 1000, 1), (74, 0, 2)]);
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn gap_ending_at_the_pdu_end_keeps_step() {
+        // A snaplen cut: the rest of the PDU is missing, the next starts where its length says.
+        let a = smb2_pdu(3000, 1);
+        let b = smb2_pdu(10, 2);
+        let mut f = Framer::new(true);
+        let mut got = Vec::new();
+        let mut notes = Vec::new();
+        for chunk in [StreamChunk::Data(&a[..1000]), StreamChunk::Gap((a.len() - 1000) as u32), StreamChunk::Data(&b)] {
+            f.feed(chunk, &mut |p| got.push((p.data[10], p.lost, p.resynced)), &mut |n| notes.push(n));
+        }
+        assert_eq!(got, vec![(1, a.len() - 1000, false), (2, 0, false)]);
         assert!(notes.is_empty());
     }
 
