@@ -642,5 +642,18 @@ mod tests {
             let _ = decode(LinkType::RawIp, &v);
             let _ = decode(LinkType::Ethernet, &v);
         }
+        // Tunnel headers in front of garbage: GRE (each protocol), VXLAN, IP in IP.
+        for proto in [0x0800u16, GRE_PROTO_TEB, GRE_PROTO_ERSPAN, GRE_PROTO_ERSPAN3] {
+            for flags in [0u16, GRE_SEQUENCE, GRE_KEY | GRE_CHECKSUM] {
+                for _ in 0..200 {
+                    let mut g = flags.to_be_bytes().to_vec();
+                    g.extend_from_slice(&proto.to_be_bytes());
+                    let n = (x % 80) as usize;
+                    g.extend(crate::test_support::garbage(&mut x, n));
+                    let _ = decode(LinkType::RawIp, &outer_ipv4(47, &g));
+                    let _ = decode(LinkType::RawIp, &outer_ipv4(4, &g));
+                }
+            }
+        }
     }
 }

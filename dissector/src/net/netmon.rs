@@ -76,7 +76,7 @@ mod tests {
     use super::*;
 
     /// An event record laid out as Wireshark reads it (no real `netsh trace`
-    /// file was to be had: see docs/encapsulations.md).
+    /// .cap file was to be had for an end-to-end test).
     pub(crate) fn ndis_event(keyword: u64, ext: &[&[u8]], frame: &[u8]) -> Vec<u8> {
         let mut v = vec![0u8; FIXED_LEN];
         v[PROVIDER_AT..PROVIDER_AT + 16].copy_from_slice(&NDIS_PACKET_CAPTURE);
