@@ -45,7 +45,7 @@ fn every_encapsulation_decodes_the_smb2_wireshark_decodes_with_the_same_findings
     let rules_of = |cap: &Path| -> BTreeSet<String> { common::findings(cap, &[]).into_iter().map(|r| r.rule).collect() };
     let plain_rules = rules_of(&plain);
     assert!(plain_rules.contains("tree.share_not_found"));
-    let kinds = ["sll2", "sll", "vlan", "qinq", "gretap", "erspan2", "erspan3", "vxlan", "vxlan_frag"];
+    let kinds = ["sll2", "sll", "vlan", "qinq", "gretap", "erspan2", "erspan3", "vxlan", "vxlan_frag", "vxlan6"];
     let mut errors = Vec::new();
     for kind in kinds {
         let cap = lab.join(format!("share_not_found_{kind}.pcap"));

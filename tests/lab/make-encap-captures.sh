@@ -11,6 +11,7 @@
 #   sll         tcpdump -i any -y LINUX_SLL (Linux cooked v1)
 #   vxlan       a VXLAN device (UDP 4789) over a veth underlay, captured on the underlay
 #   vxlan_frag  the same with a 128-byte underlay MTU: the outer IPv4 packets are fragmented
+#   vxlan6      VXLAN over an IPv6 underlay (fd98::1, fd98::2)
 # Kinds this kernel has no device for (no 8021q, ip_gre or erspan modules):
 # the traffic goes through a TAP device in each namespace, and encap_bridge.py
 # wraps and unwraps it on the veth underlay the way the device would:
@@ -83,6 +84,21 @@ encap_net_up() { # KIND
             CAP_IF=nd-u-c
             if [ "$1" = vxlan ]; then CAP_FILTER="udp port 4789"; else CAP_FILTER="ip"; fi
             ;;
+        vxlan6)
+            in_cli ip -6 addr add fd98::1/64 dev nd-u-c nodad
+            in_srv ip -6 addr add fd98::2/64 dev nd-u-s nodad
+            in_cli ip link set nd-u-c up
+            in_srv ip link set nd-u-s up
+            in_cli ip link add nd-x-c type vxlan id 42 local fd98::1 remote fd98::2 dstport 4789
+            in_srv ip link add nd-x-s type vxlan id 42 local fd98::2 remote fd98::1 dstport 4789
+            in_cli ip addr add "$CIP/24" dev nd-x-c
+            in_srv ip addr add "$SIP/24" dev nd-x-s
+            in_cli ip link set nd-x-c up
+            in_srv ip link set nd-x-s up
+            in_cli ethtool -K nd-x-c tso off gso off gro off >/dev/null 2>&1 || true
+            in_srv ethtool -K nd-x-s tso off gso off gro off >/dev/null 2>&1 || true
+            CAP_IF=nd-u-c CAP_FILTER="ip6"
+            ;;
         vlan | qinq | gretap | erspan2 | erspan3)
             for ns in "$CLI" "$SRV"; do ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1; done
             in_cli ip link set nd-u-c up
@@ -110,7 +126,7 @@ encap_net_up() { # KIND
     esac
 }
 
-ALL_KINDS=(sll2 sll vxlan vxlan_frag vlan qinq gretap erspan2 erspan3)
+ALL_KINDS=(sll2 sll vxlan vxlan_frag vxlan6 vlan qinq gretap erspan2 erspan3)
 users_up
 data_up
 : >"$WORK/client.log"
