@@ -2,7 +2,8 @@
  * smbdiag: the thin C side of the Wireshark plugin. It registers with epan
  * what the Rust tables describe (protocol, fields, expert items,
  * preferences, a tap for -z smbdiag,summary) and, per frame, hands the raw
- * bytes to Rust and adds the items Rust asks for. No diagnosis logic here.
+ * bytes to Rust, which returns the items to add, then adds them. No diagnosis
+ * logic here.
  */
 #include <string.h>
 #include <stdio.h>
@@ -28,13 +29,14 @@ static header_field_info **hf_infos = NULL; /* per field, looked up once registe
 static header_field_info *proto_hfinfo = NULL;
 static gboolean *hf_is_u64 = NULL; /* per field: FT_UINT64 (add_uint picks the call) */
 static expert_field *ei_ids = NULL;
+static guint ei_count = 0;
 static gint ett_smbdiag = -1;
 static gint ett_sub[SMBDIAG_MAX_DEPTH];
 static guint *pref_values = NULL;
 static guint pref_count = 0;
 static int smbdiag_tap = -1;
 
-/* What one frame's dissection is adding to, while Rust emits items. */
+/* What one frame's dissection is adding to. */
 typedef struct {
     packet_info *pinfo;
     tvbuff_t *tvb;
@@ -56,19 +58,20 @@ static proto_tree *current_tree(smbdiag_ctx *c)
     return c->stack[c->depth - 1];
 }
 
-uint64_t smbdiag_shim_wanted(void *ctx)
+/* The fields Rust should hand over (bit i: field i is shown, or referenced by
+ * a filter or column). Reads only; adds nothing, so it cannot throw.
+ * *want_proto: a filter on the protocol itself ("smbdiag"), which matches
+ * every frame with results, so the protocol item is added even if no field
+ * follows (a filter on a field marks the protocol referenced only
+ * indirectly). */
+static uint64_t wanted_fields(proto_tree *tree, gboolean *want_proto)
 {
-    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
-    proto_tree *tree = c->root_parent;
+    *want_proto = FALSE;
     if (!tree)
         return 0;
     if (PTREE_DATA(tree)->visible)
         return ~(uint64_t)0;
-    /* A filter on the protocol itself ("smbdiag") matches every frame with
-     * results, so add the protocol item even if no field follows. (A filter
-     * on a field marks the protocol referenced only indirectly.) */
-    if (proto_hfinfo && proto_hfinfo->ref_type == HF_REF_TYPE_DIRECT)
-        current_tree(c);
+    *want_proto = proto_hfinfo && proto_hfinfo->ref_type == HF_REF_TYPE_DIRECT;
     /* What proto_field_is_referenced() checks for a hidden tree, without
      * looking each field up again on every frame. */
     uint64_t bits = 0;
@@ -78,9 +81,8 @@ uint64_t smbdiag_shim_wanted(void *ctx)
     return bits;
 }
 
-void smbdiag_shim_add_string(void *ctx, uint32_t field, const char *s, size_t len)
+static void add_string(smbdiag_ctx *c, uint32_t field, const char *s, size_t len)
 {
-    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
     proto_tree *t = current_tree(c);
     /* Wireshark fakes items nobody looks at (tree hidden, field not in a
      * filter or column); don't copy the string for those. */
@@ -90,9 +92,8 @@ void smbdiag_shim_add_string(void *ctx, uint32_t field, const char *s, size_t le
         c->last = proto_tree_add_string(t, hf_ids[field], c->tvb, 0, 0, wmem_strndup(c->pinfo->pool, s, len));
 }
 
-void smbdiag_shim_add_uint(void *ctx, uint32_t field, uint64_t v)
+static void add_uint(smbdiag_ctx *c, uint32_t field, uint64_t v)
 {
-    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
     proto_tree *t = current_tree(c);
     if (hf_is_u64[field])
         c->last = proto_tree_add_uint64(t, hf_ids[field], c->tvb, 0, 0, v);
@@ -100,9 +101,8 @@ void smbdiag_shim_add_uint(void *ctx, uint32_t field, uint64_t v)
         c->last = proto_tree_add_uint(t, hf_ids[field], c->tvb, 0, 0, (guint32)v);
 }
 
-void smbdiag_shim_add_time(void *ctx, uint32_t field, int64_t secs, int32_t nsecs)
+static void add_time(smbdiag_ctx *c, uint32_t field, int64_t secs, int32_t nsecs)
 {
-    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
     proto_tree *t = current_tree(c);
     nstime_t ts;
     ts.secs = (time_t)secs;
@@ -110,9 +110,8 @@ void smbdiag_shim_add_time(void *ctx, uint32_t field, int64_t secs, int32_t nsec
     c->last = proto_tree_add_time(t, hf_ids[field], c->tvb, 0, 0, &ts);
 }
 
-void smbdiag_shim_push(void *ctx)
+static void push_subtree(smbdiag_ctx *c)
 {
-    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
     current_tree(c);
     if (c->depth < SMBDIAG_MAX_DEPTH) {
         c->stack[c->depth] = proto_item_add_subtree(c->last, ett_sub[c->depth]);
@@ -120,24 +119,48 @@ void smbdiag_shim_push(void *ctx)
     }
 }
 
-void smbdiag_shim_pop(void *ctx)
+/* Add what Rust computed, in order. Any of these calls may throw (the tree
+ * item limit): only C frames are on the stack, Rust holds no lock, and the
+ * items' memory stays Rust's (reused by the next frame). */
+static void add_items(smbdiag_ctx *c, const smbdiag_item_t *items, size_t n)
 {
-    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
-    if (c->depth > 1)
-        c->depth--;
-}
-
-void smbdiag_shim_expert(void *ctx, uint32_t rule, const char *s, size_t len)
-{
-    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
-    current_tree(c);
-    expert_add_info_format(c->pinfo, c->last, &ei_ids[rule], "%.*s", (int)len, s);
-}
-
-void smbdiag_shim_col_append(void *ctx, const char *s, size_t len)
-{
-    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
-    col_append_str(c->pinfo->cinfo, COL_INFO, wmem_strndup(c->pinfo->pool, s, len));
+    for (size_t i = 0; i < n; i++) {
+        const smbdiag_item_t *it = &items[i];
+        /* Field and rule indices come from Rust's own tables; check anyway. */
+        gboolean field_ok = it->index < hf_count && hf_ids[it->index] > 0;
+        switch (it->kind) {
+        case SMBDIAG_ITEM_PUSH:
+            push_subtree(c);
+            break;
+        case SMBDIAG_ITEM_POP:
+            if (c->depth > 1)
+                c->depth--;
+            break;
+        case SMBDIAG_ITEM_STRING:
+            if (field_ok)
+                add_string(c, it->index, it->text, it->len);
+            break;
+        case SMBDIAG_ITEM_UINT:
+            if (field_ok)
+                add_uint(c, it->index, it->value);
+            break;
+        case SMBDIAG_ITEM_TIME:
+            if (field_ok)
+                add_time(c, it->index, it->secs, it->nsecs);
+            break;
+        case SMBDIAG_ITEM_EXPERT:
+            if (it->index < ei_count) {
+                current_tree(c);
+                expert_add_info_format(c->pinfo, c->last, &ei_ids[it->index], "%.*s", (int)it->len, it->text);
+            }
+            break;
+        case SMBDIAG_ITEM_INFO:
+            col_append_str(c->pinfo->cinfo, COL_INFO, wmem_strndup(c->pinfo->pool, it->text, it->len));
+            break;
+        default:
+            break;
+        }
+    }
 }
 
 static int dissect_smbdiag(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
@@ -150,10 +173,21 @@ static int dissect_smbdiag(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     c.pinfo = pinfo;
     c.tvb = tvb;
     c.root_parent = tree;
+    gboolean want_proto;
+    uint64_t want = wanted_fields(tree, &want_proto);
+    const smbdiag_item_t *items = NULL;
+    size_t n = 0;
     /* Rust says whether it has results for the frame (the statistics want
-     * them even when no tree is built). */
-    if (smbdiag_dissect(&c, pinfo->num, (int64_t)pinfo->abs_ts.secs, pinfo->abs_ts.nsecs, encap, bytes, len, tree != NULL))
+     * them even when no tree is built) and returns the items to add. */
+    gboolean has = smbdiag_dissect(pinfo->num, (int64_t)pinfo->abs_ts.secs, pinfo->abs_ts.nsecs, encap, bytes, len, tree != NULL,
+                                   want, &items, &n);
+    /* Rust has returned: from here on an exception unwinds C frames only. */
+    if (has) {
         tap_queue_packet(smbdiag_tap, pinfo, NULL);
+        if (want_proto)
+            current_tree(&c);
+    }
+    add_items(&c, items, n);
     return c.depth > 0 ? (int)len : 0;
 }
 
@@ -212,21 +246,22 @@ static void stats_init(stats_tree *st)
 
 static tap_packet_status stats_packet(stats_tree *st, packet_info *pinfo, epan_dissect_t *edt _U_, const void *p _U_, tap_flags_t flags _U_)
 {
-    smbdiag_frame_stats(pinfo->num, st);
+    const smbdiag_item_t *items = NULL;
+    size_t n = 0;
+    smbdiag_frame_stats(pinfo->num, &items, &n);
+    for (size_t i = 0; i < n; i++) {
+        char name[128];
+        size_t len = items[i].len;
+        if (items[i].kind != SMBDIAG_ITEM_STAT || items[i].index > 2)
+            continue;
+        if (len >= sizeof name)
+            len = sizeof name - 1;
+        memcpy(name, items[i].text, len);
+        name[len] = '\0';
+        tick_stat_node(st, stat_parents[items[i].index], 0, TRUE);
+        tick_stat_node(st, name, stat_parent_ids[items[i].index], FALSE);
+    }
     return TAP_PACKET_REDRAW;
-}
-
-void smbdiag_shim_stat(void *ctx, uint32_t kind, const char *s, size_t len)
-{
-    char name[128];
-    if (kind > 2)
-        return;
-    if (len >= sizeof name)
-        len = sizeof name - 1;
-    memcpy(name, s, len);
-    name[len] = '\0';
-    tick_stat_node((stats_tree *)ctx, stat_parents[kind], 0, TRUE);
-    tick_stat_node((stats_tree *)ctx, name, stat_parent_ids[kind], FALSE);
 }
 
 static stat_tap_ui summary_ui = {
@@ -286,6 +321,7 @@ static void proto_register_smbdiag(void)
     proto_register_subtree_array(ett, 1 + SMBDIAG_MAX_DEPTH);
 
     guint nr = smbdiag_rule_count();
+    ei_count = nr;
     ei_ids = g_new0(expert_field, nr);
     ei_register_info *ei = g_new0(ei_register_info, nr);
     for (guint i = 0; i < nr; i++) {

@@ -87,23 +87,43 @@ pub struct Output {
 
 /// Run tshark with the plugin; arguments as given (capture paths must come from `readable`).
 pub fn tshark(args: &[&str]) -> Output {
-    let s = scratch();
-    let mut cmd = if s.as_nobody {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"]);
-        c.arg(format!("HOME={}", s.home.display()));
-        c.arg(format!("WIRESHARK_PLUGIN_DIR={}", s.home.join("no-global-plugins").display()));
-        c.arg("tshark");
-        c
-    } else {
-        let mut c = Command::new("tshark");
-        c.env("HOME", &s.home);
-        c.env("WIRESHARK_PLUGIN_DIR", s.home.join("no-global-plugins"));
-        c
-    };
-    cmd.args(args).current_dir(&s.home);
+    run(tshark_command(None, args)).0
+}
+
+/// `tshark`, killed (SIGKILL: a hung tshark may ignore SIGTERM) after
+/// `limit_s` seconds: None when it did not end in time.
+pub fn tshark_bounded(limit_s: u32, args: &[&str]) -> Option<Output> {
+    let (out, code) = run(tshark_command(Some(limit_s), args));
+    // timeout(1) kills itself with the same signal after killing tshark (no exit code).
+    code.filter(|&c| c != 124 && c != 137).map(|_| out)
+}
+
+fn run(mut cmd: Command) -> (Output, Option<i32>) {
     let out = cmd.output().expect("run tshark (is it installed?)");
-    Output { stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), ok: out.status.success() }
+    let o = Output { stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), ok: out.status.success() };
+    (o, out.status.code())
+}
+
+fn tshark_command(limit_s: Option<u32>, args: &[&str]) -> Command {
+    let s = scratch();
+    let mut argv: Vec<String> = Vec::new();
+    if let Some(secs) = limit_s {
+        argv.extend(["timeout".into(), "-s".into(), "KILL".into(), secs.to_string()]);
+    }
+    if s.as_nobody {
+        argv.extend(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env"].map(String::from));
+        argv.push(format!("HOME={}", s.home.display()));
+        argv.push(format!("WIRESHARK_PLUGIN_DIR={}", s.home.join("no-global-plugins").display()));
+    }
+    argv.push("tshark".into());
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    if !s.as_nobody {
+        cmd.env("HOME", &s.home);
+        cmd.env("WIRESHARK_PLUGIN_DIR", s.home.join("no-global-plugins"));
+    }
+    cmd.args(args).current_dir(&s.home);
+    cmd
 }
 
 /// `tshark -r CAP [-2] [-Y FILTER] -T fields -e ...` as rows of columns
@@ -171,7 +191,9 @@ pub fn captures_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
