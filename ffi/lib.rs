@@ -391,7 +391,7 @@ pub enum smbdiag_item_kind {
     SMBDIAG_ITEM_PUSH,
     /// Close the innermost subtree.
     SMBDIAG_ITEM_POP,
-    /// Field `index`, string `text`.
+    /// Field `index`, string `text`; shown with the label `label` when that is not null.
     SMBDIAG_ITEM_STRING,
     /// Field `index` (integer or frame number), `value`.
     SMBDIAG_ITEM_UINT,
@@ -417,6 +417,8 @@ pub struct smbdiag_item_t {
     pub nsecs: i32,
     pub text: *const c_char,
     pub len: usize,
+    pub label: *const c_char,
+    pub label_len: usize,
 }
 
 /// The items of one call and the text they point into. Reused from call to
@@ -425,8 +427,8 @@ pub struct smbdiag_item_t {
 #[derive(Default)]
 struct ItemBuffer {
     items: Vec<smbdiag_item_t>,
-    /// Offset of each item's text in `text` (pointers are set once `text` stops growing).
-    offsets: Vec<usize>,
+    /// Offsets of each item's text and label in `text` (pointers are set once `text` stops growing).
+    offsets: Vec<(usize, Option<usize>)>,
     text: String,
 }
 
@@ -441,9 +443,20 @@ impl ItemBuffer {
     }
 
     fn push(&mut self, kind: smbdiag_item_kind, index: u32, value: u64, text: &str) {
-        self.offsets.push(self.text.len());
+        self.push_labeled(kind, index, value, text, None);
+    }
+
+    fn push_labeled(&mut self, kind: smbdiag_item_kind, index: u32, value: u64, text: &str, label: Option<&str>) {
+        let off = self.text.len();
         self.text.push_str(text);
-        self.items.push(smbdiag_item_t { kind, index, value, secs: 0, nsecs: 0, text: std::ptr::null(), len: text.len() });
+        let label_off = label.map(|l| {
+            let o = self.text.len();
+            self.text.push_str(l);
+            o
+        });
+        self.offsets.push((off, label_off));
+        let (null, label_len) = (std::ptr::null(), label.map_or(0, str::len));
+        self.items.push(smbdiag_item_t { kind, index, value, secs: 0, nsecs: 0, text: null, len: text.len(), label: null, label_len });
     }
 
     fn push_item(&mut self, item: &Item<'_>) {
@@ -452,6 +465,7 @@ impl ItemBuffer {
             Item::Push => self.push(SMBDIAG_ITEM_PUSH, 0, 0, ""),
             Item::Pop => self.push(SMBDIAG_ITEM_POP, 0, 0, ""),
             Item::Str(f, ref s) => self.push(SMBDIAG_ITEM_STRING, f as u32, 0, s),
+            Item::Labeled(f, ref s, ref label) => self.push_labeled(SMBDIAG_ITEM_STRING, f as u32, 0, s, Some(label)),
             Item::Uint(f, v) => self.push(SMBDIAG_ITEM_UINT, f as u32, v, ""),
             Item::Frame(f, v) => self.push(SMBDIAG_ITEM_UINT, f as u32, v as u64, ""),
             Item::Time(f, secs, nsecs) => {
@@ -460,7 +474,7 @@ impl ItemBuffer {
                     (last.secs, last.nsecs) = (secs, nsecs);
                 }
             }
-            Item::Expert(rule, text) => self.push(SMBDIAG_ITEM_EXPERT, present::rule_index(rule) as u32, 0, text),
+            Item::Expert(rule, ref text) => self.push(SMBDIAG_ITEM_EXPERT, present::rule_index(rule) as u32, 0, text),
             Item::Info(ref text) => self.push(SMBDIAG_ITEM_INFO, 0, 0, text),
         }
     }
@@ -468,8 +482,11 @@ impl ItemBuffer {
     /// Point each item at its text and hand the array out.
     unsafe fn hand_out(&mut self, items: *mut *const smbdiag_item_t, count: *mut usize) {
         let base = self.text.as_ptr() as *const c_char;
-        for (it, &off) in self.items.iter_mut().zip(&self.offsets) {
+        for (it, &(off, label_off)) in self.items.iter_mut().zip(&self.offsets) {
             it.text = unsafe { base.add(off) };
+            if let Some(l) = label_off {
+                it.label = unsafe { base.add(l) };
+            }
         }
         if !items.is_null() && !count.is_null() {
             unsafe {
@@ -499,9 +516,10 @@ unsafe fn no_items(items: *mut *const smbdiag_item_t, count: *mut usize) {
 }
 
 /// Process one frame (first pass) or recall it (later passes). Returns
-/// whether smbdiag has results for it; when `want_tree`, `*items` and
-/// `*count` get what to add to the tree (fields outside `want`, one bit per
-/// field, left out), valid until the next call.
+/// whether smbdiag has results for it; `*items` and `*count` get what to add
+/// (fields outside `want`, one bit per field, left out; findings always, as
+/// their expert items count whether or not a tree is built: `-z expert`),
+/// valid until the next call.
 #[no_mangle]
 pub unsafe extern "C" fn smbdiag_dissect(
     num: u32,
@@ -510,7 +528,6 @@ pub unsafe extern "C" fn smbdiag_dissect(
     encap: c_int,
     data: *const u8,
     len: u32,
-    want_tree: bool,
     want: u64,
     items: *mut *const smbdiag_item_t,
     count: *mut usize,
@@ -524,10 +541,8 @@ pub unsafe extern "C" fn smbdiag_dissect(
             let Some(report) = a.dissect(&input) else {
                 return false;
             };
-            if want_tree {
-                present::items(report, FieldMask(want), &mut |item| out.push_item(&item));
-                unsafe { out.hand_out(items, count) };
-            }
+            present::items(report, FieldMask(want), &mut |item| out.push_item(&item));
+            unsafe { out.hand_out(items, count) };
             true
         })
     }))

@@ -81,15 +81,20 @@ static uint64_t wanted_fields(proto_tree *tree, gboolean *want_proto)
     return bits;
 }
 
-static void add_string(smbdiag_ctx *c, uint32_t field, const char *s, size_t len)
+static void add_string(smbdiag_ctx *c, const smbdiag_item_t *it)
 {
     proto_tree *t = current_tree(c);
+    int hf = hf_ids[it->index];
     /* Wireshark fakes items nobody looks at (tree hidden, field not in a
      * filter or column); don't copy the string for those. */
-    if (!proto_field_is_referenced(t, hf_ids[field]))
-        c->last = proto_tree_add_string(t, hf_ids[field], c->tvb, 0, 0, "");
+    if (!proto_field_is_referenced(t, hf))
+        c->last = proto_tree_add_string(t, hf, c->tvb, 0, 0, "");
+    else if (it->label)
+        /* The value stays whole; the line shows the label (labels are cut at 240 bytes). */
+        c->last = proto_tree_add_string_format(t, hf, c->tvb, 0, 0, wmem_strndup(c->pinfo->pool, it->text, it->len), "%.*s",
+                                               (int)it->label_len, it->label);
     else
-        c->last = proto_tree_add_string(t, hf_ids[field], c->tvb, 0, 0, wmem_strndup(c->pinfo->pool, s, len));
+        c->last = proto_tree_add_string(t, hf, c->tvb, 0, 0, wmem_strndup(c->pinfo->pool, it->text, it->len));
 }
 
 static void add_uint(smbdiag_ctx *c, uint32_t field, uint64_t v)
@@ -138,7 +143,7 @@ static void add_items(smbdiag_ctx *c, const smbdiag_item_t *items, size_t n)
             break;
         case SMBDIAG_ITEM_STRING:
             if (field_ok)
-                add_string(c, it->index, it->text, it->len);
+                add_string(c, it);
             break;
         case SMBDIAG_ITEM_UINT:
             if (field_ok)
@@ -178,9 +183,10 @@ static int dissect_smbdiag(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     const smbdiag_item_t *items = NULL;
     size_t n = 0;
     /* Rust says whether it has results for the frame (the statistics want
-     * them even when no tree is built) and returns the items to add. */
-    gboolean has = smbdiag_dissect(pinfo->num, (int64_t)pinfo->abs_ts.secs, pinfo->abs_ts.nsecs, encap, bytes, len, tree != NULL,
-                                   want, &items, &n);
+     * them even when no tree is built) and returns the items to add: with no
+     * tree (tshark without -V or a filter) only the findings, whose expert
+     * items and Info text count all the same (-z expert). */
+    gboolean has = smbdiag_dissect(pinfo->num, (int64_t)pinfo->abs_ts.secs, pinfo->abs_ts.nsecs, encap, bytes, len, want, &items, &n);
     /* Rust has returned: from here on an exception unwinds C frames only. */
     if (has) {
         tap_queue_packet(smbdiag_tap, pinfo, NULL);

@@ -5,7 +5,7 @@ use crate::analyzer::{Config, Reports};
 use crate::net::flow::Dir;
 use crate::rules::{ConnView, Engine, MsgEvent, Smb1NegotiateEvent};
 use crate::summary::Summary;
-use crate::output::{Finding, FrameReport, MessageFields, OpaquePdu};
+use crate::output::{Finding, FrameReport, MessageFields, OpaqueKind, OpaquePdu};
 use crate::rules::catalog;
 use crate::smb::framing::{Pdu, PduKind};
 use crate::smb::records::header_records::{self, Smb2Header, SMB2_HEADER_LEN};
@@ -82,16 +82,18 @@ pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: 
                     f.engine.on_encrypted_from_server(f.conn.id);
                 }
                 f.report.opaque.push(OpaquePdu {
+                    kind: OpaqueKind::Encrypted,
                     session_id: t.session_id,
-                    description: format!("Encrypted SMB3 message, {} bytes, session 0x{:016x}", t.original_message_size, t.session_id),
+                    description: format!("SMB3 message, {} bytes, session 0x{:016x}", t.original_message_size, t.session_id),
                 });
             }
         }
         PduKind::Compressed => {
             if let Ok((_, c)) = header_records::parse_compression_header(pdu.data) {
                 f.report.opaque.push(OpaquePdu {
+                    kind: OpaqueKind::Compressed,
                     session_id: 0,
-                    description: format!("Compressed SMB message ({}), {} bytes uncompressed", c.algorithm_name(), c.original_size),
+                    description: format!("SMB3 message ({}), {} bytes uncompressed", c.algorithm_name(), c.original_size),
                 });
             }
         }
@@ -104,21 +106,25 @@ pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: 
 fn on_smb1_pdu(pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
     let Ok((_, h)) = header_records::parse_smb1_header(pdu.data) else { return };
     if h.command != header_records::Smb1Header::CMD_NEGOTIATE {
-        f.report.opaque.push(OpaquePdu { session_id: 0, description: format!("SMB1 command 0x{:02x} (smbdiag decodes SMB2/3; SMB1 only for negotiation)", h.command) });
+        f.report.opaque.push(OpaquePdu {
+            kind: OpaqueKind::Smb1,
+            session_id: 0,
+            description: format!("command 0x{:02x} (smbdiag decodes SMB2/3; SMB1 only for negotiation)", h.command),
+        });
         return;
     }
     let (dialects, selected, description) = if h.is_response() {
         match negotiate_records::parse_smb1_negotiate_response(pdu.data) {
-            Ok((_, r)) if r.dialect_index == 0xffff => (Vec::new(), Some(0xffff), "SMB1 NEGOTIATE response selecting no dialect".to_string()),
-            Ok((_, r)) => (Vec::new(), Some(r.dialect_index), format!("SMB1 NEGOTIATE response selecting dialect #{}", r.dialect_index)),
-            Err(_) => (Vec::new(), None, format!("SMB1 NEGOTIATE response, status {}", h.status)),
+            Ok((_, r)) if r.dialect_index == 0xffff => (Vec::new(), Some(0xffff), "NEGOTIATE response selecting no dialect".to_string()),
+            Ok((_, r)) => (Vec::new(), Some(r.dialect_index), format!("NEGOTIATE response selecting dialect #{}", r.dialect_index)),
+            Err(_) => (Vec::new(), None, format!("NEGOTIATE response, status {}", h.status)),
         }
     } else {
         let d = negotiate_records::parse_smb1_negotiate_request(pdu.data).map(|(_, r)| r.dialects).unwrap_or_default();
-        let text = format!("SMB1 NEGOTIATE request offering {}", d.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "));
+        let text = format!("NEGOTIATE request offering {}", d.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "));
         (d, None, text)
     };
-    f.report.opaque.push(OpaquePdu { session_id: 0, description });
+    f.report.opaque.push(OpaquePdu { kind: OpaqueKind::Smb1, session_id: 0, description });
     let ev = Smb1NegotiateEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, is_response: h.is_response(), dialects: &dialects, selected };
     let mut found = Vec::new();
     f.engine.on_smb1_negotiate(f.config, &ev, &mut found);
