@@ -77,6 +77,8 @@ pub enum OpaqueKind {
     Compressed,
     /// SMB3 encryption transform: size and session known, contents not visible.
     Encrypted,
+    /// Found by resynchronisation and not yet confirmed (it may be junk that looks like SMB): not decoded.
+    Unconfirmed,
 }
 
 /// An SMB PDU on this frame that is not shown as SMB2 messages.

@@ -95,6 +95,7 @@ fields! {
     CreditCharge = ("smbdiag.credit_charge", "Credit charge", U16Dec, None, "Credits this message consumes");
     Smb1 = ("smbdiag.smb1", "SMB1", String, None, "An SMB1 message: its NEGOTIATE is read (dialects offered, dialect chosen), other commands only named");
     Compressed = ("smbdiag.compressed", "Compressed", String, None, "A compressed SMB3 message (compression transform header): algorithm and size; contents not decoded");
+    Unconfirmed = ("smbdiag.unconfirmed", "Unconfirmed", String, None, "An SMB PDU found by resynchronisation after missing bytes, not decoded until the stream is confirmed back in step");
 }
 
 /// The fields whose values the front end wants (one bit per `FieldId`).
@@ -215,6 +216,7 @@ pub fn items<'a>(report: &'a FrameReport, want: FieldMask, out: &mut dyn FnMut(I
             OpaqueKind::Smb1 => FieldId::Smb1,
             OpaqueKind::Compressed => FieldId::Compressed,
             OpaqueKind::Encrypted => FieldId::Encrypted,
+            OpaqueKind::Unconfirmed => FieldId::Unconfirmed,
         };
         let session = o.kind == OpaqueKind::Encrypted && want.has(FieldId::SessionId);
         if !want.has(field) && !session {

@@ -68,6 +68,7 @@ pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: 
             PduKind::Smb1 => "an SMB1 header",
         };
         f.report.opaque.push(OpaquePdu {
+            kind: OpaqueKind::Unconfirmed,
             session_id: 0,
             description: format!("{} bytes starting with {what}, found by resynchronisation: not decoded until the stream is confirmed back in step", pdu.declared_len),
         });
