@@ -124,3 +124,16 @@ fn loss_threshold_preference_is_honoured() {
     assert_eq!(rules(&["-o", "smbdiag.loss_rate_permille:100"]), 0);
     assert_eq!(rules(&["-o", "smbdiag.loss_rate_permille:5"]), 1);
 }
+
+#[test]
+fn family_switch_preference_is_honoured() {
+    // A boolean preference: its storage type changed in Wireshark 4.4
+    // (gboolean to bool), so check that epan's writes reach the rules.
+    let cap = common::lab_captures_dir().join("share_not_found.pcap");
+    let rules = |extra: &[&str]| common::findings(&cap, extra).into_iter().filter(|r| r.rule == "tree.share_not_found").count();
+    assert_eq!(rules(&[]), 1);
+    assert_eq!(rules(&["-o", "smbdiag.enable_tree:FALSE"]), 0);
+    assert_eq!(rules(&["-o", "smbdiag.enable_tree:TRUE"]), 1);
+    // Another family switched off leaves the tree rules alone.
+    assert_eq!(rules(&["-o", "smbdiag.enable_perf:FALSE"]), 1);
+}
