@@ -16,7 +16,27 @@
 #include <epan/tap.h>
 #include <epan/stat_tap_ui.h>
 #include <epan/stats_tree.h>
+/* From 4.4, epan/packet.h declares wtap_rec only as an incomplete type;
+ * reading pinfo->rec needs wiretap's own header (harmless on 4.0). */
+#include <wiretap/wtap.h>
 #include <wsutil/wslog.h>
+
+/* The build defines SMBDIAG_WS_MAJOR/MINOR from pkg-config (build.rs). */
+#define SMBDIAG_WS_AT_LEAST(maj, min) \
+    (SMBDIAG_WS_MAJOR > (maj) || (SMBDIAG_WS_MAJOR == (maj) && SMBDIAG_WS_MINOR >= (min)))
+
+/* Wireshark's development branch replaces plugin_register/plugin_want_* with
+ * one entry point (wireshark_load_module, WIRESHARK_PLUGIN_REGISTER) and an
+ * ABI version; the loader would skip this plugin without a word, so refuse
+ * to build instead. (wsutil/plugins.h exists from 4.2 on.) */
+#if defined(__has_include)
+#if __has_include(<wsutil/plugins.h>)
+#include <wsutil/plugins.h>
+#endif
+#endif
+#ifdef WIRESHARK_PLUGIN_REGISTER
+#error "smbdiag supports the plugin interface of Wireshark 4.0 to 4.6; this Wireshark has the new plugin ABI (wireshark_load_module) that smbdiag does not support yet: build against a released 4.0, 4.2, 4.4 or 4.6."
+#endif
 
 #include "smbdiag.h"
 
@@ -34,6 +54,16 @@ static gint ett_smbdiag = -1;
 static gint ett_sub[SMBDIAG_MAX_DEPTH];
 static guint *pref_values = NULL;
 static guint pref_count = 0;
+/* Boolean preferences are stored as gboolean (int) up to 4.2 and as C99
+ * bool from 4.4 on; epan writes through the pointer it was given, so the
+ * storage must have the type of this version. */
+#if SMBDIAG_WS_AT_LEAST(4, 4)
+typedef bool smbdiag_pref_bool;
+#else
+typedef gboolean smbdiag_pref_bool;
+#endif
+static smbdiag_pref_bool *pref_bools = NULL; /* per preference; used by the boolean ones */
+static gboolean *pref_is_bool = NULL;
 static int smbdiag_tap = -1;
 
 /* What one frame's dissection is adding to. */
@@ -210,7 +240,7 @@ static void smbdiag_cleanup_routine(void)
 static void apply_prefs(void)
 {
     for (guint i = 0; i < pref_count; i++)
-        smbdiag_pref_set(i, pref_values[i]);
+        smbdiag_pref_set(i, pref_is_bool[i] ? (guint)pref_bools[i] : pref_values[i]);
 }
 
 /* -z smbdiag,summary: Rust renders; tshark prints at the end. */
@@ -229,13 +259,25 @@ static tap_packet_status summary_packet(void *tapdata _U_, packet_info *pinfo _U
     return TAP_PACKET_DONT_REDRAW;
 }
 
-static void summary_init(const char *opt_arg _U_, void *userdata _U_)
+/* A -z handler returns void up to 4.4; from 4.6 it returns whether it set
+ * up its tap (tshark stops on false). */
+#if SMBDIAG_WS_AT_LEAST(4, 6)
+typedef bool summary_init_result;
+#define SUMMARY_INIT_RETURN(ok) return (ok)
+#else
+typedef void summary_init_result;
+#define SUMMARY_INIT_RETURN(ok) return
+#endif
+
+static summary_init_result summary_init(const char *opt_arg _U_, void *userdata _U_)
 {
     GString *err = register_tap_listener("smbdiag", NULL, NULL, TL_REQUIRES_NOTHING, NULL, summary_packet, summary_draw, NULL);
     if (err) {
         fprintf(stderr, "smbdiag: could not register the summary tap: %s\n", err->str);
         g_string_free(err, TRUE);
+        SUMMARY_INIT_RETURN(false);
     }
+    SUMMARY_INIT_RETURN(true);
 }
 
 /* Statistics → SMB Diagnostics (and tshark -z smbdiag_stats,tree): counts
@@ -354,13 +396,17 @@ static void proto_register_smbdiag(void)
     module_t *pm = prefs_register_protocol(proto_smbdiag, apply_prefs);
     pref_count = smbdiag_pref_count();
     pref_values = g_new0(guint, pref_count);
+    pref_bools = g_new0(smbdiag_pref_bool, pref_count);
+    pref_is_bool = g_new0(gboolean, pref_count);
     for (guint i = 0; i < pref_count; i++) {
         smbdiag_pref_info_t pi;
         if (!smbdiag_pref_info(i, &pi))
             continue;
         pref_values[i] = pi.default_value;
+        pref_is_bool[i] = pi.is_bool;
+        pref_bools[i] = pi.default_value != 0;
         if (pi.is_bool)
-            prefs_register_bool_preference(pm, pi.name, pi.title, pi.description, (gboolean *)&pref_values[i]);
+            prefs_register_bool_preference(pm, pi.name, pi.title, pi.description, &pref_bools[i]);
         else
             prefs_register_uint_preference(pm, pi.name, pi.title, pi.description, 10, &pref_values[i]);
     }
