@@ -7,6 +7,7 @@ use std::collections::hash_map::Entry;
 
 use ahash::HashMap;
 
+use crate::net::copies::CopyFilter;
 use crate::net::flow::{ConnId, Dir, FlowTable};
 use crate::rules::{ConnView, Engine, SegEvent};
 use crate::net::link::{self, Decoded, LinkType};
@@ -95,6 +96,8 @@ impl Reports {
 #[derive(Debug, Default)]
 pub struct Analyzer {
     pub config: Config,
+    /// Copies of one packet (several capture points on one host, a mirror) set aside before flows.
+    copies: CopyFilter,
     flows: FlowTable,
     smb: SmbState,
     /// Port-88 exchanges: evidence for the Kerberos-related rules.
@@ -150,6 +153,11 @@ impl Analyzer {
             }
             Decoded::Other | Decoded::Undecodable(_) => return report,
         };
+        if let Some(copy) = self.copies.check(&seg, input.number, input.ts_ns) {
+            let conn = self.flows.lookup(seg.src, seg.dst).map(|c| c.id);
+            self.summary.on_copy(conn, input.number, copy.frame);
+            return report;
+        }
         let smb_port = [seg.src.port, seg.dst.port].iter().any(|&p| p == 445 || p == 139);
         // KDC streams go to the Kerberos framers, never to SMB state.
         let kdc_client = (!smb_port && KdcState::is_kdc(seg.src, seg.dst)).then(|| KdcState::client_of(seg.src, seg.dst));
