@@ -145,6 +145,8 @@ static int dissect_smbdiag(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     guint len = tvb_captured_length(tvb);
     const guint8 *bytes = len ? tvb_get_ptr(tvb, 0, len) : NULL;
     int encap = pinfo->rec ? pinfo->rec->rec_header.packet_header.pkt_encap : -1;
+    /* The pcapng interface: tells a two-sided capture's sides apart. */
+    int64_t iface = pinfo->rec && (pinfo->rec->presence_flags & WTAP_HAS_INTERFACE_ID) ? (int64_t)pinfo->rec->rec_header.packet_header.interface_id : -1;
     smbdiag_ctx c;
     memset(&c, 0, sizeof c);
     c.pinfo = pinfo;
@@ -152,7 +154,7 @@ static int dissect_smbdiag(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     c.root_parent = tree;
     /* Rust says whether it has results for the frame (the statistics want
      * them even when no tree is built). */
-    if (smbdiag_dissect(&c, pinfo->num, (int64_t)pinfo->abs_ts.secs, pinfo->abs_ts.nsecs, encap, bytes, len, tree != NULL))
+    if (smbdiag_dissect(&c, pinfo->num, (int64_t)pinfo->abs_ts.secs, pinfo->abs_ts.nsecs, encap, iface, bytes, len, tree != NULL))
         tap_queue_packet(smbdiag_tap, pinfo, NULL);
     return c.depth > 0 ? (int)len : 0;
 }

@@ -8,6 +8,7 @@ use std::collections::hash_map::Entry;
 use ahash::HashMap;
 
 use crate::net::copies::CopyFilter;
+use crate::two_points::TwoPoints;
 use crate::net::flow::{ConnId, Dir, FlowTable};
 use crate::rules::{ConnView, Engine, SegEvent};
 use crate::net::link::{self, Decoded, LinkType};
@@ -31,11 +32,14 @@ pub struct Config {
     pub loss_rate_permille: u32,
     /// Rule families switched off (the part of the rule id before the dot).
     pub disabled_families: Vec<String>,
+    /// In a capture merged from two capture points, the interface of the
+    /// client's side (None: inferred from TTLs).
+    pub client_interface: Option<u32>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { slow_response_s: 1.0, unanswered_s: 10.0, loss_rate_permille: 5, disabled_families: Vec::new() }
+        Config { slow_response_s: 1.0, unanswered_s: 10.0, loss_rate_permille: 5, disabled_families: Vec::new(), client_interface: None }
     }
 }
 
@@ -55,6 +59,8 @@ pub struct FrameInput<'a> {
     pub ts_ns: i64,
     pub link: LinkType,
     pub data: &'a [u8],
+    /// The pcapng interface the frame was captured on, where the file says.
+    pub interface: Option<u32>,
 }
 
 /// Stored reports of the frames seen so far (frames with nothing to say are absent).
@@ -98,6 +104,8 @@ pub struct Analyzer {
     pub config: Config,
     /// Copies of one packet (several capture points on one host, a mirror) set aside before flows.
     copies: CopyFilter,
+    /// A capture merged from the client's side and the server's.
+    points: TwoPoints,
     flows: FlowTable,
     smb: SmbState,
     /// Port-88 exchanges: evidence for the Kerberos-related rules.
@@ -153,9 +161,15 @@ impl Analyzer {
             }
             Decoded::Other | Decoded::Undecodable(_) => return report,
         };
-        if let Some(copy) = self.copies.check(&seg, input.number, input.ts_ns) {
+        let copy = self.copies.check(&seg, input.interface, input.number, input.ts_ns);
+        self.points.preferred_client = self.config.client_interface;
+        let mut two_sided = Vec::new();
+        self.points.on_segment(&seg, input.interface, input.number, copy, &mut two_sided);
+        if let Some(copy) = copy {
             let conn = self.flows.lookup(seg.src, seg.dst).map(|c| c.id);
             self.summary.on_copy(conn, input.number, copy.frame);
+            report.findings = two_sided;
+            self.finish_findings(input.number, &mut report);
             return report;
         }
         let smb_port = [seg.src.port, seg.dst.port].iter().any(|&p| p == 445 || p == 139);
@@ -222,13 +236,22 @@ impl Analyzer {
         let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info, kdc: &fctx.kdc.log };
         let mut found = Vec::new();
         fctx.engine.on_segment(fctx.config, &ev, &mut found);
+        // What both capture points show replaces what one alone suggested.
+        let superseded = TwoPoints::superseded(&two_sided);
+        found.retain(|f| !superseded.contains(&f.rule.id));
+        found.extend(two_sided);
         fctx.report.findings.extend(found);
-        let cfg = &*fctx.config;
-        fctx.report.findings.retain(|f| cfg.rule_enabled(f.rule.id));
-        for f in &fctx.report.findings {
-            fctx.summary.on_finding(input.number, f);
-        }
+        self.finish_findings(input.number, &mut report);
         report
+    }
+
+    /// Drop the findings of families switched off; count the rest.
+    fn finish_findings(&mut self, frame: u32, report: &mut FrameReport) {
+        let cfg = &self.config;
+        report.findings.retain(|f| cfg.rule_enabled(f.rule.id));
+        for f in &report.findings {
+            self.summary.on_finding(frame, f);
+        }
     }
 
     /// How much per-connection state is held (flow table, SMB state, rules), for bounds tests.
@@ -251,6 +274,6 @@ impl Analyzer {
 
     /// The summary statistics of everything processed so far.
     pub fn summary_text(&self) -> String {
-        self.summary.render()
+        self.summary.render(self.points.summary().as_deref())
     }
 }

@@ -145,7 +145,7 @@ impl Summary {
     }
 
     /// The report, stable for diffing: connections in order of first frame.
-    pub fn render(&self) -> String {
+    pub fn render(&self, capture_points: Option<&str>) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "==================================================================");
         let _ = writeln!(s, "smbdiag summary: {} SMB connection(s)", self.conns.len());
@@ -194,6 +194,9 @@ impl Summary {
                     let _ = writeln!(s, "    {st} x{n}");
                 }
             }
+        }
+        if let Some(p) = capture_points {
+            let _ = writeln!(s, "\n{p}");
         }
         if let Some((frame, of)) = self.copies.first {
             let _ = writeln!(

@@ -841,6 +841,75 @@ scenario_copies_two_interfaces() {
     mergecap -I none -w "$OUT/copies_two_interfaces.pcapng" "$WORK/port.pcap" "$WORK/bridge.pcap"
 }
 
+# ------------------------------------------ two capture points (issue #14)
+# A router between client and server; one capture at each end, at once, kept
+# apart (NAME.client.pcap, NAME.server.pcap) and merged (NAME.pcapng).
+TWO_OUT=$OUT/two_sided
+two_sided_capture() {
+    mkdir -p "$TWO_OUT"
+    capture_at "$CLI" sdl-c "$TWO_OUT/$CURRENT.client.pcap"
+    capture_at "$SRV" sdl-s "$TWO_OUT/$CURRENT.server.pcap"
+}
+two_sided_end() {
+    end; stop_smbd
+    mergecap -I none -w "$TWO_OUT/$CURRENT.pcapng" "$TWO_OUT/$CURRENT.client.pcap" "$TWO_OUT/$CURRENT.server.pcap"
+    # Asserted by tests/two_points.rs, not by the one-capture expectations.
+    rm -f "$OUT/$CURRENT.expect"
+    net_up
+}
+rtr() { ip netns exec "$RTR" "$@"; }
+
+scenario_two_blocked_on_path() {
+    net_routed; write_conf ""; start_smbd
+    begin two_blocked_on_path two_sided_capture
+    rtr iptables -A FORWARD -p tcp --dport 445 -j DROP
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls"
+    two_sided_end
+}
+
+scenario_two_blocked_by_server() {
+    net_routed; write_conf ""; start_smbd
+    begin two_blocked_by_server two_sided_capture
+    in_srv iptables -A INPUT -p tcp --dport 445 -j DROP
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls"
+    two_sided_end
+}
+
+scenario_two_reset_on_path() {
+    net_routed; write_conf ""; start_smbd
+    begin two_reset_on_path two_sided_capture
+    # The router rejects SMB with a reset in the server's name.
+    rtr iptables -A FORWARD -p tcp --dport 445 -j REJECT --reject-with tcp-reset
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls"
+    two_sided_end
+}
+
+scenario_two_loss_on_path() {
+    net_routed; write_conf ""; start_smbd
+    mkdir -p "$WORK/dl"
+    begin two_loss_on_path two_sided_capture
+    rtr iptables -A FORWARD -p tcp -m statistic --mode random --probability 0.03 -j DROP
+    small_files
+    two_sided_end
+}
+
+scenario_two_slow_server() {
+    net_routed; write_conf "" "    root preexec = /bin/sleep 2"; start_smbd
+    begin two_slow_server two_sided_capture
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls"
+    two_sided_end
+}
+
+scenario_two_request_dropped() {
+    net_routed; write_conf ""; start_smbd
+    begin two_request_dropped two_sided_capture
+    # The router drops every packet naming the share "projects" (UTF-16): the
+    # TREE_CONNECT for it leaves the client and never reaches the server.
+    rtr iptables -A FORWARD -p tcp --dport 445 -m string --algo bm --hex-string '|700072006f006a006500630074007300|' -j DROP
+    client "//$SIP/projects" -U "sdalice%$PW" --timeout 8 -c "ls"
+    two_sided_end
+}
+
 ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disabled_rst smb1_only_client wrong_password
      share_access_denied file_not_found small_files_clean small_files_loss large_file_clean large_file_loss
      encryption_required encryption_old_client signing_required guest_access rst_mid_session slow_response
@@ -850,7 +919,8 @@ ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disa
      kerberos_session_expired kerberos_ntlm_fallback kerberos_healthy credit_starvation
      trust_no_logon_servers kerberos_clock_skew_kdc kerberos_clock_skew_server
      server_zero_window
-     copies_bridge copies_bridge_loss copies_router copies_two_interfaces)
+     copies_bridge copies_bridge_loss copies_router copies_two_interfaces
+     two_blocked_on_path two_blocked_by_server two_reset_on_path two_loss_on_path two_slow_server two_request_dropped)
 
 net_up
 users_up

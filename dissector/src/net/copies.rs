@@ -41,6 +41,7 @@ const MAX_LARGE: usize = 16;
 struct Large {
     frame: u32,
     ts_ns: i64,
+    iface: Option<u32>,
     src: Endpoint,
     dst: Endpoint,
     seq: u32,
@@ -86,6 +87,7 @@ struct Seen {
     frame: u32,
     ts_ns: i64,
     ttl: u8,
+    iface: Option<u32>,
 }
 
 /// A frame found to be a copy of an earlier one.
@@ -98,6 +100,8 @@ pub struct CopyOf {
     /// The first copy's TTL minus this one's: routers between the two capture
     /// points (0 for copies on one host, a mirror, a bridge).
     pub ttl_drop: i16,
+    /// The capture interface of the first copy (pcapng), if known.
+    pub first_iface: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -124,7 +128,7 @@ impl CopyFilter {
 
     /// Whether this segment is a copy of one seen within the window; if not,
     /// it is remembered as a first copy.
-    pub fn check(&mut self, seg: &TcpSegment<'_>, frame: u32, ts_ns: i64) -> Option<CopyOf> {
+    pub fn check(&mut self, seg: &TcpSegment<'_>, iface: Option<u32>, frame: u32, ts_ns: i64) -> Option<CopyOf> {
         let id = self.identity(seg);
         let window = if id.ip_id.is_some_and(|i| i != 0) || id.ts_val.is_some() { COPY_WINDOW_NS } else { COPY_WINDOW_NO_ID_NS };
         self.expire(ts_ns);
@@ -132,31 +136,31 @@ impl CopyFilter {
             let dt_ns = ts_ns - first.ts_ns;
             if dt_ns.abs() <= window {
                 self.set_aside += 1;
-                return Some(CopyOf { frame: first.frame, dt_ns, ttl_drop: first.ttl as i16 - seg.ttl as i16 });
+                return Some(CopyOf { frame: first.frame, dt_ns, ttl_drop: first.ttl as i16 - seg.ttl as i16, first_iface: first.iface });
             }
         }
         if let Some(l) = self.large.iter().find(|l| (ts_ns - l.ts_ns).abs() <= COPY_WINDOW_NS && l.cut_into(seg)) {
             self.set_aside += 1;
-            return Some(CopyOf { frame: l.frame, dt_ns: ts_ns - l.ts_ns, ttl_drop: 0 });
+            return Some(CopyOf { frame: l.frame, dt_ns: ts_ns - l.ts_ns, ttl_drop: 0, first_iface: l.iface });
         }
         if seg.payload.len() > WIRE_PAYLOAD_MAX && seg.payload_len as usize == seg.payload.len() {
-            self.remember_large(seg, frame, ts_ns);
+            self.remember_large(seg, iface, frame, ts_ns);
         }
         if self.order.len() >= MAX_RECENT {
             self.forget_oldest();
         }
-        self.recent.insert(id, Seen { frame, ts_ns, ttl: seg.ttl });
+        self.recent.insert(id, Seen { frame, ts_ns, ttl: seg.ttl, iface });
         self.order.push_back((ts_ns, frame, id));
         None
     }
 
-    fn remember_large(&mut self, seg: &TcpSegment<'_>, frame: u32, ts_ns: i64) {
+    fn remember_large(&mut self, seg: &TcpSegment<'_>, iface: Option<u32>, frame: u32, ts_ns: i64) {
         let Some(ip_id) = seg.ip_id else { return };
         // Reuse the oldest entry's buffer: this runs on every large frame of a bulk transfer.
         let mut bytes = if self.large.len() >= MAX_LARGE { self.large.pop_front().map(|l| l.bytes).unwrap_or_default() } else { Vec::new() };
         bytes.clear();
         bytes.extend_from_slice(seg.payload);
-        self.large.push_back(Large { frame, ts_ns, src: seg.src, dst: seg.dst, seq: seg.seq, ack: seg.ack, ip_id, ts_val: seg.ts_val, bytes });
+        self.large.push_back(Large { frame, ts_ns, iface, src: seg.src, dst: seg.dst, seq: seg.seq, ack: seg.ack, ip_id, ts_val: seg.ts_val, bytes });
     }
 
     fn identity(&self, seg: &TcpSegment<'_>) -> Identity {
@@ -228,16 +232,16 @@ mod tests {
     #[test]
     fn a_copy_is_recognised_and_a_retransmission_is_not() {
         let mut f = CopyFilter::new();
-        assert_eq!(f.check(&seg(Some(10), 100, b"abc"), 1, 0), None);
+        assert_eq!(f.check(&seg(Some(10), 100, b"abc"), None, 1, 0), None);
         // The same packet on another interface 20 µs later, one router further on.
         let mut routed = seg(Some(10), 100, b"abc");
         routed.ttl = 63;
-        assert_eq!(f.check(&routed, 2, 20_000), Some(CopyOf { frame: 1, dt_ns: 20_000, ttl_drop: 1 }));
+        assert_eq!(f.check(&routed, None, 2, 20_000), Some(CopyOf { frame: 1, dt_ns: 20_000, ttl_drop: 1, first_iface: None }));
         // The sender's retransmission: same bytes, a new IP identification.
-        assert_eq!(f.check(&seg(Some(11), 100, b"abc"), 3, 40_000), None);
+        assert_eq!(f.check(&seg(Some(11), 100, b"abc"), None, 3, 40_000), None);
         // Same headers, other bytes: not the same packet.
-        assert_eq!(f.check(&seg(Some(12), 200, b"xyz"), 4, 50_000), None);
-        assert_eq!(f.check(&seg(Some(12), 200, b"xyZ"), 5, 60_000), None);
+        assert_eq!(f.check(&seg(Some(12), 200, b"xyz"), None, 4, 50_000), None);
+        assert_eq!(f.check(&seg(Some(12), 200, b"xyZ"), None, 5, 60_000), None);
         assert_eq!(f.set_aside, 1);
     }
 
@@ -247,30 +251,30 @@ mod tests {
         let mut large = seg(Some(100), 1000, &big);
         large.ts_val = Some(5);
         let mut f = CopyFilter::new();
-        assert_eq!(f.check(&large, 1, 0), None);
+        assert_eq!(f.check(&large, None, 1, 0), None);
         let piece = |id: u16, at: usize, len: usize| {
             let mut p = seg(Some(id), 1000 + at as u32, &big[at..at + len]);
             p.ts_val = Some(5);
             p
         };
-        assert_eq!(f.check(&piece(100, 0, 1448), 2, 10_000).map(|c| c.frame), Some(1));
-        assert_eq!(f.check(&piece(101, 1448, 1448), 3, 11_000).map(|c| c.frame), Some(1));
-        assert_eq!(f.check(&piece(102, 2896, 1104), 4, 12_000).map(|c| c.frame), Some(1));
+        assert_eq!(f.check(&piece(100, 0, 1448), None, 2, 10_000).map(|c| c.frame), Some(1));
+        assert_eq!(f.check(&piece(101, 1448, 1448), None, 3, 11_000).map(|c| c.frame), Some(1));
+        assert_eq!(f.check(&piece(102, 2896, 1104), None, 4, 12_000).map(|c| c.frame), Some(1));
         // The sender's own retransmission of a piece: a fresh identification.
-        assert_eq!(f.check(&piece(140, 1448, 1448), 5, 50_000), None);
+        assert_eq!(f.check(&piece(140, 1448, 1448), None, 5, 50_000), None);
         // Other bytes at that place: not a piece of it.
         let mut other = piece(101, 1448, 1448);
         let changed = [0u8; 1448];
         other.payload = &changed;
-        assert_eq!(f.check(&other, 6, 60_000), None);
+        assert_eq!(f.check(&other, None, 6, 60_000), None);
     }
 
     #[test]
     fn the_same_identity_long_after_is_not_a_copy() {
         let mut f = CopyFilter::new();
-        f.check(&seg(Some(10), 100, b"abc"), 1, 0);
+        f.check(&seg(Some(10), 100, b"abc"), None, 1, 0);
         // IP identifications wrap: 16 bits, reused within seconds on a busy host.
-        assert_eq!(f.check(&seg(Some(10), 100, b"abc"), 2, COPY_WINDOW_NS + 1), None);
+        assert_eq!(f.check(&seg(Some(10), 100, b"abc"), None, 2, COPY_WINDOW_NS + 1), None);
         assert!(f.held() <= 1);
     }
 
@@ -280,16 +284,16 @@ mod tests {
         let mut f = CopyFilter::new();
         let mut s = seg(None, 100, b"abc");
         (s.src, s.dst) = (v6(1), v6(2));
-        f.check(&s, 1, 0);
-        assert!(f.check(&s, 2, 500_000).is_some());
-        assert!(f.check(&s, 3, 5_000_000).is_none(), "5 ms later without id: a fast retransmission, not a copy");
+        f.check(&s, None, 1, 0);
+        assert!(f.check(&s, None, 2, 500_000).is_some());
+        assert!(f.check(&s, None, 3, 5_000_000).is_none(), "5 ms later without id: a fast retransmission, not a copy");
     }
 
     #[test]
     fn memory_is_bounded() {
         let mut f = CopyFilter::new();
         for i in 0..(MAX_RECENT as u32 + 1000) {
-            f.check(&seg(Some(i as u16), i, b"a"), i + 1, 0);
+            f.check(&seg(Some(i as u16), i, b"a"), None, i + 1, 0);
         }
         assert!(f.held() <= MAX_RECENT);
     }
