@@ -117,3 +117,70 @@ fn copies_on_one_host_are_not_two_capture_points() {
         assert!(s.contains("Packet copies set aside"), "{name}");
     }
 }
+
+/// (frame, interface, ip.id, tcp.seq) of the data segments.
+fn data_segments(cap: &std::path::Path) -> Vec<(u32, String, String, String)> {
+    common::fields(cap, &["-Y", "tcp.len > 0"], &["frame.number", "frame.interface_id", "ip.id", "tcp.seq_raw"])
+        .into_iter()
+        .map(|r| (r[0].parse().unwrap(), r[1].clone(), r[2].clone(), r[3].clone()))
+        .collect()
+}
+
+/// Each related frame is a data segment at `side` whose packet (IP id) the other interface never saw.
+fn never_at_the_other_side(cap: &std::path::Path, f: &common::FindingRow, side: &str) {
+    let segs = data_segments(cap);
+    assert!(f.related.len() >= 3, "{:?}", f.related);
+    for r in &f.related {
+        let (_, iface, id, _) = segs.iter().find(|s| s.0 == *r).unwrap_or_else(|| panic!("frame {r} is no data segment"));
+        assert_eq!(iface, side, "frame {r}");
+        assert!(!segs.iter().any(|s| &s.2 == id && &s.1 != side), "frame {r}: IP id {id} seen at the other side");
+    }
+}
+
+#[test]
+fn loss_between_the_points_is_told_per_direction() {
+    let merged = cap("two_loss_on_path.pcapng");
+    let found: Vec<_> = common::findings(&merged, &[]).into_iter().filter(|f| f.rule == "path.loss").collect();
+    assert_eq!(found.len(), 2, "{:?}", rules(&merged, &[]));
+    let up = found.iter().find(|f| f.text.contains("the client 10.99.0.1 sent")).expect("client to server");
+    has_words(&up.text, &["never reached the server's side", "on the way from the client 10.99.0.1 to the server 10.99.1.2", "1 router(s) between them"]);
+    let down = found.iter().find(|f| f.text.contains("the server 10.99.1.2 sent")).expect("server to client");
+    has_words(&down.text, &["never reached the client's side", "on the way from the server 10.99.1.2 to the client 10.99.0.1"]);
+    // Related frames are per frame in tshark's output: the two must sit apart to be told apart.
+    assert_ne!(up.frame, down.frame);
+    never_at_the_other_side(&merged, up, "0");
+    never_at_the_other_side(&merged, down, "1");
+    assert!(!up.text.contains("never reaches the server"), "random loss is not a content filter");
+}
+
+#[test]
+fn nothing_lost_nothing_said() {
+    // Both sides saw every packet (a slow server, nothing dropped).
+    let merged = cap("two_slow_server.pcapng");
+    assert!(summary(&merged, &[]).contains("Two capture points"));
+    assert!(!rules(&merged, &[]).iter().any(|(_, r)| r.starts_with("path.")), "{:?}", rules(&merged, &[]));
+}
+
+#[test]
+fn a_request_that_never_arrives() {
+    let merged = cap("two_request_dropped.pcapng");
+    let f = one(&merged, &[], "path.loss");
+    never_at_the_other_side(&merged, &f, "0");
+    // The same bytes each time, the first of them an SMB2 request Wireshark decodes.
+    let segs = data_segments(&merged);
+    let seq = |fr: u32| segs.iter().find(|s| s.0 == fr).unwrap().3.clone();
+    assert!(f.related.iter().all(|&r| seq(r) == seq(f.related[0])), "{:?}", f.related);
+    let req = frames(&merged, "smb2 && smb2.flags.response == 0 && frame.interface_id == 0");
+    assert!(req.contains(&f.related[0]), "frame {} holds no SMB2 request", f.related[0]);
+    has_words(&f.text, &[&format!("The segment of frame {} was sent 3 times", f.related[0]), "a request that never reaches the server", "content filter"]);
+}
+
+#[test]
+fn no_side_alone_raises_two_sided_findings() {
+    for e in std::fs::read_dir(common::lab_captures_dir().join("two_sided")).unwrap().flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "pcap") {
+            assert!(!rules(&p, &[]).iter().any(|(_, r)| r.starts_with("path.")), "{}", p.display());
+        }
+    }
+}

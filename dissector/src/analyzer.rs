@@ -164,7 +164,7 @@ impl Analyzer {
         let copy = self.copies.check(&seg, input.interface, input.number, input.ts_ns);
         self.points.preferred_client = self.config.client_interface;
         let mut two_sided = Vec::new();
-        self.points.on_segment(&seg, input.interface, input.number, copy, &mut two_sided);
+        self.points.on_segment(&seg, input.interface, input.number, input.ts_ns, copy, &mut two_sided);
         if let Some(copy) = copy {
             let conn = self.flows.lookup(seg.src, seg.dst).map(|c| c.id);
             self.summary.on_copy(conn, input.number, copy.frame);

@@ -22,6 +22,16 @@ use crate::net::link::{Endpoint, TcpSegment};
 use crate::output::Finding;
 use crate::rules::catalog;
 
+/// A packet not seen at the other side this long after (on the other side's
+/// clock as far as the pairing goes) never got there.
+const ARRIVAL_WINDOW_NS: i64 = crate::net::copies::COPY_WINDOW_NS;
+/// Data segments lost between the points, per direction, that make loss worth a finding.
+const LOST_CONCLUSIVE: usize = 3;
+/// The same bytes lost this many times: the path drops them by their content.
+const SAME_BYTES_LOST: usize = 3;
+/// Data segments waiting to be seen at the other side.
+const MAX_IN_FLIGHT: usize = 65_536;
+
 /// SYNs from the client that make the attempt conclusive (as transport.syn_unanswered).
 const SYN_TRIES_CONCLUSIVE: usize = 3;
 /// Bounds: connection attempts followed, time samples kept.
@@ -54,6 +64,27 @@ impl Attempt {
     }
 }
 
+/// A data segment seen at its sender's side, waiting for its copy at the other.
+#[derive(Debug)]
+struct InFlight {
+    frame: u32,
+    ts_ns: i64,
+    to_server: bool,
+    /// (client, server) of its connection.
+    conn: (Endpoint, Endpoint),
+    seq: u32,
+}
+
+/// Data segments of one connection and direction lost between the points.
+#[derive(Debug, Default)]
+struct Lost {
+    frames: Vec<u32>,
+    /// How many times each lost sequence number was lost, and its first frame.
+    by_seq: BTreeMap<u32, (usize, u32)>,
+    sent: u64,
+    reported: bool,
+}
+
 #[derive(Debug, Default)]
 pub struct TwoPoints {
     /// The client side's interface, from the preference.
@@ -69,6 +100,18 @@ pub struct TwoPoints {
     to_server_dt: Vec<i64>,
     to_client_dt: Vec<i64>,
     attempts: HashMap<(Endpoint, Endpoint), Attempt>,
+    in_flight: std::collections::VecDeque<InFlight>,
+    /// Due at the other side and not seen there, until that side captures
+    /// something later (it may have stopped capturing).
+    overdue: std::collections::VecDeque<InFlight>,
+    /// Overdue segments per (client, server, towards the server, sequence number).
+    overdue_bytes: HashMap<(Endpoint, Endpoint, bool, u32), usize>,
+    /// First copies that were seen at the other side too.
+    arrived: ahash::HashSet<u32>,
+    /// Last time each interface captured something.
+    last_ts: BTreeMap<u32, i64>,
+    /// Per (client, server, towards the server).
+    lost: HashMap<(Endpoint, Endpoint, bool), Lost>,
 }
 
 fn is_smb_port(p: u16) -> bool {
@@ -101,7 +144,7 @@ impl TwoPoints {
 
     /// One TCP frame: `iface` its capture interface, `copy` what the copy
     /// filter found (with the interface of the first copy). Findings go to `out`.
-    pub fn on_segment(&mut self, seg: &TcpSegment<'_>, iface: Option<u32>, frame: u32, copy: Option<CopyOf>, out: &mut Vec<Finding>) {
+    pub fn on_segment(&mut self, seg: &TcpSegment<'_>, iface: Option<u32>, frame: u32, ts_ns: i64, copy: Option<CopyOf>, out: &mut Vec<Finding>) {
         let Some(i) = iface else { return };
         if self.frames.len() < 64 || self.frames.contains_key(&i) {
             *self.frames.entry(i).or_default() += 1;
@@ -114,14 +157,115 @@ impl TwoPoints {
         if let Some(c) = copy {
             if let Some(first_iface) = c.first_iface.filter(|&f| f != i) {
                 self.learn(to_server, c, first_iface, i);
+                self.arrived.insert(c.frame);
             }
         }
+        if self.last_ts.len() < 64 || self.last_ts.contains_key(&i) {
+            self.last_ts.insert(i, ts_ns);
+        }
+        self.follow_data(seg, i, frame, ts_ns, to_server, copy.is_some(), out);
         let f = seg.flags;
         if to_server && f.syn() && !f.ack() {
             self.on_syn(seg, i, frame, out);
         } else if to_client && (f.syn() || f.rst()) {
             self.on_server_answer(seg, i, frame, out);
         }
+    }
+
+    /// Data segments: each first seen at its sender's side must show up at the
+    /// other side; those that do not were lost between the two points.
+    #[allow(clippy::too_many_arguments)]
+    fn follow_data(&mut self, seg: &TcpSegment<'_>, iface: u32, frame: u32, ts_ns: i64, to_server: bool, is_copy: bool, out: &mut Vec<Finding>) {
+        let Some(client) = self.client_interface() else { return };
+        self.expire(ts_ns, out);
+        let at_sender = (iface == client) == to_server;
+        if seg.payload_len == 0 || is_copy || !at_sender {
+            return;
+        }
+        let conn = if to_server { (seg.src, seg.dst) } else { (seg.dst, seg.src) };
+        if self.lost.len() < MAX_ATTEMPTS || self.lost.contains_key(&(conn.0, conn.1, to_server)) {
+            self.lost.entry((conn.0, conn.1, to_server)).or_default().sent += 1;
+        }
+        if self.in_flight.len() >= MAX_IN_FLIGHT {
+            // Too much at once to follow: forget the oldest unjudged.
+            self.in_flight.pop_front();
+        }
+        self.in_flight.push_back(InFlight { frame, ts_ns, to_server, conn, seq: seg.seq });
+    }
+
+    /// Judge the segments whose window to arrive at the other side is over.
+    fn expire(&mut self, now_ns: i64, out: &mut Vec<Finding>) {
+        // Apart from self for the loop, so a finding can describe the points.
+        let mut lost = std::mem::take(&mut self.lost);
+        let mut judged = Vec::new();
+        while self.in_flight.front().is_some_and(|f| now_ns - f.ts_ns > ARRIVAL_WINDOW_NS) {
+            let f = self.in_flight.pop_front().expect("front exists");
+            if self.arrived.remove(&f.frame) || self.overdue.len() >= MAX_IN_FLIGHT {
+                continue;
+            }
+            // The same bytes sent again and again and never seen at the other
+            // side: lost on the way, even if that side captured nothing since
+            // (it had nothing to answer).
+            let key = (f.conn.0, f.conn.1, f.to_server, f.seq);
+            let n = self.overdue_bytes.entry(key).or_default();
+            *n += 1;
+            self.overdue.push_back(f);
+            if *n == SAME_BYTES_LOST {
+                let (same, rest): (Vec<InFlight>, Vec<InFlight>) = std::mem::take(&mut self.overdue).into_iter().partition(|o| (o.conn.0, o.conn.1, o.to_server, o.seq) == key);
+                self.overdue = rest.into();
+                judged.extend(same);
+            }
+        }
+        let client = self.client_interface();
+        let side_last = |to_client_side: bool| -> i64 {
+            self.last_ts.iter().filter(|(&i, _)| (Some(i) == client) == to_client_side).map(|(_, &t)| t).max().unwrap_or(i64::MIN)
+        };
+        let (client_last, server_last) = (side_last(true), side_last(false));
+        // Lost once the receiving side was capturing after it left.
+        while let Some(f) = self.overdue.front() {
+            let receiver_last = if f.to_server { server_last } else { client_last };
+            if receiver_last <= f.ts_ns {
+                break;
+            }
+            judged.push(self.overdue.pop_front().expect("front exists"));
+        }
+        for f in judged {
+            if let Some(n) = self.overdue_bytes.get_mut(&(f.conn.0, f.conn.1, f.to_server, f.seq)) {
+                *n = n.saturating_sub(1);
+            }
+            let Some(l) = lost.get_mut(&(f.conn.0, f.conn.1, f.to_server)) else { continue };
+            if l.frames.len() < 64 {
+                l.frames.push(f.frame);
+            }
+            if l.by_seq.len() < 1024 || l.by_seq.contains_key(&f.seq) {
+                l.by_seq.entry(f.seq).or_insert((0, f.frame)).0 += 1;
+            }
+            if !l.reported && l.frames.len() >= LOST_CONCLUSIVE {
+                l.reported = true;
+                let (client, server) = f.conn;
+                let (from, to, from_side, to_side) = if f.to_server {
+                    (format!("the client {}", client.addr), format!("the server {}", server.addr), "client's", "server's")
+                } else {
+                    (format!("the server {}", server.addr), format!("the client {}", client.addr), "server's", "client's")
+                };
+                let mut text = format!(
+                    "Lost between the capture points: {n} of {sent} data segments {from} sent on this connection so far (frames {fr} at the {from_side} side) never reached the {to_side} side. They were lost on the way from {from} to {to}, between the two capture points ({w}): a router, switch or link on that stretch drops packets; neither end is at fault.",
+                    n = l.frames.len(),
+                    sent = l.sent,
+                    fr = frames(&l.frames),
+                    w = self.describe_points(),
+                );
+                if let Some((n, first)) = l.by_seq.values().max_by_key(|(n, _)| *n).filter(|(n, _)| *n >= SAME_BYTES_LOST) {
+                    text.push_str(&format!(
+                        " The segment of frame {first} was sent {n} times and never arrived while other segments did{}: something on the path drops it for what it carries (an IPS, a content filter), not at random.",
+                        if f.to_server { ": a request that never reaches the server" } else { "" }
+                    ));
+                }
+                text.push_str(" Next check: interface error and drop counters, and the filtering devices, on the path between the two capture points.");
+                out.push(Finding { rule: &catalog::PATH_LOSS, text, related_frames: l.frames.clone() });
+            }
+        }
+        self.lost = lost;
     }
 
     /// A packet seen at two interfaces: which side is the client's, the clocks.
@@ -317,12 +461,12 @@ mod tests {
         let mut p = TwoPoints::default();
         let mut out = Vec::new();
         // Server-side interface 0 listed first in the file, client-side 1.
-        p.on_segment(&syn(64), Some(1), 1, None, &mut out);
-        p.on_segment(&syn(63), Some(0), 2, copy_of(1, 1, 1), &mut out);
+        p.on_segment(&syn(64), Some(1), 1, 0, None, &mut out);
+        p.on_segment(&syn(63), Some(0), 2, 0, copy_of(1, 1, 1), &mut out);
         assert_eq!(p.client_interface(), Some(1));
         for f in 3..=6 {
             let (iface, ttl, copy) = if f % 2 == 1 { (1, 64, None) } else { (0, 63, copy_of(f - 1, 1, 1)) };
-            p.on_segment(&syn(ttl), Some(iface), f, copy, &mut out);
+            p.on_segment(&syn(ttl), Some(iface), f, 0, copy, &mut out);
         }
         assert_eq!(out.len(), 1);
         assert!(std::ptr::eq(out[0].rule, &catalog::PATH_SYN_IGNORED_BY_SERVER));
@@ -334,7 +478,7 @@ mod tests {
         let mut p = TwoPoints::default();
         let mut out = Vec::new();
         for f in 1..=6 {
-            p.on_segment(&syn(64), Some(f % 2), f, (f % 2 == 0).then(|| CopyOf { frame: f - 1, dt_ns: 5, ttl_drop: 0, first_iface: Some(1) }), &mut out);
+            p.on_segment(&syn(64), Some(f % 2), f, 0, (f % 2 == 0).then(|| CopyOf { frame: f - 1, dt_ns: 5, ttl_drop: 0, first_iface: Some(1) }), &mut out);
         }
         assert_eq!(p.client_interface(), None);
         assert!(out.is_empty() && p.summary().is_none());
@@ -344,12 +488,40 @@ mod tests {
     fn a_reset_for_a_syn_the_server_never_saw_is_forged() {
         let mut p = TwoPoints { preferred_client: Some(0), ..Default::default() };
         let mut out = Vec::new();
-        p.on_segment(&syn(64), Some(0), 1, None, &mut out);
+        p.on_segment(&syn(64), Some(0), 1, 0, None, &mut out);
         let mut rst = syn(64);
         (rst.src, rst.dst, rst.flags) = (ep(2, 445), ep(1, 50000), TcpFlags(TcpFlags::RST | TcpFlags::ACK));
-        p.on_segment(&rst, Some(0), 2, None, &mut out);
+        p.on_segment(&rst, Some(0), 2, 0, None, &mut out);
         assert_eq!(out.len(), 1);
         assert!(std::ptr::eq(out[0].rule, &catalog::PATH_RESET_FORGED));
         assert_eq!(out[0].related_frames, vec![1, 2]);
+    }
+
+    #[test]
+    fn data_seen_leaving_and_never_arriving_was_lost_between() {
+        let mut p = TwoPoints { preferred_client: Some(0), ..Default::default() };
+        let mut out = Vec::new();
+        let ms = 1_000_000;
+        let data = |seq: u32, id: u16| {
+            let mut d = syn(64);
+            (d.flags, d.seq, d.ip_id, d.payload, d.payload_len) = (TcpFlags(TcpFlags::ACK), seq, Some(id), b"req", 3);
+            d
+        };
+        // Frame 1 arrives (its copy is frame 2); frames 3, 5, 7 never do, while
+        // the server's side keeps capturing (its ACKs, frames 4, 6, 8).
+        p.on_segment(&data(1, 1), Some(0), 1, 0, None, &mut out);
+        p.on_segment(&data(1, 1), Some(1), 2, 10, Some(CopyOf { frame: 1, dt_ns: 10, ttl_drop: 1, first_iface: Some(0) }), &mut out);
+        let mut ack = syn(63);
+        (ack.src, ack.dst, ack.flags) = (ep(2, 445), ep(1, 50000), TcpFlags(TcpFlags::ACK));
+        for (k, f) in [3u32, 5, 7].into_iter().enumerate() {
+            let t = (k as i64 + 1) * 50 * ms;
+            p.on_segment(&data(100 * f, f as u16), Some(0), f, t, None, &mut out);
+            p.on_segment(&ack, Some(1), f + 1, t + 20 * ms, None, &mut out);
+        }
+        p.on_segment(&ack, Some(1), 9, 500 * ms, None, &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(std::ptr::eq(out[0].rule, &catalog::PATH_LOSS));
+        assert_eq!(out[0].related_frames, vec![3, 5, 7]);
+        assert!(out[0].text.contains("3 of 4 data segments the client 10.0.0.1 sent"), "{}", out[0].text);
     }
 }

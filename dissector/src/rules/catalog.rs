@@ -59,6 +59,10 @@ rules! {
         "RST the server never sent",
         "In a capture merged from the client's side and the server's, the client received a TCP RST in the server's name answering a SYN that never reached the server's side: the server cannot have sent it. Raised on the RST; related frames are the SYNs and the RST. Likely cause: a firewall or IPS between the capture points rejects SMB with a reset (transport.connection_refused's single-view reading, a stopped service, does not apply and is not raised). Next check: the reject rules of the firewalls and IPS on the path.",
         "tests/captures/lab/two_sided/two_reset_on_path.pcapng");
+    PATH_LOSS = ("path.loss", Warn, Sequence,
+        "Data segments lost between the two capture points",
+        "In a capture merged from the client's side and the server's, data segments seen leaving one end never showed up at the other side's capture. Raised when 3 of one direction's segments went missing on a connection; related frames are the lost segments at the sender's side. Says which direction, and when the same bytes were lost again and again while others passed (a request that never arrives: a content filter or IPS, not random loss). Likely cause: a router, switch or link between the capture points dropping packets. Next check: error and drop counters of the devices on that stretch, and their filtering rules.",
+        "tests/captures/lab/two_sided/two_loss_on_path.pcapng");
     TRANSPORT_CONNECTION_REFUSED = ("transport.connection_refused", Error, Sequence,
         "SYN to an SMB port answered by RST",
         "The server answered the client's SYN to port 445 (or 139) with a TCP RST: the host is up but nothing accepts connections there. Raised on the RST; related frames are the SYNs. Likely cause: the Server service (LanmanServer) or smbd is stopped, SMB listens on another port, or a firewall rejects. Next check: `Get-Service LanmanServer` or `systemctl status smbd` on the server, `Test-NetConnection <server> -Port 445`.",
