@@ -184,3 +184,17 @@ fn no_side_alone_raises_two_sided_findings() {
         }
     }
 }
+
+#[test]
+fn a_slow_response_is_split_into_server_time_and_network_time() {
+    // smbd's share connect script sleeps 2 s: the time is the server's.
+    let s = summary(&cap("two_slow_server.pcapng"), &[]);
+    let split = &s[s.find("Response time split").unwrap_or_else(|| panic!("no split: {s}"))..];
+    let line = split.lines().find(|l| l.trim_start().starts_with("TREE_CONNECT")).unwrap_or_else(|| panic!("no TREE_CONNECT: {split}"));
+    let ms: Vec<f64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    // responses, server p50, network p50
+    assert!(ms.len() == 3 && ms[1] > 1900.0 && ms[2] < 5.0, "{line}");
+    assert!(line.trim_end().ends_with("server"), "{line}");
+    // One side alone has no split to give.
+    assert!(!summary(&cap("two_slow_server.client.pcap"), &[]).contains("Response time split"));
+}

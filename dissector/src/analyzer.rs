@@ -241,6 +241,11 @@ impl Analyzer {
         found.retain(|f| !superseded.contains(&f.rule.id));
         found.extend(two_sided);
         fctx.report.findings.extend(found);
+        for m in report.messages.iter().filter(|m| m.is_response && !m.interim) {
+            if let Some(rq) = m.request_frame {
+                self.points.on_response(m.cmd, rq, input.number);
+            }
+        }
         self.finish_findings(input.number, &mut report);
         report
     }

@@ -20,6 +20,7 @@ use ahash::HashMap;
 use crate::net::copies::CopyOf;
 use crate::net::link::{Endpoint, TcpSegment};
 use crate::output::Finding;
+use crate::smb::types::Command;
 use crate::rules::catalog;
 
 /// A packet not seen at the other side this long after (on the other side's
@@ -31,6 +32,9 @@ const LOST_CONCLUSIVE: usize = 3;
 const SAME_BYTES_LOST: usize = 3;
 /// Data segments waiting to be seen at the other side.
 const MAX_IN_FLIGHT: usize = 65_536;
+
+/// Packets whose times at both sides are kept for the time split.
+const MAX_TIMES: usize = 200_000;
 
 /// SYNs from the client that make the attempt conclusive (as transport.syn_unanswered).
 const SYN_TRIES_CONCLUSIVE: usize = 3;
@@ -85,6 +89,13 @@ struct Lost {
     reported: bool,
 }
 
+/// When one packet (its first copy's frame) was seen at each side.
+#[derive(Clone, Copy, Debug, Default)]
+struct AtSides {
+    client_ns: Option<i64>,
+    server_ns: Option<i64>,
+}
+
 #[derive(Debug, Default)]
 pub struct TwoPoints {
     /// The client side's interface, from the preference.
@@ -112,6 +123,12 @@ pub struct TwoPoints {
     last_ts: BTreeMap<u32, i64>,
     /// Per (client, server, towards the server).
     lost: HashMap<(Endpoint, Endpoint, bool), Lost>,
+    times: HashMap<u32, AtSides>,
+    times_order: std::collections::VecDeque<u32>,
+    /// Responses whose copy at the client's side is still to come: response frame → (command, request frame).
+    split_due: HashMap<u32, (Command, u32)>,
+    /// Per command: (time in the server, time on the network) of each response.
+    split: BTreeMap<Command, Vec<(i64, i64)>>,
 }
 
 fn is_smb_port(p: u16) -> bool {
@@ -164,11 +181,54 @@ impl TwoPoints {
             self.last_ts.insert(i, ts_ns);
         }
         self.follow_data(seg, i, frame, ts_ns, to_server, copy.is_some(), out);
+        self.note_time(seg, i, frame, ts_ns, copy);
         let f = seg.flags;
         if to_server && f.syn() && !f.ack() {
             self.on_syn(seg, i, frame, out);
         } else if to_client && (f.syn() || f.rst()) {
             self.on_server_answer(seg, i, frame, out);
+        }
+    }
+
+    /// When this data segment (by its first copy's frame) was at this side.
+    fn note_time(&mut self, seg: &TcpSegment<'_>, iface: u32, frame: u32, ts_ns: i64, copy: Option<CopyOf>) {
+        let Some(client) = self.client_interface() else { return };
+        if seg.payload_len == 0 {
+            return;
+        }
+        let key = copy.map_or(frame, |c| c.frame);
+        if !self.times.contains_key(&key) {
+            if self.times_order.len() >= MAX_TIMES {
+                if let Some(old) = self.times_order.pop_front() {
+                    self.times.remove(&old);
+                }
+            }
+            self.times_order.push_back(key);
+        }
+        let t = self.times.entry(key).or_default();
+        let slot = if iface == client { &mut t.client_ns } else { &mut t.server_ns };
+        slot.get_or_insert(ts_ns);
+        if let Some((cmd, rq)) = self.split_due.remove(&key) {
+            self.on_response(cmd, rq, key);
+        }
+    }
+
+    /// A final response (its frame) to the request of `request_frame`: split
+    /// the client's wait into the server's time and the network's.
+    pub fn on_response(&mut self, cmd: Command, request_frame: u32, response_frame: u32) {
+        let (Some(rq), Some(rs)) = (self.times.get(&request_frame), self.times.get(&response_frame)) else { return };
+        let (Some(rq_c), Some(rq_s), Some(rs_c), Some(rs_s)) = (rq.client_ns, rq.server_ns, rs.client_ns, rs.server_ns) else {
+            // Seen at one side so far: the other side's copy comes next.
+            if self.split_due.len() < MAX_ATTEMPTS {
+                self.split_due.insert(response_frame, (cmd, request_frame));
+            }
+            return;
+        };
+        let in_server = rs_s - rq_s;
+        let network = (rs_c - rq_c) - in_server;
+        let v = self.split.entry(cmd).or_default();
+        if v.len() < MAX_SAMPLES {
+            v.push((in_server, network));
         }
     }
 
@@ -408,6 +468,22 @@ impl TwoPoints {
                 self.to_server_dt.len() + self.to_client_dt.len(),
                 delay as f64 / 1e6
             ));
+        }
+        if !self.split.is_empty() {
+            s.push_str("\n  Response time split (server: from the request's arrival to the response's departure at the server's side; network: the rest of the client's wait):");
+            s.push_str(&format!("\n  {:<16} {:>9} {:>14} {:>14}  {}", "command", "responses", "server p50", "network p50", "mostly"));
+            for (cmd, v) in &self.split {
+                let p50 = |f: fn(&(i64, i64)) -> i64| median(&v.iter().map(f).collect::<Vec<_>>()).unwrap_or(0);
+                let (srv, net) = (p50(|x| x.0), p50(|x| x.1));
+                s.push_str(&format!(
+                    "\n  {:<16} {:>9} {:>11.3} ms {:>11.3} ms  {}",
+                    cmd.to_string(),
+                    v.len(),
+                    srv as f64 / 1e6,
+                    net as f64 / 1e6,
+                    if srv >= net { "server" } else { "network" }
+                ));
+            }
         }
         Some(s)
     }
