@@ -859,29 +859,22 @@ two_sided_end() {
 }
 rtr() { ip netns exec "$RTR" "$@"; }
 
-scenario_two_blocked_on_path() {
+# A connection attempt with one netfilter rule on the way (COMMAND...).
+two_sided_attempt() { # NAME COMMAND...
+    local name=$1
+    shift
     net_routed; write_conf ""; start_smbd
-    begin two_blocked_on_path two_sided_capture
-    rtr iptables -A FORWARD -p tcp --dport 445 -j DROP
+    begin "$name" two_sided_capture
+    "$@"
     client "//$SIP/data" -U "sdalice%$PW" -c "ls"
     two_sided_end
 }
-
-scenario_two_blocked_by_server() {
-    net_routed; write_conf ""; start_smbd
-    begin two_blocked_by_server two_sided_capture
-    in_srv iptables -A INPUT -p tcp --dport 445 -j DROP
-    client "//$SIP/data" -U "sdalice%$PW" -c "ls"
-    two_sided_end
-}
-
+# The router drops SMB; the server's INPUT chain drops it; the router rejects
+# it with a reset in the server's name.
+scenario_two_blocked_on_path() { two_sided_attempt two_blocked_on_path rtr iptables -A FORWARD -p tcp --dport 445 -j DROP; }
+scenario_two_blocked_by_server() { two_sided_attempt two_blocked_by_server in_srv iptables -A INPUT -p tcp --dport 445 -j DROP; }
 scenario_two_reset_on_path() {
-    net_routed; write_conf ""; start_smbd
-    begin two_reset_on_path two_sided_capture
-    # The router rejects SMB with a reset in the server's name.
-    rtr iptables -A FORWARD -p tcp --dport 445 -j REJECT --reject-with tcp-reset
-    client "//$SIP/data" -U "sdalice%$PW" -c "ls"
-    two_sided_end
+    two_sided_attempt two_reset_on_path rtr iptables -A FORWARD -p tcp --dport 445 -j REJECT --reject-with tcp-reset
 }
 
 scenario_two_loss_on_path() {
