@@ -139,7 +139,7 @@ struct Pref {
 }
 
 /// Rule families that can be switched off (rule ids start with these).
-const FAMILIES: &[&str] = &["transport", "negotiate", "session", "tree", "create", "perf", "security", "status", "decode"];
+const FAMILIES: &[&str] = &["transport", "path", "negotiate", "session", "tree", "create", "perf", "security", "status", "decode"];
 
 fn prefs() -> Vec<Pref> {
     let d = Config::default();
@@ -157,6 +157,13 @@ fn prefs() -> Vec<Pref> {
             description: "A request unanswered this long while later ones are answered raises perf.unanswered",
             is_bool: false,
             default_value: d.unanswered_s as u32,
+        },
+        Pref {
+            name: "client_interface",
+            title: "Client-side interface of a two-sided capture (1 = first; 0: infer)",
+            description: "In a capture merged from the client's side and the server's, the interface (frame.interface_id + 1) captured at the client's side; 0 infers it from the TTL of the client's packets",
+            is_bool: false,
+            default_value: 0,
         },
         Pref {
             name: "loss_rate_permille",
@@ -332,6 +339,7 @@ pub extern "C" fn smbdiag_pref_set(i: u32, value: u32) {
                 "slow_response_ms" => c.slow_response_s = value as f64 / 1000.0,
                 "unanswered_s" => c.unanswered_s = value as f64,
                 "loss_rate_permille" => c.loss_rate_permille = value,
+                "client_interface" => c.client_interface = value.checked_sub(1),
                 name => {
                     if let Some(family) = name.strip_prefix("enable_") {
                         c.disabled_families.retain(|f| f != family);
@@ -526,6 +534,7 @@ pub unsafe extern "C" fn smbdiag_dissect(
     secs: i64,
     nsecs: i32,
     encap: c_int,
+    interface: i64,
     data: *const u8,
     len: u32,
     want: u64,
@@ -535,7 +544,7 @@ pub unsafe extern "C" fn smbdiag_dissect(
     unsafe { no_items(items, count) };
     catch_unwind(AssertUnwindSafe(|| {
         let bytes: &[u8] = if data.is_null() || len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(data, len as usize) } };
-        let input = FrameInput { number: num, ts_ns: secs.saturating_mul(1_000_000_000).saturating_add(nsecs as i64), link: link_of(encap), data: bytes };
+        let input = FrameInput { number: num, ts_ns: secs.saturating_mul(1_000_000_000).saturating_add(nsecs as i64), link: link_of(encap), data: bytes, interface: u32::try_from(interface).ok() };
         let mut out = lock_buffer(&FRAME_ITEMS);
         with_analyzer(|a| {
             let Some(report) = a.dissect(&input) else {

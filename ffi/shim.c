@@ -203,6 +203,8 @@ static int dissect_smbdiag(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     guint len = tvb_captured_length(tvb);
     const guint8 *bytes = len ? tvb_get_ptr(tvb, 0, len) : NULL;
     int encap = pinfo->rec ? pinfo->rec->rec_header.packet_header.pkt_encap : -1;
+    /* The pcapng interface: tells a two-sided capture's sides apart. */
+    int64_t iface = pinfo->rec && (pinfo->rec->presence_flags & WTAP_HAS_INTERFACE_ID) ? (int64_t)pinfo->rec->rec_header.packet_header.interface_id : -1;
     smbdiag_ctx c;
     memset(&c, 0, sizeof c);
     c.pinfo = pinfo;
@@ -216,7 +218,7 @@ static int dissect_smbdiag(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
      * them even when no tree is built) and returns the items to add: with no
      * tree (tshark without -V or a filter) only the findings, whose expert
      * items and Info text count all the same (-z expert). */
-    gboolean has = smbdiag_dissect(pinfo->num, (int64_t)pinfo->abs_ts.secs, pinfo->abs_ts.nsecs, encap, bytes, len, want, &items, &n);
+    gboolean has = smbdiag_dissect(pinfo->num, (int64_t)pinfo->abs_ts.secs, pinfo->abs_ts.nsecs, encap, iface, bytes, len, want, &items, &n);
     /* Rust has returned: from here on an exception unwinds C frames only. */
     if (has) {
         tap_queue_packet(smbdiag_tap, pinfo, NULL);

@@ -7,6 +7,8 @@ use std::collections::hash_map::Entry;
 
 use ahash::HashMap;
 
+use crate::net::copies::CopyFilter;
+use crate::two_points::TwoPoints;
 use crate::net::flow::{ConnId, Dir, FlowTable};
 use crate::rules::{ConnView, Engine, SegEvent};
 use crate::net::defrag::Defrag;
@@ -32,11 +34,14 @@ pub struct Config {
     pub loss_rate_permille: u32,
     /// Rule families switched off (the part of the rule id before the dot).
     pub disabled_families: Vec<String>,
+    /// In a capture merged from two capture points, the interface of the
+    /// client's side (None: inferred from TTLs).
+    pub client_interface: Option<u32>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { slow_response_s: 1.0, unanswered_s: 10.0, loss_rate_permille: 5, disabled_families: Vec::new() }
+        Config { slow_response_s: 1.0, unanswered_s: 10.0, loss_rate_permille: 5, disabled_families: Vec::new(), client_interface: None }
     }
 }
 
@@ -56,6 +61,8 @@ pub struct FrameInput<'a> {
     pub ts_ns: i64,
     pub link: LinkType,
     pub data: &'a [u8],
+    /// The pcapng interface the frame was captured on, where the file says.
+    pub interface: Option<u32>,
 }
 
 /// Stored reports of the frames seen so far (frames with nothing to say are absent).
@@ -97,6 +104,10 @@ impl Reports {
 #[derive(Debug, Default)]
 pub struct Analyzer {
     pub config: Config,
+    /// Copies of one packet (several capture points on one host, a mirror) set aside before flows.
+    copies: CopyFilter,
+    /// A capture merged from the client's side and the server's.
+    points: TwoPoints,
     flows: FlowTable,
     smb: SmbState,
     /// Port-88 exchanges: evidence for the Kerberos-related rules.
@@ -182,6 +193,17 @@ impl Analyzer {
             }
             Decoded::Other => return report,
         };
+        let copy = self.copies.check(&seg, input.interface, input.number, input.ts_ns);
+        self.points.preferred_client = self.config.client_interface;
+        let mut two_sided = Vec::new();
+        self.points.on_segment(&seg, input.interface, input.number, input.ts_ns, copy, &mut two_sided);
+        if let Some(copy) = copy {
+            let conn = self.flows.lookup(seg.src, seg.dst).map(|c| c.id);
+            self.summary.on_copy(conn, input.number, copy.frame);
+            report.findings = two_sided;
+            self.finish_findings(input.number, &mut report);
+            return report;
+        }
         let smb_port = [seg.src.port, seg.dst.port].iter().any(|&p| p == 445 || p == 139);
         // KDC streams go to the Kerberos framers, never to SMB state.
         let kdc_client = (!smb_port && KdcState::is_kdc(seg.src, seg.dst)).then(|| KdcState::client_of(seg.src, seg.dst));
@@ -246,12 +268,17 @@ impl Analyzer {
         let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info, kdc: &fctx.kdc.log };
         let mut found = Vec::new();
         fctx.engine.on_segment(fctx.config, &ev, &mut found);
+        // What both capture points show replaces what one alone suggested.
+        let superseded = TwoPoints::superseded(&two_sided);
+        found.retain(|f| !superseded.contains(&f.rule.id));
+        found.extend(two_sided);
         fctx.report.findings.extend(found);
-        let cfg = &*fctx.config;
-        fctx.report.findings.retain(|f| cfg.rule_enabled(f.rule.id));
-        for f in &fctx.report.findings {
-            fctx.summary.on_finding(input.number, f);
+        for m in report.messages.iter().filter(|m| m.is_response && !m.interim) {
+            if let Some(rq) = m.request_frame {
+                self.points.on_response(m.cmd, rq, input.number);
+            }
         }
+        self.finish_findings(input.number, &mut report);
         report
     }
 
@@ -266,6 +293,15 @@ impl Analyzer {
             if let Some(note) = f.findings.iter_mut().find(|x| x.rule == &catalog::DECODE_SKIPPED) {
                 note.text = text;
             }
+        }
+    }
+
+    /// Drop the findings of families switched off; count the rest.
+    fn finish_findings(&mut self, frame: u32, report: &mut FrameReport) {
+        let cfg = &self.config;
+        report.findings.retain(|f| cfg.rule_enabled(f.rule.id));
+        for f in &report.findings {
+            self.summary.on_finding(frame, f);
         }
     }
 
@@ -289,6 +325,6 @@ impl Analyzer {
 
     /// The summary statistics of everything processed so far.
     pub fn summary_text(&self) -> String {
-        self.summary.render()
+        self.summary.render(self.points.summary().as_deref())
     }
 }

@@ -40,7 +40,7 @@ fn a_syn_scan_keeps_connection_state_bounded_and_says_so() {
     for i in 0..n {
         let src = [10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8];
         let data = frame(src, 40000, [10, 0, 0, 1], 445, 1000, 0x02, &[]);
-        let r = an.dissect(&FrameInput { number: i + 1, ts_ns: i as i64 * 1000, link: LinkType::Ethernet, data: &data });
+        let r = an.dissect(&FrameInput { number: i + 1, ts_ns: i as i64 * 1000, link: LinkType::Ethernet, data: &data, interface: None });
         if let Some(r) = r {
             noted.extend(r.findings.iter().filter(|f| f.rule.id == "decode.state_limit").map(|_| i + 1));
         }
@@ -60,7 +60,7 @@ fn requests_never_answered_keep_pending_state_bounded() {
     let mut seq = 1000u32;
     let mut num = 1;
     let mut push = |an: &mut Analyzer, data: Vec<u8>| {
-        an.dissect(&FrameInput { number: num, ts_ns: num as i64 * 1_000_000, link: LinkType::Ethernet, data: &data });
+        an.dissect(&FrameInput { number: num, ts_ns: num as i64 * 1_000_000, link: LinkType::Ethernet, data: &data, interface: None });
         num += 1;
     };
     push(&mut an, frame(c, 50000, s, 445, seq - 1, 0x02, &[]));
@@ -70,7 +70,7 @@ fn requests_never_answered_keep_pending_state_bounded() {
         seq = seq.wrapping_add(p.len() as u32);
     }
     // Every message was decoded (the framing held up to the end)...
-    let last = an.dissect(&FrameInput { number: num - 1, ts_ns: 0, link: LinkType::Ethernet, data: &[] }).expect("report of the last frame");
+    let last = an.dissect(&FrameInput { number: num - 1, ts_ns: 0, link: LinkType::Ethernet, data: &[], interface: None }).expect("report of the last frame");
     assert_eq!(last.messages.len(), 1);
     assert_eq!(last.messages[0].msg_id, 29_999);
     // ...while the tables of requests waiting for an answer stayed capped.
@@ -92,7 +92,7 @@ fn kdc_streams_and_errors_stay_bounded() {
     for i in 0..n {
         let src = [10, 2, (i >> 8) as u8, i as u8];
         let data = frame(src, 40000, kdc, 88, 1000, 0x18, &half);
-        an.dissect(&FrameInput { number: i + 1, ts_ns: i as i64 * 1000, link: LinkType::Ethernet, data: &data });
+        an.dissect(&FrameInput { number: i + 1, ts_ns: i as i64 * 1000, link: LinkType::Ethernet, data: &data, interface: None });
     }
     let (streams, bytes, _) = an.kdc_held();
     assert!(streams <= MAX_KDC_STREAMS, "streams {streams}");
@@ -107,7 +107,7 @@ fn kdc_streams_and_errors_stay_bounded() {
     rec.extend_from_slice(&err);
     for i in 0..1000u32 {
         let data = frame(kdc, 88, [10, 3, (i >> 8) as u8, i as u8], 40000, 5000, 0x18, &rec);
-        an.dissect(&FrameInput { number: n + i + 1, ts_ns: (n + i) as i64 * 1000, link: LinkType::Ethernet, data: &data });
+        an.dissect(&FrameInput { number: n + i + 1, ts_ns: (n + i) as i64 * 1000, link: LinkType::Ethernet, data: &data, interface: None });
     }
     let (_, _, errors) = an.kdc_held();
     assert_eq!(errors, MAX_KDC_ERRORS);

@@ -26,11 +26,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut an = Analyzer::new(Config::default());
     for (i, f) in frames.iter().enumerate() {
-        let input = FrameInput { number: i as u32 + 1, ts_ns: i as i64 * 1_000_000, link, data: f };
+        let input = FrameInput { number: i as u32 + 1, ts_ns: i as i64 * 1_000_000, link, data: f, interface: None };
         let _ = an.dissect(&input);
     }
     for (i, f) in frames.iter().enumerate() {
-        let input = FrameInput { number: i as u32 + 1, ts_ns: 0, link, data: f };
+        let input = FrameInput { number: i as u32 + 1, ts_ns: 0, link, data: f, interface: None };
         let _ = an.dissect(&input);
     }
     let _ = an.summary_text();

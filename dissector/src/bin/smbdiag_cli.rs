@@ -73,7 +73,7 @@ fn bench(path: &str, rounds: u32) {
         let mut an = Analyzer::new(Config::default());
         let t = std::time::Instant::now();
         for (number, ts_ns, link, d) in &frames {
-            std::hint::black_box(an.dissect(&FrameInput { number: *number, ts_ns: *ts_ns, link: *link, data: d }));
+            std::hint::black_box(an.dissect(&FrameInput { number: *number, ts_ns: *ts_ns, link: *link, data: d, interface: None }));
         }
         best = best.min(t.elapsed().as_secs_f64());
         kept = an.reports().len();

@@ -112,6 +112,13 @@ pub struct TcpSegment<'a> {
     /// The payload length the IP header declares; larger than `payload.len()`
     /// when a short snaplen cut the frame.
     pub payload_len: u32,
+    /// IPv4 identification (None for IPv6): a sender numbers each packet it
+    /// sends, so two frames with the same one are copies of one packet.
+    pub ip_id: Option<u16>,
+    /// IPv4 TTL or IPv6 hop limit: each router on the way lowers it.
+    pub ttl: u8,
+    /// TCP timestamp option's TSval, where present.
+    pub ts_val: Option<u32>,
 }
 
 impl TcpSegment<'_> {
@@ -157,6 +164,8 @@ pub struct IpFragment<'a> {
     /// Where this fragment's payload goes in the whole payload, in bytes.
     pub offset: u16,
     pub more: bool,
+    /// TTL (hop limit) of the fragment: the whole packet had the same.
+    pub ttl: u8,
     pub payload: &'a [u8],
 }
 
@@ -248,7 +257,7 @@ fn decode_in(link: LinkType, data: &[u8], depth: u8) -> Decoded<'_> {
         Err(_) if strict => return Decoded::Undecodable("no valid IP header"),
         Err(_) => return Decoded::Other,
     };
-    let (src, dst, ip_payload, declared_ip_payload) = match &net {
+    let (src, dst, ip_payload, declared_ip_payload, ip_id, ttl) = match &net {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
             let pl = v4.payload();
@@ -258,7 +267,7 @@ fn decode_in(link: LinkType, data: &[u8], depth: u8) -> Decoded<'_> {
             } else {
                 pl.payload.len()
             };
-            (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), pl, declared)
+            (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), pl, declared, Some(h.identification()), h.ttl())
         }
         LaxIpSlice::Ipv6(v6) => {
             let h = v6.header();
@@ -268,7 +277,7 @@ fn decode_in(link: LinkType, data: &[u8], depth: u8) -> Decoded<'_> {
             } else {
                 pl.payload.len()
             };
-            (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), pl, declared)
+            (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), pl, declared, None, h.hop_limit())
         }
     };
     if ip_payload.fragmented {
@@ -285,23 +294,35 @@ fn decode_in(link: LinkType, data: &[u8], depth: u8) -> Decoded<'_> {
         // A fragment cut by the snaplen cannot be put back together.
         return match frag {
             Some((id, offset, more)) if !ip_payload.incomplete => {
-                Decoded::Fragment(IpFragment { src, dst, id, proto: ip_payload.ip_number, offset, more, payload: ip_payload.payload })
+                Decoded::Fragment(IpFragment { src, dst, id, proto: ip_payload.ip_number, offset, more, ttl, payload: ip_payload.payload })
             }
             _ => Decoded::Skipped("IP fragments cut short by the capture's snaplen"),
         };
     }
-    transport(src, dst, ip_payload.ip_number, ip_payload.payload, declared_ip_payload, depth)
+    transport(IpHead { src, dst, id: ip_id, ttl }, ip_payload.ip_number, ip_payload.payload, declared_ip_payload, depth)
 }
 
 /// Decode the payload of a reassembled IP packet (see `net::defrag`).
 pub fn reassembled<'a>(f: &IpFragment<'_>, payload: &'a [u8]) -> Decoded<'a> {
-    transport(f.src, f.dst, f.proto, payload, payload.len(), 0)
+    // The identification numbered the fragments, not a packet a copy would repeat.
+    transport(IpHead { src: f.src, dst: f.dst, id: None, ttl: f.ttl }, f.proto, payload, payload.len(), 0)
+}
+
+/// What the IP header says that the layers above need.
+#[derive(Clone, Copy)]
+struct IpHead {
+    src: IpAddr,
+    dst: IpAddr,
+    /// IPv4 identification (None for IPv6).
+    id: Option<u16>,
+    ttl: u8,
 }
 
 /// The layer above IP: TCP, UDP (and VXLAN in it), GRE and what it carries.
-fn transport(src: IpAddr, dst: IpAddr, proto: IpNumber, payload: &[u8], declared_ip_payload: usize, depth: u8) -> Decoded<'_> {
+fn transport(ip: IpHead, proto: IpNumber, payload: &[u8], declared_ip_payload: usize, depth: u8) -> Decoded<'_> {
+    let IpHead { src, dst, .. } = ip;
     match proto {
-        IpNumber::TCP => tcp(src, dst, payload, declared_ip_payload),
+        IpNumber::TCP => tcp(ip, payload, declared_ip_payload),
         IpNumber::UDP => {
             // Header fields only: the caller looks at the ports and nothing else.
             let Ok(u) = UdpSlice::from_slice(payload) else { return Decoded::Other };
@@ -378,7 +399,8 @@ fn gre(p: &[u8], depth: u8) -> Decoded<'_> {
 }
 
 /// The TCP segment in an IP payload.
-fn tcp(src: IpAddr, dst: IpAddr, ip_payload: &[u8], declared_ip_payload: usize) -> Decoded<'_> {
+fn tcp(ip: IpHead, ip_payload: &[u8], declared_ip_payload: usize) -> Decoded<'_> {
+    let IpHead { src, dst, id: ip_id, ttl } = ip;
     let tcp = match TcpSlice::from_slice(ip_payload) {
         Ok(t) => t,
         Err(_) => return Decoded::Undecodable("TCP header cut short or invalid"),
@@ -391,9 +413,11 @@ fn tcp(src: IpAddr, dst: IpAddr, ip_payload: &[u8], declared_ip_payload: usize) 
     // Most segments carry only NOP, NOP, timestamps: nothing to look for there.
     let opts = tcp.options();
     let timestamps_only = opts.len() == 12 && opts[..3] == [1, 1, 8];
+    let mut ts_val = timestamps_only.then(|| u32::from_be_bytes([opts[4], opts[5], opts[6], opts[7]]));
     for opt in tcp.options_iterator().take_while(|_| !timestamps_only) {
         match opt {
             Ok(TcpOptionElement::WindowScale(w)) => window_scale = Some(w),
+            Ok(TcpOptionElement::Timestamp(v, _)) => ts_val = Some(v),
             Ok(TcpOptionElement::SelectiveAcknowledgement(first, rest)) => {
                 sack.push(first);
                 sack.extend(rest.iter().flatten().copied());
@@ -426,6 +450,9 @@ fn tcp(src: IpAddr, dst: IpAddr, ip_payload: &[u8], declared_ip_payload: usize) 
         sack,
         payload,
         payload_len,
+        ip_id,
+        ttl,
+        ts_val,
     })
 }
 
@@ -455,6 +482,28 @@ mod tests {
         assert!(s.flags.ack());
         assert_eq!(s.payload, b"hello");
         assert_eq!(s.payload_len, 5);
+        assert_eq!(s.ttl, 64);
+        assert!(s.ip_id.is_some() && s.ts_val.is_none());
+    }
+
+    #[test]
+    fn ip_identification_ttl_and_timestamp() {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 63)
+            .tcp(50000, 445, 1, 100)
+            .options(&[TcpOptionElement::Noop, TcpOptionElement::Noop, TcpOptionElement::Timestamp(0x01020304, 9)])
+            .unwrap();
+        let mut f = Vec::new();
+        b.write(&mut f, b"x").unwrap();
+        f[18..20].copy_from_slice(&0xbeefu16.to_be_bytes());
+        let Decoded::Tcp(s) = decode(LinkType::Ethernet, &f) else { panic!() };
+        assert_eq!((s.ip_id, s.ttl, s.ts_val), (Some(0xbeef), 63, Some(0x01020304)));
+        // IPv6 has no identification.
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv6([1; 16], [2; 16], 7).tcp(445, 50000, 5, 100);
+        let mut f = Vec::new();
+        b.write(&mut f, &[]).unwrap();
+        let Decoded::Tcp(s) = decode(LinkType::Ethernet, &f) else { panic!() };
+        assert_eq!((s.ip_id, s.ttl), (None, 7));
     }
 
     #[test]

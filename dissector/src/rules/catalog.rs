@@ -47,6 +47,22 @@ rules! {
         "SYNs to an SMB port retransmitted with no answer",
         "The client sent a SYN to port 445 (or 139) and retransmitted it with no SYN/ACK and no RST. Raised on the third SYN (the evidence is conclusive: two retransmissions), or on the client's next connection attempt to the same server when it gave up after fewer; related frames are the SYNs. Likely cause: a firewall silently drops SMB (on Windows, the Public network profile blocks inbound SMB off the domain network), or the host is down or unreachable. Next check: `Test-NetConnection <server> -CommonTCPPort SMB` from the client, `Get-NetConnectionProfile` and the File and Printer Sharing firewall rules on the server.",
         "tests/captures/lab/port_blocked.pcap");
+    PATH_SYN_DROPPED = ("path.syn_dropped", Error, Sequence,
+        "SYNs to an SMB port lost between two capture points",
+        "In a capture merged from the client's side and the server's (two interfaces), the client's SYNs to port 445 (or 139) left the client and none reached the server's side. Raised on the third SYN at the client's side; related frames are the SYNs. Likely cause: a network firewall or router ACL on the path drops SMB; the server never saw the attempts. Next check: the firewalls and ACLs between the two capture points, `Test-NetConnection <server> -Port 445`, a traceroute. The client's side is the interface whose packets from the client carry the higher TTL, or the one the client_interface preference names.",
+        "tests/captures/lab/two_sided/two_blocked_on_path.pcapng");
+    PATH_SYN_IGNORED_BY_SERVER = ("path.syn_ignored_by_server", Error, Sequence,
+        "SYNs reached the server, which never answered",
+        "In a capture merged from the client's side and the server's, the client's SYNs to port 445 (or 139) reached the server's side and the server sent neither SYN/ACK nor RST. Raised on the third SYN at the client's side; related frames are the SYNs at both sides. Likely cause: the server's own host firewall (on Windows, the Public network profile blocks File and Printer Sharing). Next check on the server: `Get-NetConnectionProfile`, the File and Printer Sharing firewall rules, iptables/nftables INPUT.",
+        "tests/captures/lab/two_sided/two_blocked_by_server.pcapng");
+    PATH_RESET_FORGED = ("path.reset_forged", Error, Sequence,
+        "RST the server never sent",
+        "In a capture merged from the client's side and the server's, the client received a TCP RST in the server's name answering a SYN that never reached the server's side: the server cannot have sent it. Raised on the RST; related frames are the SYNs and the RST. Likely cause: a firewall or IPS between the capture points rejects SMB with a reset (transport.connection_refused's single-view reading, a stopped service, does not apply and is not raised). Next check: the reject rules of the firewalls and IPS on the path.",
+        "tests/captures/lab/two_sided/two_reset_on_path.pcapng");
+    PATH_LOSS = ("path.loss", Warn, Sequence,
+        "Data segments lost between the two capture points",
+        "In a capture merged from the client's side and the server's, data segments seen leaving one end never showed up at the other side's capture. Raised when 3 of one direction's segments went missing on a connection; related frames are the lost segments at the sender's side. Says which direction, and when the same bytes were lost again and again while others passed (a request that never arrives: a content filter or IPS, not random loss). Likely cause: a router, switch or link between the capture points dropping packets. Next check: error and drop counters of the devices on that stretch, and their filtering rules.",
+        "tests/captures/lab/two_sided/two_loss_on_path.pcapng");
     TRANSPORT_CONNECTION_REFUSED = ("transport.connection_refused", Error, Sequence,
         "SYN to an SMB port answered by RST",
         "The server answered the client's SYN to port 445 (or 139) with a TCP RST: the host is up but nothing accepts connections there. Raised on the RST; related frames are the SYNs. Likely cause: the Server service (LanmanServer) or smbd is stopped, SMB listens on another port, or a firewall rejects. Next check: `Get-Service LanmanServer` or `systemctl status smbd` on the server, `Test-NetConnection <server> -Port 445`.",
