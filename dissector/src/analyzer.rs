@@ -32,11 +32,13 @@ pub struct Config {
     pub loss_rate_permille: u32,
     /// Rule families switched off (the part of the rule id before the dot).
     pub disabled_families: Vec<String>,
+    /// The user's SMB 3 keys (none: encrypted messages stay opaque, at no cost).
+    pub keys: std::sync::Arc<crate::smb::crypto::keys::KeyTable>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { slow_response_s: 1.0, unanswered_s: 10.0, loss_rate_permille: 5, disabled_families: Vec::new() }
+        Config { slow_response_s: 1.0, unanswered_s: 10.0, loss_rate_permille: 5, disabled_families: Vec::new(), keys: Default::default() }
     }
 }
 

@@ -93,6 +93,7 @@ fields! {
     Spn = ("smbdiag.spn", "Target name", String, None, "Name the client authenticated to: Kerberos service principal or NTLM MsvAvTargetName");
     Credits = ("smbdiag.credits", "Credits", U16Dec, None, "Credits requested (request) or granted (response)");
     CreditCharge = ("smbdiag.credit_charge", "Credit charge", U16Dec, None, "Credits this message consumes");
+    Decrypted = ("smbdiag.decrypted", "Decrypted", String, None, "The message travelled encrypted (SMB3 transform) and smbdiag decrypted it with the user's key: the cipher");
 }
 
 /// The fields whose values the front end wants (one bit per `FieldId`).
@@ -132,6 +133,7 @@ const MESSAGE_FIELDS: &[FieldId] = &[
     FieldId::Spn,
     FieldId::Credits,
     FieldId::CreditCharge,
+    FieldId::Decrypted,
     FieldId::RequestFrame,
     FieldId::ResponseTime,
     FieldId::ResponseFrame,
@@ -192,6 +194,7 @@ pub fn items<'a>(report: &'a FrameReport, want: FieldMask, out: &mut dyn FnMut(I
                 m.spn.as_deref().map(|t| Item::Str(FieldId::Spn, Cow::Borrowed(t))),
                 Some(Item::Uint(FieldId::Credits, m.credits as u64)),
                 Some(Item::Uint(FieldId::CreditCharge, m.credit_charge as u64)),
+                m.decrypted.map(|c| Item::Str(FieldId::Decrypted, Cow::Borrowed(c))),
                 m.request_frame.map(|f| Item::Frame(FieldId::RequestFrame, f)),
                 m.response_time_ns.map(|ns| Item::Time(FieldId::ResponseTime, ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as i32)),
                 m.response_frame.map(|f| Item::Frame(FieldId::ResponseFrame, f)),

@@ -35,7 +35,7 @@ pub struct SessionCrypto {
     candidates: Option<Vec<(CipherId, CipherKeys)>>,
     /// Encrypted messages seen, and the frame that says what is hidden or what failed.
     pub hidden: u32,
-    pub noted: Option<(u32, usize)>,
+    pub noted: Option<u32>,
 }
 
 #[derive(Debug, Default)]
