@@ -341,17 +341,22 @@ const STRING_PREFS: &[(&str, &str, &str)] = &[(
     "session_keys",
     "SMB3 session keys",
     "Keys to decrypt encrypted SMB3 sessions, as entries separated by ';': session id,session key[,server-to-client key,client-to-server key] (hex; the session id as 16 hex digits in wire order as Wireshark's SMB2 key table takes it, or 0x and the number). smbdiag also reads Wireshark's own table (Protocols > SMB2 > Secret session keys for decryption).",
+), (
+    "ntlm_passwords",
+    "NTLM passwords for SMB3 decryption",
+    "Passwords or NT hashes of accounts whose NTLMv2 logons are in the capture, entries separated by ';': [DOMAIN\\]user:password or [DOMAIN\\]user:nt=<32 hex digits>. smbdiag derives each session's key from the logon and checks the password against it.",
 )];
 
 /// Where keys come from: smbdiag's preference and Wireshark's SMB2 key table.
-static KEY_SOURCES: Lazy<Mutex<(String, String)>> = Lazy::new(|| Mutex::new((String::new(), String::new())));
+static KEY_SOURCES: Lazy<Mutex<(String, String, String)>> = Lazy::new(|| Mutex::new((String::new(), String::new(), String::new())));
 
 fn apply_keys() {
-    let (pref, table) = KEY_SOURCES.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let (pref, table, passwords) = KEY_SOURCES.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut keys = smbdiag_core::smb::crypto::keys::KeyTable::default();
     keys.add_wireshark_table(&table);
     // smbdiag's own preference wins for a session in both.
     keys.add_preference(&pref);
+    keys.add_ntlm_preference(&passwords);
     for e in &keys.errors {
         eprintln!("smbdiag: {e}");
     }
@@ -391,8 +396,15 @@ pub unsafe extern "C" fn smbdiag_string_pref_info(i: u32, out: *mut smbdiag_pref
 pub unsafe extern "C" fn smbdiag_string_pref_set(i: u32, value: *const c_char) {
     let _ = catch_unwind(AssertUnwindSafe(|| {
         let v = unsafe { text_of(value) };
-        if STRING_PREFS.get(i as usize).map(|p| p.0) == Some("session_keys") {
-            KEY_SOURCES.lock().unwrap_or_else(|e| e.into_inner()).0 = v;
+        let mut g = KEY_SOURCES.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = match STRING_PREFS.get(i as usize).map(|p| p.0) {
+            Some("session_keys") => &mut g.0,
+            Some("ntlm_passwords") => &mut g.2,
+            _ => return,
+        };
+        if *slot != v {
+            *slot = v;
+            drop(g);
             apply_keys();
         }
     }));

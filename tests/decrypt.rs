@@ -39,6 +39,8 @@ fn keyed() -> Vec<Keyed> {
         let f: Vec<&str> = line.trim().split(',').collect();
         // From the session key alone: SMB 3.1.1 derivation over the tracked preauth hash.
         let mut prefs = vec![format!("smbdiag.session_keys:{},{}", f[0], f[1])];
+        // No key at all: the lab user's password and the NTLMv2 logon in the capture.
+        prefs.push("smbdiag.ntlm_passwords:sdalice:Lab-Passw0rd".into());
         // The direction keys alone (smbclient prints 16 bytes of them, complete for AES-128 only).
         if cipher.starts_with("AES-128") {
             prefs.push(format!("smbdiag.session_keys:{},,{},{}", f[0], f[2], f[3]));
@@ -160,4 +162,20 @@ fn a_wrong_key_gives_one_note_and_no_messages() {
     let with_wrong: Vec<_> = f.into_iter().filter(|r| !r.rule.starts_with("decode.")).map(|r| (r.frame, r.rule)).collect();
     assert_eq!(plain, with_wrong);
     assert!(common::fields(&cap, &["-o", wrong, "-Y", "smbdiag.decrypted"], &["frame.number"]).is_empty());
+}
+
+#[test]
+fn a_wrong_password_gives_one_note_naming_the_account() {
+    let cap = common::lab_captures_dir().join("encrypted_share_not_found.pcap");
+    let f = common::findings(&cap, &["-o", "smbdiag.ntlm_passwords:sdalice:not-the-password"]);
+    let notes: Vec<_> = f.iter().filter(|r| r.rule.starts_with("decode.")).collect();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].rule, "decode.decrypt_failed");
+    for w in ["WORKGROUP\\sdalice", "NTProofStr", "SMB 3.1.1", "AES-128-GCM"] {
+        assert!(notes[0].text.contains(w), "missing {w:?}: {}", notes[0].text);
+    }
+    // The share-not-found finding stays hidden: nothing is guessed.
+    assert!(!f.iter().any(|r| r.rule == "tree.share_not_found"));
+    let first_encrypted = common::fields(&cap, &["-Y", "smb2.header.transform.nonce"], &["frame.number"]);
+    assert_eq!(notes[0].frame.to_string(), first_encrypted[0][0]);
 }

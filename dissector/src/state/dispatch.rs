@@ -141,7 +141,7 @@ fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f
     let why = match hidden {
         Hidden::Failed(DecryptError::Incomplete { have, need }) => format!(", not decrypted: the capture holds {have} of its {need} bytes"),
         Hidden::Failed(_) => ", not decrypted: the key does not fit".to_string(),
-        Hidden::NoKey | Hidden::NoPreauth => String::new(),
+        Hidden::NoKey | Hidden::NoPreauth | Hidden::WrongPassword => String::new(),
     };
     f.report.opaque.push(OpaquePdu {
         session_id: t.session_id,
@@ -156,7 +156,7 @@ fn note_hidden(ctx: &mut ConnCtx, sessions: &SessionTable, sid: u64, hidden: Hid
     let rule = match hidden {
         // A message too large to keep whole: not the key's fault, and the rest of the session decrypts.
         Hidden::Failed(DecryptError::Incomplete { .. }) => return,
-        Hidden::Failed(_) => &catalog::DECODE_DECRYPT_FAILED,
+        Hidden::Failed(_) | Hidden::WrongPassword => &catalog::DECODE_DECRYPT_FAILED,
         Hidden::NoKey | Hidden::NoPreauth => &catalog::DECODE_ENCRYPTED,
     };
     let (dialect, cipher) = (ctx.crypto.dialect.or(ctx.dialect), ctx.crypto.cipher);
@@ -183,6 +183,11 @@ fn note_hidden(ctx: &mut ConnCtx, sessions: &SessionTable, sid: u64, hidden: Hid
         ),
         Hidden::NoPreauth => format!(
             "{what} is encrypted; a session key is given, but SMB 3.1.1 derives its keys from a hash of the NEGOTIATE and SESSION_SETUP exchange, which this capture does not hold: {n} encrypted message{} hidden so far. Next check: give the server-to-client and client-to-server keys instead (the 3rd and 4th fields of the key entry), or capture from before the session is set up.",
+            if n == 1 { "" } else { "s" }
+        ),
+        Hidden::WrongPassword => format!(
+            "The password given for {} does not match the NTLMv2 logon of session 0x{sid:016x} (the client's NTProofStr differs; {what}): its {n} encrypted message{} so far stay hidden. Next check: the password or NT hash in the preference smbdiag.ntlm_passwords for this account (as it was at capture time).",
+            user.as_deref().unwrap_or("its user"),
             if n == 1 { "" } else { "s" }
         ),
         Hidden::Failed(_) => format!(
@@ -244,7 +249,7 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
     let body = records::parse_body(hdr, msg);
     // Key derivation needs these messages' raw bytes; nobody pays for it without keys.
     if matches!(hdr.command, Command::NEGOTIATE | Command::SESSION_SETUP) && !f.config.keys.is_empty() {
-        ctx.crypto.on_message(hdr, msg, &body);
+        ctx.crypto.on_message(hdr, msg, &body, &f.config.keys);
     }
     let mut m = MessageFields {
         cmd: hdr.command,

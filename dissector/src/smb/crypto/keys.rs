@@ -15,6 +15,8 @@ pub struct SessionSecret {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeyTable {
     pub sessions: Vec<SessionSecret>,
+    /// Passwords or NT hashes for NTLMv2 logons (the session key is derived from the capture).
+    pub ntlm: Vec<super::ntlm::NtlmSecret>,
     pub errors: Vec<String>,
 }
 
@@ -52,7 +54,19 @@ fn unquote(s: &str) -> &str {
 
 impl KeyTable {
     pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
+        self.sessions.is_empty() && self.ntlm.is_empty()
+    }
+
+    /// smbdiag's NTLM preference: `[DOMAIN\]user:password` or
+    /// `[DOMAIN\]user:nt=<NT hash>`, entries separated by `;`.
+    pub fn add_ntlm_preference(&mut self, text: &str) {
+        for e in text.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+            match super::ntlm::NtlmSecret::parse(e) {
+                Some(s) => self.ntlm.push(s),
+                // Never echo a password back.
+                None => self.errors.push("preference smbdiag.ntlm_passwords: an entry is not [DOMAIN\\]user:password or [DOMAIN\\]user:nt=<32 hex digits>".to_string()),
+            }
+        }
     }
 
     /// The keys of a session, if given.

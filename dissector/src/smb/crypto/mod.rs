@@ -5,6 +5,7 @@
 
 pub mod kdf;
 pub mod keys;
+pub mod ntlm;
 pub mod tracker;
 pub mod transform;
 

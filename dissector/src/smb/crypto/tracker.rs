@@ -6,7 +6,9 @@
 use sha2::{Digest, Sha512};
 
 use super::kdf::{derive, CipherKeys};
-use super::keys::KeyTable;
+use super::keys::{KeyTable, SessionSecret};
+use super::ntlm::NtlmKeyError;
+use crate::smb::auth::{parse_security_blob, AuthToken};
 use super::transform::{decrypt, DecryptError};
 use super::CipherId;
 use crate::smb::records::header_records::Smb2Header;
@@ -36,6 +38,9 @@ pub struct SessionCrypto {
     /// Encrypted messages seen, and the frame that says what is hidden or what failed.
     pub hidden: u32,
     pub noted: Option<u32>,
+    /// NTLM: the server's challenge, and the session key the user's password gave.
+    challenge: Option<[u8; 8]>,
+    ntlm_key: Option<Result<[u8; 16], NtlmKeyError>>,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +59,8 @@ pub enum Hidden {
     NoKey,
     /// SMB 3.1.1 keys need the session setup, which the capture lacks.
     NoPreauth,
+    /// The password given for the session's user does not match its NTLMv2 logon.
+    WrongPassword,
     Failed(DecryptError),
 }
 
@@ -70,7 +77,10 @@ impl ConnCrypto {
     }
 
     /// A plain NEGOTIATE or SESSION_SETUP message, with its raw bytes.
-    pub fn on_message(&mut self, hdr: &Smb2Header<'_>, raw: &[u8], body: &Body<'_>) {
+    pub fn on_message(&mut self, hdr: &Smb2Header<'_>, raw: &[u8], body: &Body<'_>, keys: &KeyTable) {
+        if !keys.ntlm.is_empty() {
+            self.on_ntlm(hdr, body, keys);
+        }
         match (hdr.command, body) {
             (Command::NEGOTIATE, Body::NegotiateRequest(_)) => self.conn_hash = Some(chain(&[0; 64], raw)),
             (Command::NEGOTIATE, Body::NegotiateResponse(r)) => {
@@ -107,9 +117,37 @@ impl ConnCrypto {
         }
     }
 
+    /// NTLM logons: the challenge, then the session key from a matching password.
+    fn on_ntlm(&mut self, hdr: &Smb2Header<'_>, body: &Body<'_>, keys: &KeyTable) {
+        let blob = match body {
+            Body::SessionSetupRequest(r) => r.blob,
+            Body::SessionSetupResponse(r) => r.blob,
+            _ => return,
+        };
+        match parse_security_blob(blob).token {
+            Some(AuthToken::NtlmChallenge(c)) if hdr.session_id != 0 => self.session(hdr.session_id).challenge = c.server_challenge,
+            Some(AuthToken::NtlmAuthenticate(a)) if hdr.session_id != 0 => {
+                let Some(secret) = keys.ntlm.iter().find(|s| s.matches(&a)) else { return };
+                let s = self.session(hdr.session_id);
+                s.ntlm_key = Some(secret.session_key(&a, s.challenge.as_ref()));
+                s.candidates = None;
+            }
+            _ => {}
+        }
+    }
+
     /// The ciphers and keys to try for a session, from the user's keys.
-    fn candidates(&self, secret_id: u64, table: &KeyTable, preauth: Option<&Hash>) -> Result<Vec<(CipherId, CipherKeys)>, Hidden> {
-        let secret = table.session(secret_id).ok_or(Hidden::NoKey)?;
+    fn candidates(&self, secret_id: u64, table: &KeyTable, preauth: Option<&Hash>, ntlm_key: Option<Result<[u8; 16], NtlmKeyError>>) -> Result<Vec<(CipherId, CipherKeys)>, Hidden> {
+        let from_password;
+        let secret = match (table.session(secret_id), ntlm_key) {
+            (Some(s), _) => s,
+            (None, Some(Ok(k))) => {
+                from_password = SessionSecret { session_id: secret_id, session_key: k.to_vec(), ..Default::default() };
+                &from_password
+            }
+            (None, Some(Err(NtlmKeyError::WrongPassword))) => return Err(Hidden::WrongPassword),
+            (None, _) => return Err(Hidden::NoKey),
+        };
         // Without a NEGOTIATE in the capture: try what the keys allow; the
         // authentication tag tells which one is right.
         let ciphers: Vec<CipherId> = match self.cipher {
@@ -143,9 +181,9 @@ impl ConnCrypto {
     /// Decrypt a transform message of session `sid` sent by the client
     /// (`to_server`) or the server. Returns the plain bytes and the cipher.
     pub fn decrypt(&mut self, sid: u64, to_server: bool, pdu: &[u8], table: &KeyTable) -> Result<(Vec<u8>, CipherId), Hidden> {
-        let preauth = self.session(sid).preauth;
+        let (preauth, ntlm_key) = (self.session(sid).preauth, self.session(sid).ntlm_key);
         if self.session(sid).candidates.is_none() {
-            let c = self.candidates(sid, table, preauth.as_ref())?;
+            let c = self.candidates(sid, table, preauth.as_ref(), ntlm_key)?;
             self.session(sid).candidates = Some(c);
         }
         let s = self.session(sid);
@@ -194,10 +232,10 @@ mod tests {
         };
         c.conn_hash = Some([1; 64]);
         c.dialect = Some(Dialect::SMB3_1_1);
-        c.on_message(&req(Command::SESSION_SETUP, 0, false, NtStatus::SUCCESS), b"leg1", &Body::NotDecoded);
-        c.on_message(&req(Command::SESSION_SETUP, 9, true, NtStatus::MORE_PROCESSING_REQUIRED), b"resp1", &Body::NotDecoded);
-        c.on_message(&req(Command::SESSION_SETUP, 9, false, NtStatus::SUCCESS), b"leg2", &Body::NotDecoded);
-        c.on_message(&req(Command::SESSION_SETUP, 9, true, NtStatus::SUCCESS), b"final", &Body::NotDecoded);
+        c.on_message(&req(Command::SESSION_SETUP, 0, false, NtStatus::SUCCESS), b"leg1", &Body::NotDecoded, &KeyTable::default());
+        c.on_message(&req(Command::SESSION_SETUP, 9, true, NtStatus::MORE_PROCESSING_REQUIRED), b"resp1", &Body::NotDecoded, &KeyTable::default());
+        c.on_message(&req(Command::SESSION_SETUP, 9, false, NtStatus::SUCCESS), b"leg2", &Body::NotDecoded, &KeyTable::default());
+        c.on_message(&req(Command::SESSION_SETUP, 9, true, NtStatus::SUCCESS), b"final", &Body::NotDecoded, &KeyTable::default());
         let want = chain(&chain(&chain(&[1; 64], b"leg1"), b"resp1"), b"leg2");
         assert_eq!(c.session(9).preauth, Some(want));
     }
