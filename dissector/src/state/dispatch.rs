@@ -78,14 +78,7 @@ pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: 
     match pdu.kind {
         PduKind::Smb2 => on_smb2_pdu(ctx, sessions, pdu, None, f),
         PduKind::Transform => on_transform(ctx, sessions, pdu, f),
-        PduKind::Compressed => {
-            if let Ok((_, c)) = header_records::parse_compression_header(pdu.data) {
-                f.report.opaque.push(OpaquePdu {
-                    session_id: 0,
-                    description: format!("Compressed SMB message ({}), {} bytes uncompressed", c.algorithm_name(), c.original_size),
-                });
-            }
-        }
+        PduKind::Compressed => on_compressed(pdu.data, 0, f),
         PduKind::Smb1 => on_smb1_pdu(pdu, f),
     }
 }
@@ -128,6 +121,8 @@ fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f
         Hidden::NoKey
     } else {
         match ctx.crypto.decrypt(t.session_id, f.dir == Dir::ToServer, pdu.data, &f.config.keys) {
+            // Encrypted compressed messages are compressed first (MS-SMB2 3.1.4.4).
+            Ok((plain, _)) if plain.starts_with(header_records::COMPRESSION_MAGIC) => return on_compressed(&plain, t.session_id, f),
             Ok((plain, cipher)) => {
                 let inner = Pdu { kind: PduKind::Smb2, data: &plain, declared_len: plain.len(), lost: 0 };
                 return on_smb2_pdu(ctx, sessions, &inner, Some(cipher.name()), f);
@@ -143,26 +138,40 @@ fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f
         Hidden::Failed(_) => ", not decrypted: the key does not fit".to_string(),
         Hidden::NoKey | Hidden::NoPreauth | Hidden::WrongPassword => String::new(),
     };
+    let n = note_hidden(ctx, sessions, t.session_id, hidden, f);
     f.report.opaque.push(OpaquePdu {
         session_id: t.session_id,
-        description: format!("Encrypted SMB3 message, {} bytes, session 0x{:016x}{why}", t.original_message_size, t.session_id),
+        description: format!("Encrypted SMB3 message {n} of session 0x{:016x} on this connection, {} bytes{why}", t.session_id, t.original_message_size),
     });
-    note_hidden(ctx, sessions, t.session_id, hidden, f);
+}
+
+/// A compressed message: smbdiag does not decompress (yet), so it says what it holds.
+fn on_compressed(data: &[u8], session_id: u64, f: &mut FrameCtx<'_>) {
+    if let Ok((_, c)) = header_records::parse_compression_header(data) {
+        f.report.opaque.push(OpaquePdu {
+            session_id,
+            description: format!("Compressed SMB message ({}), {} bytes uncompressed, not decompressed by smbdiag", c.algorithm_name(), c.original_size),
+        });
+    }
 }
 
 /// One note per encrypted session and connection, on its first hidden
-/// message; later ones update its count.
-fn note_hidden(ctx: &mut ConnCtx, sessions: &SessionTable, sid: u64, hidden: Hidden, f: &mut FrameCtx<'_>) {
+/// message (the same text on every pass: the hidden messages are numbered
+/// in their own items). Returns the number of this hidden message.
+fn note_hidden(ctx: &mut ConnCtx, sessions: &SessionTable, sid: u64, hidden: Hidden, f: &mut FrameCtx<'_>) -> u32 {
+    let s = ctx.crypto.session(sid);
+    s.hidden += 1;
+    let n = s.hidden;
+    if s.noted.is_some() {
+        return n;
+    }
     let rule = match hidden {
         // A message too large to keep whole: not the key's fault, and the rest of the session decrypts.
-        Hidden::Failed(DecryptError::Incomplete { .. }) => return,
+        Hidden::Failed(DecryptError::Incomplete { .. }) => return n,
         Hidden::Failed(_) | Hidden::WrongPassword => &catalog::DECODE_DECRYPT_FAILED,
         Hidden::NoKey | Hidden::NoPreauth => &catalog::DECODE_ENCRYPTED,
     };
     let (dialect, cipher) = (ctx.crypto.dialect.or(ctx.dialect), ctx.crypto.cipher);
-    let s = ctx.crypto.session(sid);
-    s.hidden += 1;
-    let n = s.hidden;
     let user = sessions.session(sid).and_then(|s| s.user.clone());
     let what = format!(
         "Session 0x{sid:016x} (user {}, {}, {})",
@@ -175,38 +184,24 @@ fn note_hidden(ctx: &mut ConnCtx, sessions: &SessionTable, sid: u64, hidden: Hid
         }
     );
     let wire: String = sid.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    let marker = format!("0x{sid:016x}");
     let text = match hidden {
         Hidden::NoKey => format!(
-            "{what} is encrypted and smbdiag has no key for it: {n} encrypted message{} of it on this connection so far, hidden from the rules (tree connects, opens, statuses, response times). Next check: give its session key in Wireshark's SMB2 \"Secret session keys for decryption\" table or in the preference smbdiag.session_keys, with session id {wire} (Wireshark's form) or 0x{sid:016x}.",
-            if n == 1 { "" } else { "s" }
+            "{what} is encrypted and smbdiag has no key for it: its encrypted messages on this connection, from this one on, are hidden from the rules (tree connects, opens, statuses, response times); each is numbered in smbdiag.encrypted, and `-z smbdiag,summary` counts them per connection. Next check: give its session key in Wireshark's SMB2 \"Secret session keys for decryption\" table or in the preference smbdiag.session_keys, with session id {wire} (Wireshark's form) or 0x{sid:016x}.",
         ),
         Hidden::NoPreauth => format!(
-            "{what} is encrypted; a session key is given, but SMB 3.1.1 derives its keys from a hash of the NEGOTIATE and SESSION_SETUP exchange, which this capture does not hold: {n} encrypted message{} hidden so far. Next check: give the server-to-client and client-to-server keys instead (the 3rd and 4th fields of the key entry), or capture from before the session is set up.",
-            if n == 1 { "" } else { "s" }
+            "{what} is encrypted; a session key is given, but SMB 3.1.1 derives its keys from a hash of the NEGOTIATE and SESSION_SETUP exchange, which this capture does not hold, so its encrypted messages stay hidden. Next check: give the server-to-client and client-to-server keys instead (the 3rd and 4th fields of the key entry), or capture from before the session is set up.",
         ),
         Hidden::WrongPassword => format!(
-            "The password given for {} does not match the NTLMv2 logon of session 0x{sid:016x} (the client's NTProofStr differs; {what}): its {n} encrypted message{} so far stay hidden. Next check: the password or NT hash in the preference smbdiag.ntlm_passwords for this account (as it was at capture time).",
+            "The password given for {} does not match the NTLMv2 logon of session 0x{sid:016x} (the client's NTProofStr differs; {what}): its encrypted messages stay hidden. Next check: the password or NT hash in the preference smbdiag.ntlm_passwords for this account (as it was at capture time).",
             user.as_deref().unwrap_or("its user"),
-            if n == 1 { "" } else { "s" }
         ),
         Hidden::Failed(_) => format!(
-            "The key given for session 0x{sid:016x} does not decrypt its encrypted messages (authentication tag mismatch, {n} message{} so far; {what}): nothing is decoded from them. Likely cause: the key belongs to another session or capture, the server-to-client and client-to-server keys are swapped, or an AES-256 session was given a 16-byte key. Next check: the key logged for session id {wire} (Wireshark's form) and the cipher.",
-            if n == 1 { "" } else { "s" }
+            "The key given for session 0x{sid:016x} does not decrypt its encrypted messages (authentication tag mismatch; {what}): nothing is decoded from them. Likely cause: the key belongs to another session or capture, the server-to-client and client-to-server keys are swapped, or an AES-256 session was given a 16-byte key. Next check: the key logged for session id {wire} (Wireshark's form) and the cipher.",
         ),
     };
-    match s.noted {
-        None => {
-            s.noted = Some(f.frame);
-            push_finding(f, Finding { rule, text, related_frames: Vec::new() });
-        }
-        Some(frame) => {
-            let report = if frame == f.frame { Some(&mut *f.report) } else { f.reports.get_mut(frame) };
-            if let Some(x) = report.and_then(|r| r.findings.iter_mut().find(|x| x.rule == rule && x.text.contains(&marker))) {
-                x.text = text;
-            }
-        }
-    }
+    ctx.crypto.session(sid).noted = Some(f.frame);
+    push_finding(f, Finding { rule, text, related_frames: Vec::new() });
+    n
 }
 
 fn on_smb2_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, decrypted: Option<&'static str>, f: &mut FrameCtx<'_>) {
