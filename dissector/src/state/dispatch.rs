@@ -124,7 +124,7 @@ fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f
             // Encrypted compressed messages are compressed first (MS-SMB2 3.1.4.4).
             Ok((plain, _)) if plain.starts_with(header_records::COMPRESSION_MAGIC) => return on_compressed(&plain, t.session_id, f),
             Ok((plain, cipher)) => {
-                let inner = Pdu { kind: PduKind::Smb2, data: &plain, declared_len: plain.len(), lost: 0 };
+                let inner = Pdu { kind: PduKind::Smb2, data: &plain, declared_len: plain.len(), lost: 0, resynced: pdu.resynced };
                 return on_smb2_pdu(ctx, sessions, &inner, Some(cipher.name()), f);
             }
             Err(h) => h,
