@@ -353,6 +353,97 @@ pub extern "C" fn smbdiag_pref_set(i: u32, value: u32) {
     });
 }
 
+// ---------------------------------------------------------------- keys
+
+/// String preferences (the shim registers them with prefs_register_string_preference).
+const STRING_PREFS: &[(&str, &str, &str)] = &[(
+    "session_keys",
+    "SMB3 session keys",
+    "Keys to decrypt encrypted SMB3 sessions, as entries separated by ';': session id,session key[,server-to-client key,client-to-server key] (hex; the session id as 16 hex digits in wire order as Wireshark's SMB2 key table takes it, or 0x and the number). smbdiag also reads Wireshark's own table (Protocols > SMB2 > Secret session keys for decryption).",
+), (
+    "ntlm_passwords",
+    "NTLM passwords for SMB3 decryption",
+    "Passwords or NT hashes of accounts whose NTLMv2 logons are in the capture, entries separated by ';': [DOMAIN\\]user:password or [DOMAIN\\]user:nt=<32 hex digits>. smbdiag derives each session's key from the logon and checks the password against it.",
+)];
+
+/// Where keys come from: smbdiag's preference and Wireshark's SMB2 key table.
+static KEY_SOURCES: Lazy<Mutex<(String, String, String)>> = Lazy::new(|| Mutex::new((String::new(), String::new(), String::new())));
+
+fn apply_keys() {
+    let (pref, table, passwords) = KEY_SOURCES.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut keys = smbdiag_core::smb::crypto::keys::KeyTable::default();
+    keys.add_wireshark_table(&table);
+    // smbdiag's own preference wins for a session in both.
+    keys.add_preference(&pref);
+    keys.add_ntlm_preference(&passwords);
+    for e in &keys.errors {
+        eprintln!("smbdiag: {e}");
+    }
+    with_analyzer(|a| a.config.keys = std::sync::Arc::new(keys));
+}
+
+/// C string to Rust (lossy; NULL is empty).
+unsafe fn text_of(s: *const c_char) -> String {
+    if s.is_null() {
+        String::new()
+    } else {
+        unsafe { std::ffi::CStr::from_ptr(s) }.to_string_lossy().into_owned()
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn smbdiag_string_pref_count() -> u32 {
+    STRING_PREFS.len() as u32
+}
+
+/// Name, title and description of string preference `i` (default: empty).
+#[no_mangle]
+pub unsafe extern "C" fn smbdiag_string_pref_info(i: u32, out: *mut smbdiag_pref_info_t) -> bool {
+    catch_unwind(|| {
+        static C: Lazy<Vec<(CString, CString, CString)>> = Lazy::new(|| STRING_PREFS.iter().map(|(a, b, c)| (cstr(a), cstr(b), cstr(c))).collect());
+        let (Some(p), false) = (C.get(i as usize), out.is_null()) else { return false };
+        unsafe {
+            *out = smbdiag_pref_info_t { name: p.0.as_ptr(), title: p.1.as_ptr(), description: p.2.as_ptr(), is_bool: false, default_value: 0 };
+        }
+        true
+    })
+    .unwrap_or(false)
+}
+
+/// A string preference's value (Wireshark's apply callback).
+#[no_mangle]
+pub unsafe extern "C" fn smbdiag_string_pref_set(i: u32, value: *const c_char) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        let v = unsafe { text_of(value) };
+        let mut g = KEY_SOURCES.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = match STRING_PREFS.get(i as usize).map(|p| p.0) {
+            Some("session_keys") => &mut g.0,
+            Some("ntlm_passwords") => &mut g.2,
+            _ => return,
+        };
+        if *slot != v {
+            *slot = v;
+            drop(g);
+            apply_keys();
+        }
+    }));
+}
+
+/// The entries of Wireshark's SMB2 session key table (`smb2_seskey_list`),
+/// one a line as `id,key,s2c,c2s` in hex; read by the shim when a capture opens.
+#[no_mangle]
+pub unsafe extern "C" fn smbdiag_set_wireshark_keys(text: *const c_char) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        let v = unsafe { text_of(text) };
+        let mut g = KEY_SOURCES.lock().unwrap_or_else(|e| e.into_inner());
+        if g.1 != v {
+            g.1 = v;
+            drop(g);
+            apply_keys();
+        }
+    }));
+}
+
 // ---------------------------------------------------------------- lifecycle
 
 /// A new capture is opened: forget everything.

@@ -19,6 +19,7 @@
 /* From 4.4, epan/packet.h declares wtap_rec only as an incomplete type;
  * reading pinfo->rec needs wiretap's own header (harmless on 4.0). */
 #include <wiretap/wtap.h>
+#include <epan/uat-int.h>
 #include <wsutil/wslog.h>
 
 /* The build defines SMBDIAG_WS_MAJOR/MINOR from pkg-config (build.rs). */
@@ -64,6 +65,8 @@ typedef gboolean smbdiag_pref_bool;
 #endif
 static smbdiag_pref_bool *pref_bools = NULL; /* per preference; used by the boolean ones */
 static gboolean *pref_is_bool = NULL;
+static const char **spref_values = NULL; /* string preferences (g_malloc'd, owned by prefs) */
+static guint spref_count = 0;
 static int smbdiag_tap = -1;
 
 /* What one frame's dissection is adding to. */
@@ -229,8 +232,34 @@ static int dissect_smbdiag(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     return c.depth > 0 ? (int)len : 0;
 }
 
+/* Wireshark's SMB2 "Secret session keys for decryption" table, as loaded
+ * from the profile or given with -o uat:smb2_seskey_list:...; each record
+ * is handed over as its fields' text, one line each. */
+static void collect_smb2_keys(void *u, void *data)
+{
+    uat_t *uat = (uat_t *)u;
+    GString *out = (GString *)data;
+    if (!uat->filename || strcmp(uat->filename, "smb2_seskey_list") != 0 || !uat->user_data)
+        return;
+    for (guint r = 0; r < uat->user_data->len; r++) {
+        void *rec = UAT_USER_INDEX_PTR(uat, r);
+        for (guint c = 0; c < uat->ncols; c++) {
+            char *v = uat_fld_tostr(rec, &uat->fields[c]);
+            if (c)
+                g_string_append_c(out, ',');
+            g_string_append(out, v ? v : "");
+            g_free(v);
+        }
+        g_string_append_c(out, '\n');
+    }
+}
+
 static void smbdiag_init_routine(void)
 {
+    GString *keys = g_string_new("");
+    uat_foreach_table(collect_smb2_keys, keys);
+    smbdiag_set_wireshark_keys(keys->str);
+    g_string_free(keys, TRUE);
     smbdiag_init();
 }
 
@@ -243,6 +272,8 @@ static void apply_prefs(void)
 {
     for (guint i = 0; i < pref_count; i++)
         smbdiag_pref_set(i, pref_is_bool[i] ? (guint)pref_bools[i] : pref_values[i]);
+    for (guint i = 0; i < spref_count; i++)
+        smbdiag_string_pref_set(i, spref_values[i]);
 }
 
 /* -z smbdiag,summary: Rust renders; tshark prints at the end. */
@@ -411,6 +442,15 @@ static void proto_register_smbdiag(void)
             prefs_register_bool_preference(pm, pi.name, pi.title, pi.description, &pref_bools[i]);
         else
             prefs_register_uint_preference(pm, pi.name, pi.title, pi.description, 10, &pref_values[i]);
+    }
+    spref_count = smbdiag_string_pref_count();
+    spref_values = g_new0(const char *, spref_count);
+    for (guint i = 0; i < spref_count; i++) {
+        smbdiag_pref_info_t pi;
+        if (!smbdiag_string_pref_info(i, &pi))
+            continue;
+        spref_values[i] = g_strdup("");
+        prefs_register_string_preference(pm, pi.name, pi.title, pi.description, &spref_values[i]);
     }
 
     register_init_routine(smbdiag_init_routine);

@@ -36,8 +36,26 @@ for v in d.values():
     echo "seeds kdc_stream: $(ls "$CORPUS/kdc_stream" | wc -l)"
 }
 
+seed_decrypt() {
+    # Transform messages of the public and lab captures, behind a cipher byte and a 32-byte key.
+    [ -d "$CORPUS/decrypt" ] && return 0
+    mkdir -p "$CORPUS/decrypt"
+    for p in "$ROOT"/tests/captures/lab/encrypted_*.pcap "$ROOT"/tests/captures/public/zeek-zeek/smb3.pcap; do
+        tshark -r "$p" -Y 'smb2.header.transform.nonce' -T fields -e tcp.payload 2>/dev/null |
+            python3 -c '
+import sys, hashlib, os
+for i, line in enumerate(sys.stdin):
+    d = bytes.fromhex(line.strip().replace(":", ""))[4:]
+    b = bytes([i % 5]) + bytes(range(32)) + d
+    open(os.path.join(sys.argv[1], hashlib.sha1(b).hexdigest()), "wb").write(b)
+' "$CORPUS/decrypt"
+    done
+    echo "seeds decrypt: $(ls "$CORPUS/decrypt" | wc -l)"
+}
+
 seed() {
     seed_kdc
+    seed_decrypt
     [ -d "$CORPUS/frames" ] && return 0
     mkdir -p "$CORPUS"/{frames,smb2_message,security_blob}
     python3 - "$CORPUS" "$ROOT/tests/captures/public" "$ROOT/tests/captures/lab" <<'PY'
@@ -86,7 +104,7 @@ PY
 run() {
     local secs=$1
     (cd "$FUZZ" && cargo fuzz build -O >/dev/null)
-    for t in frames smb2_message security_blob kdc_stream; do
+    for t in frames smb2_message security_blob kdc_stream decrypt; do
         echo "== $t for $secs s"
         (cd "$FUZZ" && cargo fuzz run -O "$t" "$CORPUS/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 -max_len=262144 2>&1 | tail -3)
     done

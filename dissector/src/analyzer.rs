@@ -37,11 +37,13 @@ pub struct Config {
     /// In a capture merged from two capture points, the interface of the
     /// client's side (None: inferred from TTLs).
     pub client_interface: Option<u32>,
+    /// The user's SMB 3 keys (none: encrypted messages stay opaque, at no cost).
+    pub keys: std::sync::Arc<crate::smb::crypto::keys::KeyTable>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { slow_response_s: 1.0, unanswered_s: 10.0, loss_rate_permille: 5, disabled_families: Vec::new(), client_interface: None }
+        Config { slow_response_s: 1.0, unanswered_s: 10.0, loss_rate_permille: 5, disabled_families: Vec::new(), client_interface: None, keys: Default::default() }
     }
 }
 

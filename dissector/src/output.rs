@@ -38,6 +38,8 @@ pub struct MessageFields {
     pub interim: bool,
     /// The message was cut by a capture gap or snaplen; fields past the header may be missing.
     pub truncated: bool,
+    /// The message came encrypted and smbdiag decrypted it with the user's key: the cipher.
+    pub decrypted: Option<&'static str>,
 }
 
 impl MessageFields {
@@ -52,6 +54,9 @@ impl MessageFields {
             let _ = write!(s, " {st}");
         }
         let _ = write!(s, ", msg {}", self.msg_id);
+        if let Some(c) = self.decrypted {
+            let _ = write!(s, " (decrypted, {c})");
+        }
         if self.truncated {
             s.push_str(" (cut short in the capture)");
         }

@@ -96,6 +96,7 @@ fields! {
     Smb1 = ("smbdiag.smb1", "SMB1", String, None, "An SMB1 message: its NEGOTIATE is read (dialects offered, dialect chosen), other commands only named");
     Compressed = ("smbdiag.compressed", "Compressed", String, None, "A compressed SMB3 message (compression transform header): algorithm and size; contents not decoded");
     Unconfirmed = ("smbdiag.unconfirmed", "Unconfirmed", String, None, "An SMB PDU found by resynchronisation after missing bytes, not decoded until the stream is confirmed back in step");
+    Decrypted = ("smbdiag.decrypted", "Decrypted", String, None, "The message travelled encrypted (SMB3 transform) and smbdiag decrypted it with the user's key: the cipher");
 }
 
 /// The fields whose values the front end wants (one bit per `FieldId`).
@@ -135,6 +136,7 @@ const MESSAGE_FIELDS: &[FieldId] = &[
     FieldId::Spn,
     FieldId::Credits,
     FieldId::CreditCharge,
+    FieldId::Decrypted,
     FieldId::RequestFrame,
     FieldId::ResponseTime,
     FieldId::ResponseFrame,
@@ -198,6 +200,7 @@ pub fn items<'a>(report: &'a FrameReport, want: FieldMask, out: &mut dyn FnMut(I
                 m.spn.as_deref().map(|t| Item::Str(FieldId::Spn, Cow::Borrowed(t))),
                 Some(Item::Uint(FieldId::Credits, m.credits as u64)),
                 Some(Item::Uint(FieldId::CreditCharge, m.credit_charge as u64)),
+                m.decrypted.map(|c| Item::Str(FieldId::Decrypted, Cow::Borrowed(c))),
                 m.request_frame.map(|f| Item::Frame(FieldId::RequestFrame, f)),
                 m.response_time_ns.map(|ns| Item::Time(FieldId::ResponseTime, ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as i32)),
                 m.response_frame.map(|f| Item::Frame(FieldId::ResponseFrame, f)),

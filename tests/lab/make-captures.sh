@@ -22,6 +22,8 @@ OUT=$(cd "$OUT" && pwd)
 
 # SDLAB_NS names the namespace pair, so two lab runs can work side by side.
 CLI=${SDLAB_NS:-sdlab}-cli SRV=${SDLAB_NS:-sdlab}-srv RTR=${SDLAB_NS:-sdlab}-rtr
+# SDLAB_IF names the veth pair (inside the namespaces), so two lab runs never share a name.
+IFC=${SDLAB_IF:-sdl}-c IFS_=${SDLAB_IF:-sdl}-s
 CIP=10.99.0.1 SIP=10.99.0.2
 PW='Lab-Passw0rd'
 WORK=$(mktemp -d /tmp/sdlab.XXXXXX)
@@ -56,17 +58,17 @@ net_up() {
     SIP=10.99.0.2
     ip netns add "$CLI"
     ip netns add "$SRV"
-    ip link add sdl-c netns "$CLI" type veth peer name sdl-s netns "$SRV"
-    in_cli ip addr add "$CIP/24" dev sdl-c
-    in_srv ip addr add "$SIP/24" dev sdl-s
+    ip link add "$IFC" netns "$CLI" type veth peer name "$IFS_" netns "$SRV"
+    in_cli ip addr add "$CIP/24" dev "$IFC"
+    in_srv ip addr add "$SIP/24" dev "$IFS_"
     for ns in "$CLI" "$SRV"; do
         ip netns exec "$ns" ip link set lo up
     done
-    in_cli ip link set sdl-c up
-    in_srv ip link set sdl-s up
+    in_cli ip link set "$IFC" up
+    in_srv ip link set "$IFS_" up
     # Wire-sized frames, not 64 KiB offload "frames".
-    in_cli ethtool -K sdl-c tso off gso off gro off >/dev/null 2>&1 || true
-    in_srv ethtool -K sdl-s tso off gso off gro off >/dev/null 2>&1 || true
+    in_cli ethtool -K "$IFC" tso off gso off gro off >/dev/null 2>&1 || true
+    in_srv ethtool -K "$IFS_" tso off gso off gro off >/dev/null 2>&1 || true
 }
 
 # The server's address on a bridge (sdl-br) whose port is sdl-s: each packet
@@ -211,7 +213,7 @@ capture_at() { # NS IFACE FILE [OPTION...]
 }
 
 start_capture() {
-    capture_at "$CLI" sdl-c "$OUT/$1.pcap"
+    capture_at "$CLI" "$IFC" "$OUT/$1.pcap"
     sleep 0.3
 }
 
@@ -567,6 +569,64 @@ scenario_slow_response() {
     end; stop_smbd
 }
 
+# Encrypted sessions: smbclient prints its session keys (debug encryption);
+# they are recorded beside the capture as Wireshark smb2_seskey_list entries
+# (<name>.keys: session id, session key, server-to-client key,
+# client-to-server key), which the tests give tshark and smbdiag.
+client_keys() {
+    local log="$WORK/keys.log"
+    in_cli timeout 60 smbclient --configfile=/dev/null -p 445 --option='client smb encrypt = required' --option='debug encryption = yes' "$@" >"$log" 2>&1 || true
+    cat "$log" >>"$WORK/client.log"
+    python3 "$HERE/session_keys.py" <"$log" >>"$OUT/$CURRENT.keys"
+    [ -s "$OUT/$CURRENT.keys" ] || { echo "$CURRENT: smbclient printed no session keys" >&2; cat "$log" >&2; exit 1; }
+}
+
+begin_keyed() {
+    begin "$1"
+    : >"$OUT/$1.keys"
+}
+
+# One clean encrypted session per SMB 3.1.1 cipher, and SMB 3.0.2 (AES-128-CCM, 3.0 key labels).
+encrypted_with() {
+    local name=$1 algo=$2 proto=${3:-SMB3_11}
+    write_conf "    server smb encrypt = required"; start_smbd
+    begin_keyed "$name"
+    client_keys "//$SIP/data" -U "sdalice%$PW" --option="client smb3 encryption algorithms = $algo" --option="client max protocol = $proto" -c "ls; get hello.txt /dev/null"
+    end; stop_smbd
+}
+scenario_encrypted_aes128ccm() { encrypted_with encrypted_aes128ccm aes-128-ccm; }
+scenario_encrypted_aes128gcm() { encrypted_with encrypted_aes128gcm aes-128-gcm; }
+scenario_encrypted_aes256ccm() { encrypted_with encrypted_aes256ccm aes-256-ccm; }
+scenario_encrypted_aes256gcm() { encrypted_with encrypted_aes256gcm aes-256-gcm; }
+scenario_encrypted_smb302() { encrypted_with encrypted_smb302 aes-128-ccm SMB3_02; }
+
+# Seed scenarios inside encryption: the same findings as their plain twins.
+scenario_encrypted_share_not_found() {
+    write_conf "    server smb encrypt = required"; start_smbd
+    begin_keyed encrypted_share_not_found
+    client_keys "//$SIP/projects" -U "sdalice%$PW" -c "ls"
+    expect tree.share_not_found 'smb2.cmd == 3 && smb2.nt_status == 0xc00000cc' first \
+        'STATUS_BAD_NETWORK_NAME;\\10.99.0.2\projects;Get-SmbShare'
+    end; stop_smbd
+}
+
+scenario_encrypted_share_access_denied() {
+    write_conf "    server smb encrypt = required"; start_smbd
+    begin_keyed encrypted_share_access_denied
+    client_keys "//$SIP/restricted" -U "sdalice%$PW" -c "ls"
+    expect tree.access_denied 'smb2.cmd == 3 && smb2.nt_status == 0xc0000022' first \
+        'STATUS_ACCESS_DENIED;\\10.99.0.2\restricted;sdalice'
+    end; stop_smbd
+}
+
+scenario_encrypted_slow_response() {
+    write_conf "    server smb encrypt = required" "    root preexec = /bin/sleep 2"; start_smbd
+    begin_keyed encrypted_slow_response
+    client_keys "//$SIP/data" -U "sdalice%$PW" -c "ls"
+    expect perf.slow_response 'smb2.cmd == 3 && smb2.flags.response == 1 && smb2.nt_status == 0' last 'TREE_CONNECT;\\10.99.0.2\data'
+    end; stop_smbd
+}
+
 # Kerberos: a Samba AD DC in the server namespace (tests/lab/ad_dc.sh).
 . "$HERE/ad_dc.sh"
 
@@ -673,14 +733,14 @@ scenario_credit_starvation() {
     # 8189 more each time; the server grants 4, so the next READ waits for the
     # answer to the last. Jumbo frames keep the 4 MiB capture near 550 frames.
     write_conf "    smb2 max credits = 4"; start_smbd
-    in_cli ip link set sdl-c mtu 9000; in_srv ip link set sdl-s mtu 9000
+    in_cli ip link set "$IFC" mtu 9000; in_srv ip link set "$IFS_" mtu 9000
     begin credit_starvation
     client "//$SIP/data" -U "sdalice%$PW" -c "get backup.vhdx $WORK/backup.vhdx"
     # Conclusive at the 9th READ: the 8th that could leave only after a grant.
     expect perf.credit_starvation 'smb2.cmd == 8 && smb2.flags.response == 0' nth:9 \
         'at most 4 credits (256 KiB;asked for up to 8189 more;one request at a time;8 times the client spent its credits on a READ;smb2 max credits;Smb2CreditsMax'
     end; stop_smbd
-    in_cli ip link set sdl-c mtu 1500; in_srv ip link set sdl-s mtu 1500
+    in_cli ip link set "$IFC" mtu 1500; in_srv ip link set "$IFS_" mtu 1500
     rm -f "$WORK/share/data/backup.vhdx" "$WORK/backup.vhdx"
 }
 
@@ -914,7 +974,10 @@ ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disa
      trust_no_logon_servers kerberos_clock_skew_kdc kerberos_clock_skew_server
      server_zero_window
      copies_bridge copies_bridge_loss copies_router copies_two_interfaces
-     two_blocked_on_path two_blocked_by_server two_reset_on_path two_loss_on_path two_slow_server two_request_dropped)
+     two_blocked_on_path two_blocked_by_server two_reset_on_path two_loss_on_path two_slow_server two_request_dropped
+
+     encrypted_aes128ccm encrypted_aes128gcm encrypted_aes256ccm encrypted_aes256gcm encrypted_smb302
+     encrypted_share_not_found encrypted_share_access_denied encrypted_slow_response)
 
 # Sourced by a sibling script (make-encap-captures.sh) for its functions only.
 if [ -n "${SDLAB_LIBRARY:-}" ]; then return 0; fi

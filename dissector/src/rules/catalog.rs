@@ -231,6 +231,14 @@ rules! {
         "Frames whose layers smbdiag does not decode were skipped",
         "smbdiag opens Ethernet (VLAN and Q-in-Q tags), Linux cooked v1/v2, raw IP, loopback and Network Monitor NDIS event frames, IPv4/IPv6 with extension headers and fragments, GRE, ERSPAN II/III, VXLAN and IP-in-IP. Frames with other layers (another link type, MPLS, PPPoE, MACsec, IPsec ESP, 802.11, fragments that never completed, malformed headers) are skipped: one note per capture, on the first such frame, lists each kind with its count and first frame (the count grows as the capture is read: the GUI and `tshark -2` show the final one). SMB inside skipped frames is not analysed, so findings may be missing, never wrong. Next check: Wireshark's own dissectors for those frames; capture where the traffic is not encapsulated.",
         "tests/captures/edited/share_not_found_unknown_link.pcap (tests/netdecode.rs)");
+    DECODE_ENCRYPTED = ("decode.encrypted", Note, Undecoded,
+        "Encrypted SMB3 session: its messages are hidden without its key",
+        "A session's messages travel encrypted (SMB3 TRANSFORM_HEADER) and smbdiag has no key for it, so the rules cannot see its tree connects, opens, statuses or response times. Raised once per session and connection, on its first encrypted message; the note names the session id, user, dialect and cipher; each hidden message is numbered in its `smbdiag.encrypted` item, and `-z smbdiag,summary` counts the encrypted PDUs per connection. Next check: give the session key: Wireshark's Protocols → SMB2 → Secret session keys for decryption (smbdiag reads that table), or the preference `smbdiag.session_keys` (`session id,session key`, session id as 16 hex digits in wire order as Wireshark takes it, or 0x and the number); Samba logs the key with `debug encryption = yes`, Windows tools such as mimikatz or a kernel debugger can show it.",
+        "tests/captures/public/zeek-zeek/smb3.pcap (without keys)");
+    DECODE_DECRYPT_FAILED = ("decode.decrypt_failed", Note, Undecoded,
+        "The key given for an encrypted session does not decrypt it",
+        "A key was given for the session but its encrypted messages fail authentication (the AES-CCM/GCM tag does not match): the key belongs to another session or capture, a 3.1.1 session's setup is missing from the capture (its keys depend on a hash of that exchange), or the server-to-client and client-to-server keys are swapped. No message is decoded from such bytes, so nothing is guessed. Raised once per session and connection. Next check: the session id and key (the key printed for this session, 16 bytes for AES-128, the full 32 for AES-256), and that the capture holds the NEGOTIATE and SESSION_SETUP of a 3.1.1 connection.",
+        "tests/decrypt.rs (a wrong key on tests/captures/public/zeek-zeek/smb3.pcap)");
 }
 
 /// Look a rule up by id.

@@ -7,6 +7,8 @@ use crate::rules::{ConnView, Engine, MsgEvent, Smb1NegotiateEvent};
 use crate::summary::Summary;
 use crate::output::{Finding, FrameReport, MessageFields, OpaqueKind, OpaquePdu};
 use crate::rules::catalog;
+use crate::smb::crypto::tracker::Hidden;
+use crate::smb::crypto::transform::DecryptError;
 use crate::smb::framing::{Pdu, PduKind};
 use crate::smb::records::header_records::{self, Smb2Header, SMB2_HEADER_LEN};
 use crate::smb::records::{self, negotiate_records, Body};
@@ -75,29 +77,9 @@ pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: 
         return;
     }
     match pdu.kind {
-        PduKind::Smb2 => on_smb2_pdu(ctx, sessions, pdu, f),
-        PduKind::Transform => {
-            if let Ok((_, t)) = header_records::parse_transform_header(pdu.data) {
-                f.summary.on_encrypted(f.conn.id, f.conn.client, f.conn.server, f.frame);
-                if f.dir == Dir::ToClient {
-                    f.engine.on_encrypted_from_server(f.conn.id);
-                }
-                f.report.opaque.push(OpaquePdu {
-                    kind: OpaqueKind::Encrypted,
-                    session_id: t.session_id,
-                    description: format!("SMB3 message, {} bytes, session 0x{:016x}", t.original_message_size, t.session_id),
-                });
-            }
-        }
-        PduKind::Compressed => {
-            if let Ok((_, c)) = header_records::parse_compression_header(pdu.data) {
-                f.report.opaque.push(OpaquePdu {
-                    kind: OpaqueKind::Compressed,
-                    session_id: 0,
-                    description: format!("SMB3 message ({}), {} bytes uncompressed", c.algorithm_name(), c.original_size),
-                });
-            }
-        }
+        PduKind::Smb2 => on_smb2_pdu(ctx, sessions, pdu, None, f),
+        PduKind::Transform => on_transform(ctx, sessions, pdu, f),
+        PduKind::Compressed => on_compressed(pdu.data, 0, f),
         PduKind::Smb1 => on_smb1_pdu(pdu, f),
     }
 }
@@ -134,7 +116,102 @@ fn on_smb1_pdu(pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
     }
 }
 
-fn on_smb2_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
+/// An encrypted message: decrypted with the user's key and decoded like a
+/// plain one (marked as decrypted), or left opaque with one note per session
+/// saying what it hides. Bytes that fail authentication are never decoded.
+fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
+    let Ok((_, t)) = header_records::parse_transform_header(pdu.data) else { return };
+    f.summary.on_encrypted(f.conn.id, f.conn.client, f.conn.server, f.frame);
+    let hidden = if f.config.keys.is_empty() {
+        Hidden::NoKey
+    } else {
+        match ctx.crypto.decrypt(t.session_id, f.dir == Dir::ToServer, pdu.data, &f.config.keys) {
+            // Encrypted compressed messages are compressed first (MS-SMB2 3.1.4.4).
+            Ok((plain, _)) if plain.starts_with(header_records::COMPRESSION_MAGIC) => return on_compressed(&plain, t.session_id, f),
+            Ok((plain, cipher)) => {
+                let inner = Pdu { kind: PduKind::Smb2, data: &plain, declared_len: plain.len(), lost: 0, resynced: pdu.resynced };
+                return on_smb2_pdu(ctx, sessions, &inner, Some(cipher.name()), f);
+            }
+            Err(h) => h,
+        }
+    };
+    if f.dir == Dir::ToClient {
+        f.engine.on_encrypted_from_server(f.conn.id);
+    }
+    let why = match hidden {
+        Hidden::Failed(DecryptError::Incomplete { have, need }) => format!(", not decrypted: the capture holds {have} of its {need} bytes"),
+        Hidden::Failed(_) => ", not decrypted: the key does not fit".to_string(),
+        Hidden::NoKey | Hidden::NoPreauth | Hidden::WrongPassword => String::new(),
+    };
+    let n = note_hidden(ctx, sessions, t.session_id, hidden, f);
+    f.report.opaque.push(OpaquePdu {
+        kind: OpaqueKind::Encrypted,
+        session_id: t.session_id,
+        description: format!("SMB3 message {n} of session 0x{:016x} on this connection, {} bytes{why}", t.session_id, t.original_message_size),
+    });
+}
+
+/// A compressed message: smbdiag does not decompress (yet), so it says what it holds.
+fn on_compressed(data: &[u8], session_id: u64, f: &mut FrameCtx<'_>) {
+    if let Ok((_, c)) = header_records::parse_compression_header(data) {
+        f.report.opaque.push(OpaquePdu {
+            kind: OpaqueKind::Compressed,
+            session_id,
+            description: format!("SMB3 message ({}), {} bytes uncompressed, not decompressed by smbdiag", c.algorithm_name(), c.original_size),
+        });
+    }
+}
+
+/// One note per encrypted session and connection, on its first hidden
+/// message (the same text on every pass: the hidden messages are numbered
+/// in their own items). Returns the number of this hidden message.
+fn note_hidden(ctx: &mut ConnCtx, sessions: &SessionTable, sid: u64, hidden: Hidden, f: &mut FrameCtx<'_>) -> u32 {
+    let s = ctx.crypto.session(sid);
+    s.hidden += 1;
+    let n = s.hidden;
+    if s.noted.is_some() {
+        return n;
+    }
+    let rule = match hidden {
+        // A message too large to keep whole: not the key's fault, and the rest of the session decrypts.
+        Hidden::Failed(DecryptError::Incomplete { .. }) => return n,
+        Hidden::Failed(_) | Hidden::WrongPassword => &catalog::DECODE_DECRYPT_FAILED,
+        Hidden::NoKey | Hidden::NoPreauth => &catalog::DECODE_ENCRYPTED,
+    };
+    let (dialect, cipher) = (ctx.crypto.dialect.or(ctx.dialect), ctx.crypto.cipher);
+    let user = sessions.session(sid).and_then(|s| s.user.clone());
+    let what = format!(
+        "Session 0x{sid:016x} (user {}, {}, {})",
+        user.as_deref().unwrap_or("unknown: its setup is not in the capture"),
+        dialect.map_or("dialect unknown".to_string(), |d| d.to_string()),
+        match (cipher, dialect) {
+            (Some(c), _) => c.name(),
+            (None, Some(d)) if d.is_smb3() && d != crate::smb::types::Dialect::SMB3_1_1 => "AES-128-CCM",
+            _ => "cipher unknown",
+        }
+    );
+    let wire: String = sid.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let text = match hidden {
+        Hidden::NoKey => format!(
+            "{what} is encrypted and smbdiag has no key for it: its encrypted messages on this connection, from this one on, are hidden from the rules (tree connects, opens, statuses, response times); each is numbered in smbdiag.encrypted, and `-z smbdiag,summary` counts them per connection. Next check: give its session key in Wireshark's SMB2 \"Secret session keys for decryption\" table or in the preference smbdiag.session_keys, with session id {wire} (Wireshark's form) or 0x{sid:016x}.",
+        ),
+        Hidden::NoPreauth => format!(
+            "{what} is encrypted; a session key is given, but SMB 3.1.1 derives its keys from a hash of the NEGOTIATE and SESSION_SETUP exchange, which this capture does not hold, so its encrypted messages stay hidden. Next check: give the server-to-client and client-to-server keys instead (the 3rd and 4th fields of the key entry), or capture from before the session is set up.",
+        ),
+        Hidden::WrongPassword => format!(
+            "The password given for {} does not match the NTLMv2 logon of session 0x{sid:016x} (the client's NTProofStr differs; {what}): its encrypted messages stay hidden. Next check: the password or NT hash in the preference smbdiag.ntlm_passwords for this account (as it was at capture time).",
+            user.as_deref().unwrap_or("its user"),
+        ),
+        Hidden::Failed(_) => format!(
+            "The key given for session 0x{sid:016x} does not decrypt its encrypted messages (authentication tag mismatch; {what}): nothing is decoded from them. Likely cause: the key belongs to another session or capture, the server-to-client and client-to-server keys are swapped, or an AES-256 session was given a 16-byte key. Next check: the key logged for session id {wire} (Wireshark's form) and the cipher.",
+        ),
+    };
+    ctx.crypto.session(sid).noted = Some(f.frame);
+    push_finding(f, Finding { rule, text, related_frames: Vec::new() });
+    n
+}
+
+fn on_smb2_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, decrypted: Option<&'static str>, f: &mut FrameCtx<'_>) {
     let mut off = 0usize;
     // Bounded: each step advances by at least a header, and a PDU holds at
     // most PDU_KEEP_PREFIX bytes.
@@ -153,7 +230,7 @@ fn on_smb2_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f:
         let msg_len = if next == 0 { rest.len() } else { next.min(rest.len()) };
         let msg_end = off + msg_len;
         let cut = !pdu.is_whole() && (next == 0 || off + next > pdu.data.len());
-        on_message(ctx, sessions, &hdr, &rest[..msg_len], cut, f);
+        on_message(ctx, sessions, &hdr, &rest[..msg_len], cut, decrypted, f);
         if next == 0 || next < SMB2_HEADER_LEN || next % 8 != 0 || msg_end >= pdu.data.len() {
             break;
         }
@@ -169,9 +246,13 @@ fn note_truncated(f: &mut FrameCtx<'_>, pdu: &Pdu<'_>, off: usize) {
     push_finding(f, Finding { rule: &catalog::DECODE_TRUNCATED, text, related_frames: Vec::new() });
 }
 
-fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'_>, msg: &[u8], cut: bool, f: &mut FrameCtx<'_>) {
+fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'_>, msg: &[u8], cut: bool, decrypted: Option<&'static str>, f: &mut FrameCtx<'_>) {
     let is_response = hdr.is_response();
     let body = records::parse_body(hdr, msg);
+    // Key derivation needs these messages' raw bytes; nobody pays for it without keys.
+    if matches!(hdr.command, Command::NEGOTIATE | Command::SESSION_SETUP) && !f.config.keys.is_empty() {
+        ctx.crypto.on_message(hdr, msg, &body, &f.config.keys);
+    }
     let mut m = MessageFields {
         cmd: hdr.command,
         is_response,
@@ -183,6 +264,7 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
         credits: hdr.credits,
         credit_charge: hdr.credit_charge,
         truncated: cut || matches!(body, Body::Malformed(_)) && !pdu_complete(msg, hdr),
+        decrypted,
         ..Default::default()
     };
     if let Some(s) = sessions.session_mut(hdr.session_id).filter(|_| hdr.session_id != 0 && hdr.flags.is_signed()) {
