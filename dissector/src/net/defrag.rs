@@ -105,7 +105,7 @@ mod tests {
     use super::*;
 
     fn frag(id: u32, offset: u16, more: bool, payload: &[u8]) -> IpFragment<'_> {
-        IpFragment { src: [10, 0, 0, 1].into(), dst: [10, 0, 0, 2].into(), id, proto: IpNumber::TCP, offset, more, payload }
+        IpFragment { src: [10, 0, 0, 1].into(), dst: [10, 0, 0, 2].into(), id, proto: IpNumber::TCP, offset, more, ttl: 64, payload }
     }
 
     #[test]
