@@ -35,10 +35,15 @@ fn each_opaque_kind_has_its_own_field_on_the_frames_wireshark_sees_it() {
                 encrypted += 1;
                 let sizes: Vec<&str> = ws_enc.split('\u{1f}').collect();
                 for e in enc.split('\u{1f}') {
-                    if !e.starts_with("SMB3 message, ") || !sizes.iter().any(|s| !s.is_empty() && e.contains(&format!(", {s} bytes, session 0x"))) {
+                    // "SMB3 message N of session 0x… on this connection, S bytes[, not decrypted: …]"
+                    if !e.starts_with("SMB3 message ") || !sizes.iter().any(|s| !s.is_empty() && (e.ends_with(&format!(", {s} bytes")) || e.contains(&format!(", {s} bytes, ")))) {
                         problems.push(format!("{name} frame {frame}: encrypted {e:?}, Wireshark transform sizes {ws_enc:?}"));
                     }
-                    let Some(sid) = e.rsplit("session 0x").next().and_then(|h| u64::from_str_radix(h, 16).ok()) else { continue };
+                    let sid = e.split_once("session 0x").and_then(|(_, h)| h.get(..16)).and_then(|h| u64::from_str_radix(h, 16).ok());
+                    let Some(sid) = sid else {
+                        problems.push(format!("{name} frame {frame}: encrypted {e:?} names no session"));
+                        continue;
+                    };
                     if !sess.split('\u{1f}').any(|s| s.strip_prefix("0x").and_then(|h| u64::from_str_radix(h, 16).ok()) == Some(sid)) {
                         problems.push(format!("{name} frame {frame}: encrypted session {sid:#x} not among smbdiag.session_id {sess:?}"));
                     }
