@@ -42,6 +42,25 @@ start_capture() {
     sleep 0.3
 }
 
+# A VXLAN pair over the underlay veth (nd-u-c/nd-u-s, addresses given), the
+# lab's addresses on it; MTU optional (default: the kernel's).
+vxlan_pair() { # CLIENT_UNDERLAY SERVER_UNDERLAY [MTU]
+    in_cli ip link set nd-u-c up
+    in_srv ip link set nd-u-s up
+    in_cli ip link add nd-x-c type vxlan id 42 local "$1" remote "$2" dstport 4789
+    in_srv ip link add nd-x-s type vxlan id 42 local "$2" remote "$1" dstport 4789
+    if [ -n "${3:-}" ]; then
+        in_cli ip link set nd-x-c mtu "$3"
+        in_srv ip link set nd-x-s mtu "$3"
+    fi
+    in_cli ip addr add "$CIP/24" dev nd-x-c
+    in_srv ip addr add "$SIP/24" dev nd-x-s
+    in_cli ip link set nd-x-c up
+    in_srv ip link set nd-x-s up
+    in_cli ethtool -K nd-x-c tso off gso off gro off >/dev/null 2>&1 || true
+    in_srv ethtool -K nd-x-s tso off gso off gro off >/dev/null 2>&1 || true
+}
+
 encap_net_up() { # KIND
     ip netns del "$CLI" 2>/dev/null || true
     ip netns del "$SRV" 2>/dev/null || true
@@ -68,35 +87,15 @@ encap_net_up() { # KIND
                 in_cli ip link set nd-u-c mtu 128
                 in_srv ip link set nd-u-s mtu 128
             fi
-            in_cli ip link set nd-u-c up
-            in_srv ip link set nd-u-s up
-            in_cli ip link add nd-x-c type vxlan id 42 local "$UCIP" remote "$USIP" dstport 4789
-            in_srv ip link add nd-x-s type vxlan id 42 local "$USIP" remote "$UCIP" dstport 4789
             # Larger than the underlay's MTU: the kernel fragments the outer packets (VXLAN leaves DF unset).
-            in_cli ip link set nd-x-c mtu 1400
-            in_srv ip link set nd-x-s mtu 1400
-            in_cli ip addr add "$CIP/24" dev nd-x-c
-            in_srv ip addr add "$SIP/24" dev nd-x-s
-            in_cli ip link set nd-x-c up
-            in_srv ip link set nd-x-s up
-            in_cli ethtool -K nd-x-c tso off gso off gro off >/dev/null 2>&1 || true
-            in_srv ethtool -K nd-x-s tso off gso off gro off >/dev/null 2>&1 || true
+            vxlan_pair "$UCIP" "$USIP" 1400
             CAP_IF=nd-u-c
             if [ "$1" = vxlan ]; then CAP_FILTER="udp port 4789"; else CAP_FILTER="ip"; fi
             ;;
         vxlan6)
             in_cli ip -6 addr add fd98::1/64 dev nd-u-c nodad
             in_srv ip -6 addr add fd98::2/64 dev nd-u-s nodad
-            in_cli ip link set nd-u-c up
-            in_srv ip link set nd-u-s up
-            in_cli ip link add nd-x-c type vxlan id 42 local fd98::1 remote fd98::2 dstport 4789
-            in_srv ip link add nd-x-s type vxlan id 42 local fd98::2 remote fd98::1 dstport 4789
-            in_cli ip addr add "$CIP/24" dev nd-x-c
-            in_srv ip addr add "$SIP/24" dev nd-x-s
-            in_cli ip link set nd-x-c up
-            in_srv ip link set nd-x-s up
-            in_cli ethtool -K nd-x-c tso off gso off gro off >/dev/null 2>&1 || true
-            in_srv ethtool -K nd-x-s tso off gso off gro off >/dev/null 2>&1 || true
+            vxlan_pair fd98::1 fd98::2
             CAP_IF=nd-u-c CAP_FILTER="ip6"
             ;;
         vlan | qinq | gretap | erspan2 | erspan3)
