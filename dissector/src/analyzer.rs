@@ -7,6 +7,7 @@ use std::collections::hash_map::Entry;
 
 use ahash::HashMap;
 
+use crate::config::Config;
 use crate::net::flow::{ConnId, Dir, FlowTable};
 use crate::rules::{ConnView, Engine, SegEvent};
 use crate::net::link::{self, Decoded, LinkType};
@@ -17,33 +18,6 @@ use crate::state::dispatch::{self, FrameCtx};
 use crate::state::kdc::KdcState;
 use crate::state::{SmbConnection, SmbState};
 use crate::summary::Summary;
-
-/// Thresholds and switches (Wireshark preferences map onto these).
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Responses slower than this are worth a look (seconds).
-    pub slow_response_s: f64,
-    /// A request unanswered this long while later ones are answered is lost (seconds).
-    pub unanswered_s: f64,
-    /// Share of a direction's data segments retransmitted (per mille, with at
-    /// least 3 retransmissions) that raises transport.packet_loss.
-    pub loss_rate_permille: u32,
-    /// Rule families switched off (the part of the rule id before the dot).
-    pub disabled_families: Vec<String>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config { slow_response_s: 1.0, unanswered_s: 10.0, loss_rate_permille: 5, disabled_families: Vec::new() }
-    }
-}
-
-impl Config {
-    pub fn rule_enabled(&self, id: &str) -> bool {
-        let family = id.split('.').next().unwrap_or(id);
-        !self.disabled_families.iter().any(|f| f == family)
-    }
-}
 
 /// One captured frame as the front end hands it over.
 #[derive(Clone, Copy, Debug)]

@@ -11,6 +11,7 @@
 pub mod analyzer;
 mod ber;
 pub mod capture_file;
+pub mod config;
 pub mod kerberos;
 pub mod net;
 pub mod output;
@@ -23,6 +24,7 @@ pub mod summary;
 #[cfg(test)]
 mod test_support;
 
-pub use analyzer::{Analyzer, Config, FrameInput};
+pub use analyzer::{Analyzer, FrameInput};
+pub use config::Config;
 pub use net::link::LinkType;
 pub use output::{Finding, FrameReport, MessageFields};

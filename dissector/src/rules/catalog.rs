@@ -218,6 +218,26 @@ pub fn by_id(id: &str) -> Option<&'static RuleDef> {
     RULES.iter().copied().find(|r| r.id == id)
 }
 
+impl RuleDef {
+    /// The rule's family: the part of its id before the dot (a preference
+    /// switches a family off).
+    pub fn family(&self) -> &'static str {
+        self.id.split_once('.').map_or(self.id, |(f, _)| f)
+    }
+}
+
+/// Every rule family, in the order of first appearance in `RULES`: a new
+/// family exists (and gets its preference) by adding its first rule.
+pub fn families() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = Vec::new();
+    for r in RULES {
+        if !v.contains(&r.family()) {
+            v.push(r.family());
+        }
+    }
+    v
+}
+
 /// Position of a rule in `RULES` (the front end's expert-item index).
 pub fn index_of(rule: &RuleDef) -> usize {
     RULES.iter().position(|r| std::ptr::eq(*r, rule)).expect("rule in RULES")
@@ -226,6 +246,17 @@ pub fn index_of(rule: &RuleDef) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn families_come_from_the_rule_ids() {
+        let f = families();
+        assert!(f.contains(&"transport") && f.contains(&"decode") && f.contains(&"session"));
+        assert!(RULES.iter().all(|r| f.contains(&r.family())));
+        let mut sorted = f.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), f.len());
+    }
 
     #[test]
     fn ids_unique_and_well_formed() {

@@ -16,7 +16,7 @@ pub mod status;
 pub mod status_advice;
 pub mod transport;
 
-use crate::analyzer::Config;
+use crate::config::Config;
 use crate::net::flow::{ConnId, SegmentInfo};
 use crate::net::link::{Endpoint, TcpSegment};
 use crate::output::{Finding, MessageFields};

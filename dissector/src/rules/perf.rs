@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::catalog;
 use super::{secs, MsgEvent, SegEvent};
-use crate::analyzer::Config;
+use crate::config::Config;
 use crate::net::flow::{ConnId, Dir};
 use crate::output::Finding;
 use crate::smb::types::{Command, NtStatus};

@@ -7,7 +7,7 @@ use ahash::HashSet;
 use super::catalog;
 use super::kdc_evidence;
 use super::{MsgEvent, Smb1NegotiateEvent};
-use crate::analyzer::Config;
+use crate::config::Config;
 use crate::net::flow::ConnId;
 use crate::output::Finding;
 use crate::smb::types::{Command, NtStatus};

@@ -7,7 +7,7 @@ use ahash::HashMap;
 use super::catalog::{self, RuleDef};
 use super::status_advice::{advice, is_routine};
 use super::{secs, ConnView, MsgEvent};
-use crate::analyzer::Config;
+use crate::config::Config;
 use crate::net::flow::ConnId;
 use crate::output::Finding;
 use crate::smb::records::file_records::FileOp;

@@ -7,7 +7,7 @@ use ahash::HashMap;
 
 use super::catalog;
 use super::{frames_phrase, secs, ConnView, MsgEvent, SegEvent, Smb1NegotiateEvent};
-use crate::analyzer::Config;
+use crate::config::Config;
 use crate::net::flow::{ConnId, Dir};
 use crate::output::Finding;
 use crate::smb::types::{Command, NtStatus};

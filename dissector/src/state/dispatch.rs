@@ -1,7 +1,8 @@
 //! From PDUs to messages: walks compound chains, updates connection state,
 //! matches responses to requests and fills the frame's report.
 
-use crate::analyzer::{Config, Reports};
+use crate::analyzer::Reports;
+use crate::config::Config;
 use crate::net::flow::Dir;
 use crate::rules::{ConnView, Engine, MsgEvent, Smb1NegotiateEvent};
 use crate::summary::Summary;
