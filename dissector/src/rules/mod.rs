@@ -23,7 +23,7 @@ use crate::output::{Finding, MessageFields};
 use crate::smb::records::header_records::Smb2Header;
 use crate::smb::records::Body;
 use crate::state::kdc::KdcLog;
-use crate::state::session::{Session, SessionTable};
+use crate::state::session::{Session, SessionKey, SessionTable};
 use crate::state::track::Asked;
 
 /// The connection an event belongs to.
@@ -57,6 +57,8 @@ pub struct MsgEvent<'a> {
     pub body: &'a Body<'a>,
     /// For a response: what its request asked. For a request: itself.
     pub asked: &'a Asked,
+    /// The session the message names (server address, session id).
+    pub session_key: SessionKey,
     /// The session of the message, as known after this message.
     pub session: Option<&'a Session>,
     /// All sessions, trees and opens (e.g. to find who holds a file).

@@ -13,7 +13,7 @@ use crate::output::Finding;
 use crate::smb::records::file_records::FileOp;
 use crate::smb::records::Body;
 use crate::smb::types::{Command, CtlCode, Dialect, InfoType, NtStatus};
-use crate::state::session::Session;
+use crate::state::session::{Session, SessionKey};
 use crate::state::track::Asked;
 
 /// Earlier attempts kept per (server, share) for repeated tree connects.
@@ -26,7 +26,7 @@ pub struct StatusRules {
     tree_failures: HashMap<(String, String), Vec<u32>>,
     /// Last successful logon per session id: (response frame, time), and how
     /// often the session expired since it was first seen.
-    logons: HashMap<u64, Logon>,
+    logons: HashMap<SessionKey, Logon>,
     /// Connections where a CREATE was answered STATUS_PATH_NOT_COVERED: a DFS
     /// referral failing there is evidence, not the routine probe clients make
     /// before every share.
@@ -34,7 +34,7 @@ pub struct StatusRules {
     /// Sessions the client logged off: LOGOFF request frame and who it was
     /// (the session state forgets them, a later STATUS_USER_SESSION_DELETED
     /// still wants to name them).
-    logoffs: HashMap<u64, (u32, String)>,
+    logoffs: HashMap<SessionKey, (u32, String)>,
     /// Durable handles the server granted, by persistent file id.
     durable_grants: HashMap<u64, DurableGrant>,
 }
@@ -151,10 +151,10 @@ impl StatusRules {
         let h = ev.hdr;
         let m = ev.fields;
         if h.is_response() && h.command == Command::SESSION_SETUP && h.status == NtStatus::SUCCESS && h.session_id != 0 {
-            if self.logons.len() >= MAX_KEYS && !self.logons.contains_key(&h.session_id) {
+            if self.logons.len() >= MAX_KEYS && !self.logons.contains_key(&ev.session_key) {
                 self.logons.clear(); // bounded: forget old sessions wholesale
             }
-            let l = self.logons.entry(h.session_id).or_default();
+            let l = self.logons.entry(ev.session_key).or_default();
             l.frame = ev.frame;
             l.ts_ns = ev.ts_ns;
         }
@@ -162,7 +162,7 @@ impl StatusRules {
             if self.logoffs.len() >= MAX_KEYS {
                 self.logoffs.clear();
             }
-            self.logoffs.insert(h.session_id, (ev.frame, session_phrase(ev.session, h.session_id)));
+            self.logoffs.insert(ev.session_key, (ev.frame, session_phrase(ev.session, h.session_id)));
         }
         if let (Body::CreateResponse(r), NtStatus::SUCCESS) = (ev.body, h.status) {
             if r.durable_granted {
@@ -186,7 +186,7 @@ impl StatusRules {
         // Statuses that mean the same on any command.
         match status {
             NtStatus::NETWORK_SESSION_EXPIRED => {
-                let logon = self.logons.get_mut(&h.session_id).map(|l| {
+                let logon = self.logons.get_mut(&ev.session_key).map(|l| {
                     l.expiries += 1;
                     *l
                 });
@@ -219,7 +219,7 @@ impl StatusRules {
                 );
             }
             NtStatus::USER_SESSION_DELETED => {
-                let text = match self.logoffs.get(&h.session_id) {
+                let text = match self.logoffs.get(&ev.session_key) {
                     Some((frame, who)) => format!(
                         "The server answered the {} request with STATUS_USER_SESSION_DELETED: the client itself logged {who} off in frame {frame} (LOGOFF) and then kept using the session id. The server is right; the client (or two parts of one client sharing a session) has a bug, and the request fails until it logs on again. Next check: the client application or SMB client version, and whether a new SESSION_SETUP follows.",
                         h.command
@@ -231,7 +231,7 @@ impl StatusRules {
                     ),
                 };
                 let mut related = related;
-                related.extend(self.logoffs.get(&h.session_id).map(|l| l.0));
+                related.extend(self.logoffs.get(&ev.session_key).map(|l| l.0));
                 return push(&catalog::SESSION_DELETED, text, related);
             }
             _ => {}

@@ -157,7 +157,8 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
         truncated: cut || matches!(body, Body::Malformed(_)) && !pdu_complete(msg, hdr),
         ..Default::default()
     };
-    if let Some(s) = sessions.session_mut(hdr.session_id).filter(|_| hdr.session_id != 0 && hdr.flags.is_signed()) {
+    let session_key = ctx.session_key(hdr.session_id);
+    if let Some(s) = sessions.session_mut(session_key).filter(|_| hdr.flags.is_signed()) {
         s.signed_seen = true;
     }
     let mut negotiate_offer = None;
@@ -198,7 +199,7 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
     m.dialect = ctx.dialect;
     if let (Body::SessionSetupResponse(_) | Body::Error(_), Command::SESSION_SETUP) = (&body, hdr.command) {
         // Show the session's identity on the response that settles it.
-        if let Some(s) = sessions.session(hdr.session_id) {
+        if let Some(s) = sessions.session(session_key) {
             m.user = s.user.clone();
             m.auth = s.auth.clone();
             m.spn = s.target_spn.clone();
@@ -210,8 +211,8 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
     if let Body::WriteResponse(w) = &body {
         f.summary.on_bytes(f.conn.id, 0, w.count as u64);
     }
-    let session = sessions.session(hdr.session_id);
-    let ev = MsgEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, hdr, fields: &m, negotiate_offer, body: &body, asked: &asked, session, sessions: &*sessions, kdc: &f.kdc.log };
+    let session = sessions.session(session_key);
+    let ev = MsgEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, hdr, fields: &m, negotiate_offer, body: &body, asked: &asked, session_key, session, sessions: &*sessions, kdc: &f.kdc.log };
     let mut found = Vec::new();
     f.engine.on_message(f.config, &ev, &mut found);
     f.summary.on_message(f.conn.id, f.conn.client, f.conn.server, f.frame, &m, hdr.flags.is_signed());
