@@ -8,6 +8,7 @@ use std::collections::hash_map::Entry;
 use ahash::HashMap;
 
 use crate::config::Config;
+use crate::limits::{self, Bound, Limit};
 use crate::net::flow::{ConnId, Dir, FlowTable};
 use crate::rules::{ConnView, Engine, SegEvent};
 use crate::net::link::{self, Decoded, LinkType};
@@ -78,7 +79,22 @@ pub struct Analyzer {
     summary: Summary,
     /// Highest frame number processed on the first pass.
     last_frame: u32,
-    state_limit_noted: bool,
+    /// Connections the flow table dropped, as a bounded table.
+    flows_bound: Bound,
+    flows_evicted: u64,
+}
+
+static FLOWS_LIMIT: Limit = Limit {
+    table: "TCP connections",
+    max: crate::net::flow::MAX_CONNECTIONS,
+    effect: "the longest idle connections are dropped, and those that speak again are decoded without their earlier context (requests, share and file names)",
+};
+
+/// One `decode.state_limit` note for a bounded table's first refusal.
+fn limit_note(b: &mut Bound, out: &mut Vec<Finding>) {
+    if let Some((limit, frame)) = b.take_unreported() {
+        out.push(Finding { rule: &catalog::DECODE_STATE_LIMIT, text: limits::note_text(limit, frame), related_frames: vec![] });
+    }
 }
 
 impl Analyzer {
@@ -131,7 +147,7 @@ impl Analyzer {
             Dir::ToServer => ConnView { id, client: seg.src, server: seg.dst },
             Dir::ToClient => ConnView { id, client: seg.dst, server: seg.src },
         };
-        let Analyzer { config, flows, smb, kdc, reports, engine, summary, state_limit_noted, .. } = self;
+        let Analyzer { config, flows, smb, kdc, reports, engine, summary, flows_bound, flows_evicted, .. } = self;
         let mut fctx = FrameCtx {
             frame: input.number,
             ts_ns: input.ts_ns,
@@ -164,6 +180,7 @@ impl Analyzer {
                     dispatch::note_resync(&mut fctx, skipped);
                 }
             }
+            limit_note(&mut ctx.pending.bound, &mut fctx.report.findings);
         });
         // Connections that ended for good take their state with them.
         if !flows.gone.is_empty() {
@@ -172,19 +189,17 @@ impl Analyzer {
                 fctx.kdc.forget(id);
                 fctx.engine.forget(id);
             }
-            if flows.evicted > 0 && !*state_limit_noted {
-                *state_limit_noted = true;
-                fctx.report.findings.push(Finding {
-                    rule: &catalog::DECODE_STATE_LIMIT,
-                    text: format!(
-                        "More than {} connections at once: smbdiag dropped the state of the {} idle longest to stay within its memory bounds. Those that speak again are decoded without their earlier context (requests, share and file names). Filter the capture to the hosts of interest before opening it.",
-                        crate::net::flow::MAX_CONNECTIONS,
-                        flows.evicted
-                    ),
-                    related_frames: vec![],
-                });
+            if flows.evicted > *flows_evicted {
+                *flows_evicted = flows.evicted;
+                flows_bound.refuse(&FLOWS_LIMIT, input.number);
             }
         }
+        // Every bounded table that refused its first entry on this frame says so.
+        let found = &mut fctx.report.findings;
+        limit_note(flows_bound, found);
+        smb.sessions.bounds(&mut |b| limit_note(b, found));
+        fctx.kdc.bounds(&mut |b| limit_note(b, found));
+        fctx.engine.bounds(&mut |b| limit_note(b, found));
         let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info, kdc: &fctx.kdc.log };
         let mut found = Vec::new();
         fctx.engine.on_segment(fctx.config, &ev, &mut found);

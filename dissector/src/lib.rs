@@ -13,6 +13,7 @@ mod ber;
 pub mod capture_file;
 pub mod config;
 pub mod kerberos;
+pub mod limits;
 pub mod net;
 pub mod output;
 pub mod present;

@@ -201,7 +201,7 @@ rules! {
         "tests/captures/lab/credit_starvation.pcap");
     DECODE_STATE_LIMIT = ("decode.state_limit", Note, Undecoded,
         "smbdiag dropped state to stay within its memory bounds",
-        "The capture holds more live connections than smbdiag tracks at once (100,000): the longest idle ones were dropped, once per capture this note says so, with the count. A dropped connection that speaks again is decoded without its earlier context (no request for its responses, no share or file names). Next check: filter the capture to the hosts of interest (`tshark -r in.pcap -w out.pcap -Y \"ip.addr == ...\"`) before opening it.",
+        "One of smbdiag's bounded tables refused or dropped an entry: TCP connections (100,000), SMB sessions, tree connects and open files, requests awaiting a response on a connection, port-88 streams and KDC answers, or a rule family's own memory (requests it times, sessions it has reported...). Raised once per table (requests awaiting a response: once per connection), on the frame of the first refusal; the note names the table, its bound, the frame from which on, and what is missing from there: names not shown, or a rule that no longer judges. Next check: filter the capture to the hosts of interest (`tshark -r in.pcap -w out.pcap -Y \"ip.addr == ...\"`) before opening it.",
         "generated in the test suite (dissector/tests/limits.rs)");
     DECODE_TRUNCATED = ("decode.truncated", Note, Malformed,
         "SMB message cut short by the capture (snaplen or missing segments)",

@@ -17,6 +17,7 @@ pub mod status_advice;
 pub mod transport;
 
 use crate::config::Config;
+use crate::limits::Bound;
 use crate::net::flow::{ConnId, SegmentInfo};
 use crate::net::link::{Endpoint, TcpSegment};
 use crate::output::{Finding, MessageFields};
@@ -110,6 +111,16 @@ impl Engine {
         self.transport.on_encrypted_from_server(id);
         self.perf.on_encrypted_from_server(id);
         self.credits.on_encrypted(id);
+    }
+
+    /// The bounds of every family's tables.
+    pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
+        self.transport.bounds(f);
+        self.perf.bounds(f);
+        self.credits.bounds(f);
+        self.status.bounds(f);
+        self.security.bounds(f);
+        self.kerberos_failed.bounds(f);
     }
 
     /// A connection ended for good: drop what the rules kept about it.

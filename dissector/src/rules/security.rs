@@ -4,6 +4,7 @@
 
 use ahash::HashSet;
 
+use crate::limits::{Bound, Limit};
 use crate::state::session::SessionKey;
 
 use super::catalog;
@@ -27,13 +28,25 @@ pub struct SecurityRules {
     ntlmv1: HashSet<SessionKey>,
     fallback: HashSet<SessionKey>,
     trees: HashSet<(SessionKey, u32)>,
+    reported_bound: Bound,
 }
 
-fn first_time<T: std::hash::Hash + Eq>(set: &mut HashSet<T>, key: T) -> bool {
-    set.len() < MAX_KEYS && set.insert(key)
+static REPORTED_LIMIT: Limit = Limit {
+    table: "connections and sessions a security rule has reported",
+    max: MAX_KEYS,
+    effect: "that security rule does not judge further connections or sessions",
+};
+
+/// The first time a rule sees `key` (it reports once per connection or session).
+fn first_time<T: std::hash::Hash + Eq>(set: &mut HashSet<T>, key: T, bound: &mut Bound, frame: u32) -> bool {
+    !set.contains(&key) && bound.admit(&REPORTED_LIMIT, set.len(), frame) && set.insert(key)
 }
 
 impl SecurityRules {
+    pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
+        f(&mut self.reported_bound);
+    }
+
     pub fn forget(&mut self, id: ConnId) {
         self.smb1_conns.remove(&id);
         self.smb1_used.remove(&id);
@@ -44,7 +57,7 @@ impl SecurityRules {
         if ev.is_response {
             // An SMB1 answer that selects a dialect: this connection runs SMB1.
             if let Some(i) = ev.selected.filter(|&i| i != 0xffff) {
-                if first_time(&mut self.smb1_used, ev.conn.id) {
+                if first_time(&mut self.smb1_used, ev.conn.id, &mut self.reported_bound, ev.frame) {
                     out.push(Finding {
                         rule: &catalog::SECURITY_SMB1,
                         text: format!(
@@ -57,7 +70,7 @@ impl SecurityRules {
             }
             return;
         }
-        if offers_smb1 && first_time(&mut self.smb1_conns, ev.conn.id) {
+        if offers_smb1 && first_time(&mut self.smb1_conns, ev.conn.id, &mut self.reported_bound, ev.frame) {
             let smb2 = ev.dialects.iter().any(|d| d.starts_with("SMB 2"));
             out.push(Finding {
                 rule: &catalog::SECURITY_SMB1,
@@ -76,7 +89,7 @@ impl SecurityRules {
         let h = ev.hdr;
         let Some(s) = ev.session else { return };
         let final_setup = h.is_response() && h.command == Command::SESSION_SETUP && h.status != NtStatus::MORE_PROCESSING_REQUIRED && !ev.fields.interim;
-        if final_setup && s.kerberos_offered && s.auth.as_deref().is_some_and(|a| a.starts_with("NTLM")) && first_time(&mut self.fallback, s.key) {
+        if final_setup && s.kerberos_offered && s.auth.as_deref().is_some_and(|a| a.starts_with("NTLM")) && first_time(&mut self.fallback, s.key, &mut self.reported_bound, ev.frame) {
             let name = s.target_spn.as_deref().map(|t| t.split_once('/').map(|x| x.1).unwrap_or(t)).unwrap_or("");
             // The KDC's own answer, when the capture holds the client's port-88 exchange, beats a guess.
             let kdc = kdc_evidence::evidence(ev, s);
@@ -114,7 +127,7 @@ impl SecurityRules {
             });
         }
         if h.is_response() && h.command == Command::SESSION_SETUP && h.status == NtStatus::SUCCESS {
-            if s.is_guest && first_time(&mut self.guest, s.key) {
+            if s.is_guest && first_time(&mut self.guest, s.key, &mut self.reported_bound, ev.frame) {
                 out.push(Finding {
                     rule: &catalog::SECURITY_GUEST_SESSION,
                     text: format!(
@@ -124,7 +137,7 @@ impl SecurityRules {
                     ),
                     related_frames: s.setup_frame.into_iter().collect(),
                 });
-            } else if (s.is_null || s.auth.as_deref().is_some_and(|a| a.starts_with("anonymous"))) && first_time(&mut self.guest, s.key) {
+            } else if (s.is_null || s.auth.as_deref().is_some_and(|a| a.starts_with("anonymous"))) && first_time(&mut self.guest, s.key, &mut self.reported_bound, ev.frame) {
                 out.push(Finding {
                     rule: &catalog::SECURITY_NULL_SESSION,
                     text: format!(
@@ -134,7 +147,7 @@ impl SecurityRules {
                     related_frames: s.setup_frame.into_iter().collect(),
                 });
             }
-            if s.auth.as_deref() == Some("NTLMv1") && first_time(&mut self.ntlmv1, s.key) {
+            if s.auth.as_deref() == Some("NTLMv1") && first_time(&mut self.ntlmv1, s.key, &mut self.reported_bound, ev.frame) {
                 out.push(Finding {
                     rule: &catalog::SECURITY_NTLMV1,
                     text: format!(
@@ -154,7 +167,7 @@ impl SecurityRules {
             return;
         }
         if let (Some(tid), Some(tree)) = (h.tree_id(), h.tree_id().and_then(|t| ev.sessions.tree(ev.session_key, t))) {
-            if tree.encrypt_data && !s.encrypt_data && first_time(&mut self.trees, (ev.session_key, tid)) {
+            if tree.encrypt_data && !s.encrypt_data && first_time(&mut self.trees, (ev.session_key, tid), &mut self.reported_bound, ev.frame) {
                 out.push(Finding {
                     rule: &catalog::SECURITY_NO_ENCRYPTION,
                     text: format!(
@@ -174,7 +187,7 @@ impl SecurityRules {
         }
         let can_sign = !s.is_guest && !s.is_null && !s.auth.as_deref().is_some_and(|a| a.starts_with("anonymous"));
         // SMB 3.1.1 signs every TREE_CONNECT whatever the settings, so it says nothing.
-        if can_sign && h.command != Command::TREE_CONNECT && !h.flags.is_signed() && first_time(&mut self.unsigned, ev.session_key) {
+        if can_sign && h.command != Command::TREE_CONNECT && !h.flags.is_signed() && first_time(&mut self.unsigned, ev.session_key, &mut self.reported_bound, ev.frame) {
             out.push(Finding {
                 rule: &catalog::SECURITY_UNSIGNED_SESSION,
                 text: format!(

@@ -8,6 +8,7 @@ use super::catalog::{self, RuleDef};
 use super::status_advice::{advice, is_routine};
 use super::{secs, ConnView, MsgEvent};
 use crate::config::Config;
+use crate::limits::{Bound, Limit};
 use crate::net::flow::ConnId;
 use crate::output::Finding;
 use crate::smb::records::file_records::FileOp;
@@ -37,7 +38,38 @@ pub struct StatusRules {
     logoffs: HashMap<SessionKey, (u32, String)>,
     /// Durable handles the server granted, by persistent file id.
     durable_grants: HashMap<u64, DurableGrant>,
+    logons_bound: Bound,
+    logoffs_bound: Bound,
+    grants_bound: Bound,
+    dfs_bound: Bound,
+    tree_failures_bound: Bound,
 }
+
+static LOGONS_LIMIT: Limit = Limit {
+    table: "logons",
+    max: MAX_KEYS,
+    effect: "the logons kept so far are forgotten, so a session that expires later is reported without its logon frame and age",
+};
+static LOGOFFS_LIMIT: Limit = Limit {
+    table: "logoffs",
+    max: MAX_KEYS,
+    effect: "the logoffs kept so far are forgotten, so a later STATUS_USER_SESSION_DELETED is not explained by the client's own LOGOFF",
+};
+static GRANTS_LIMIT: Limit = Limit {
+    table: "durable handles granted",
+    max: MAX_KEYS,
+    effect: "the grants kept so far are forgotten, so create.durable_handle_lost does not quote when an earlier handle was granted",
+};
+static DFS_LIMIT: Limit = Limit {
+    table: "connections with a DFS redirect",
+    max: MAX_KEYS,
+    effect: "DFS referral failures on further connections are taken for the routine probe and not reported",
+};
+static TREE_FAILURES_LIMIT: Limit = Limit {
+    table: "shares with failed tree connects",
+    max: MAX_KEYS,
+    effect: "failures on further shares are reported without the earlier attempts as evidence",
+};
 
 #[derive(Clone, Copy, Debug)]
 struct DurableGrant {
@@ -143,6 +175,12 @@ fn session_rule(status: NtStatus) -> Option<&'static RuleDef> {
 }
 
 impl StatusRules {
+    pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
+        for b in [&mut self.logons_bound, &mut self.logoffs_bound, &mut self.grants_bound, &mut self.dfs_bound, &mut self.tree_failures_bound] {
+            f(b);
+        }
+    }
+
     pub fn forget(&mut self, id: ConnId) {
         self.dfs_redirected.remove(&id);
     }
@@ -151,7 +189,7 @@ impl StatusRules {
         let h = ev.hdr;
         let m = ev.fields;
         if h.is_response() && h.command == Command::SESSION_SETUP && h.status == NtStatus::SUCCESS && h.session_id != 0 {
-            if self.logons.len() >= MAX_KEYS && !self.logons.contains_key(&ev.session_key) {
+            if !self.logons.contains_key(&ev.session_key) && !self.logons_bound.admit(&LOGONS_LIMIT, self.logons.len(), ev.frame) {
                 self.logons.clear(); // bounded: forget old sessions wholesale
             }
             let l = self.logons.entry(ev.session_key).or_default();
@@ -159,14 +197,14 @@ impl StatusRules {
             l.ts_ns = ev.ts_ns;
         }
         if !h.is_response() && h.command == Command::LOGOFF && h.session_id != 0 {
-            if self.logoffs.len() >= MAX_KEYS {
+            if !self.logoffs.contains_key(&ev.session_key) && !self.logoffs_bound.admit(&LOGOFFS_LIMIT, self.logoffs.len(), ev.frame) {
                 self.logoffs.clear();
             }
             self.logoffs.insert(ev.session_key, (ev.frame, session_phrase(ev.session, h.session_id)));
         }
         if let (Body::CreateResponse(r), NtStatus::SUCCESS) = (ev.body, h.status) {
             if r.durable_granted {
-                if self.durable_grants.len() >= MAX_KEYS {
+                if !self.durable_grants.contains_key(&r.file_id.persistent) && !self.grants_bound.admit(&GRANTS_LIMIT, self.durable_grants.len(), ev.frame) {
                     self.durable_grants.clear();
                 }
                 self.durable_grants.insert(r.file_id.persistent, DurableGrant { frame: ev.frame, ts_ns: ev.ts_ns, timeout_ms: r.durable_timeout_ms });
@@ -176,7 +214,10 @@ impl StatusRules {
             return;
         }
         let status = h.status;
-        if h.command == Command::CREATE && status == NtStatus::PATH_NOT_COVERED && self.dfs_redirected.len() < MAX_KEYS {
+        if h.command == Command::CREATE
+            && status == NtStatus::PATH_NOT_COVERED
+            && (self.dfs_redirected.contains_key(&ev.conn.id) || self.dfs_bound.admit(&DFS_LIMIT, self.dfs_redirected.len(), ev.frame))
+        {
             self.dfs_redirected.insert(ev.conn.id, ev.frame);
         }
         let req = m.request_frame;
@@ -479,7 +520,7 @@ impl StatusRules {
 
     fn note_tree_failure(&mut self, conn: ConnView, path: &str, frame: u32) -> Vec<u32> {
         let key = (conn.server.addr.to_string(), path.to_ascii_lowercase());
-        if self.tree_failures.len() >= MAX_KEYS && !self.tree_failures.contains_key(&key) {
+        if !self.tree_failures.contains_key(&key) && !self.tree_failures_bound.admit(&TREE_FAILURES_LIMIT, self.tree_failures.len(), frame) {
             return Vec::new();
         }
         let v = self.tree_failures.entry(key).or_default();

@@ -9,12 +9,29 @@ use ahash::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
+use crate::limits::{Bound, Limit};
 use crate::net::flow::ConnId;
 
 /// Bounds so a capture of endless opens or sessions keeps memory in check.
 pub const MAX_SESSIONS: usize = 65_536;
 pub const MAX_TREES: usize = 65_536;
 pub const MAX_OPENS: usize = 262_144;
+
+pub static SESSIONS_LIMIT: Limit = Limit {
+    table: "SMB sessions",
+    max: MAX_SESSIONS,
+    effect: "new sessions are not tracked, so their messages show no user or authentication and the session.* and security.* rules do not judge them",
+};
+pub static TREES_LIMIT: Limit = Limit {
+    table: "tree connects",
+    max: MAX_TREES,
+    effect: "shares connected later are not tracked, so their messages and files show no share name and the tree rules cannot name it",
+};
+pub static OPENS_LIMIT: Limit = Limit {
+    table: "open files",
+    max: MAX_OPENS,
+    effect: "files opened later are not tracked, so READ, WRITE and CLOSE on them show no file name and findings about them cannot name the file",
+};
 
 /// SMB2 FileId (persistent, volatile).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -100,20 +117,21 @@ pub struct SessionTable {
     pub sessions: HashMap<SessionKey, Session>,
     pub trees: HashMap<(SessionKey, u32), Tree>,
     pub opens: HashMap<(SessionKey, FileKey), Open>,
-    /// Entries refused because a bound was reached.
-    pub dropped: u64,
+    /// Refusals of each table once full.
+    pub sessions_bound: Bound,
+    pub trees_bound: Bound,
+    pub opens_bound: Bound,
 }
 
 impl SessionTable {
     /// The session a SESSION_SETUP names, created on its first leg. None for
     /// id 0 (no session yet) and when the table is full.
-    pub fn setup_session(&mut self, key: SessionKey) -> Option<&mut Session> {
+    pub fn setup_session(&mut self, key: SessionKey, frame: u32) -> Option<&mut Session> {
         if key.id == 0 {
             return None;
         }
         if !self.sessions.contains_key(&key) {
-            if self.sessions.len() >= MAX_SESSIONS {
-                self.dropped += 1;
+            if !self.sessions_bound.admit(&SESSIONS_LIMIT, self.sessions.len(), frame) {
                 return None;
             }
             self.sessions.insert(key, Session { key, ..Default::default() });
@@ -130,8 +148,7 @@ impl SessionTable {
     }
 
     pub fn add_tree(&mut self, session: SessionKey, tree_id: u32, tree: Tree) {
-        if self.trees.len() >= MAX_TREES && !self.trees.contains_key(&(session, tree_id)) {
-            self.dropped += 1;
+        if !self.trees.contains_key(&(session, tree_id)) && !self.trees_bound.admit(&TREES_LIMIT, self.trees.len(), tree.connect_frame) {
             return;
         }
         self.trees.insert((session, tree_id), tree);
@@ -147,8 +164,7 @@ impl SessionTable {
     }
 
     pub fn add_open(&mut self, session: SessionKey, key: FileKey, open: Open) {
-        if self.opens.len() >= MAX_OPENS && !self.opens.contains_key(&(session, key)) {
-            self.dropped += 1;
+        if !self.opens.contains_key(&(session, key)) && !self.opens_bound.admit(&OPENS_LIMIT, self.opens.len(), open.create_frame) {
             return;
         }
         self.opens.insert((session, key), open);
@@ -164,6 +180,13 @@ impl SessionTable {
 
     pub fn remove_open(&mut self, session: SessionKey, key: FileKey) -> Option<Open> {
         self.opens.remove(&(session, key))
+    }
+
+    /// The bounds of the three tables.
+    pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
+        f(&mut self.sessions_bound);
+        f(&mut self.trees_bound);
+        f(&mut self.opens_bound);
     }
 
     /// LOGOFF: the session and everything under it ends.
@@ -187,7 +210,7 @@ mod tests {
         let mut t = SessionTable::default();
         assert!(t.session_mut(key([10, 0, 0, 1], 5)).is_none());
         assert!(t.session(key([10, 0, 0, 1], 5)).is_none());
-        assert!(t.setup_session(key([10, 0, 0, 1], 0)).is_none());
+        assert!(t.setup_session(key([10, 0, 0, 1], 0), 1).is_none());
         assert!(t.sessions.is_empty());
     }
 
@@ -196,7 +219,7 @@ mod tests {
         let mut t = SessionTable::default();
         let (a, b) = (key([10, 0, 0, 1], 0x41), key([10, 0, 0, 2], 0x41));
         for k in [a, b] {
-            t.setup_session(k).unwrap();
+            t.setup_session(k, 1).unwrap();
             t.add_tree(k, 1, Tree { path: Arc::from("\\\\srv\\data"), ..Default::default() });
             t.add_open(k, FileKey { persistent: 1, volatile: 2 }, Open::default());
         }

@@ -50,7 +50,7 @@ pub fn on_request(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Head
         Body::NegotiateRequest(r) => Asked::Negotiate { dialects: r.dialects.clone() },
         Body::SessionSetupRequest(r) => {
             let auth = parse_security_blob(r.blob);
-            if let Some(s) = sessions.setup_session(ctx.session_key(hdr.session_id)) {
+            if let Some(s) = sessions.setup_session(ctx.session_key(hdr.session_id), frame) {
                 apply_client_token(s, &auth);
                 s.setup_frame.get_or_insert(frame);
             }
@@ -124,7 +124,7 @@ pub fn on_response(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Hea
         }
         (Body::SessionSetupResponse(r), Asked::SessionSetup { auth }) => {
             let server = parse_security_blob(r.blob);
-            if let Some(s) = sessions.setup_session(sk) {
+            if let Some(s) = sessions.setup_session(sk, frame) {
                 // The first leg's request had no session id yet.
                 if s.auth.is_none() {
                     apply_client_token(s, auth);
