@@ -184,7 +184,7 @@ pub fn explain(errors: &[&KdcErrorSeen]) -> Option<(String, String, Vec<u32>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzer::FrameInput;
+    use crate::pipeline::FrameInput;
     use crate::kerberos::KDC_PORT;
     use crate::net::link::{self, Decoded};
 

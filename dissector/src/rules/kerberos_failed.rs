@@ -174,7 +174,7 @@ fn errors_before_close<'a>(log: &'a KdcLog, client: IpAddr, p: &Pending, end_fra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzer::FrameInput;
+    use crate::pipeline::FrameInput;
     use crate::kerberos::messages::{KdcError, Principal};
     use crate::state::kdc::TicketSeen;
     use kerberos_parser::krb5::ErrorCode;

@@ -1,25 +1,21 @@
 //! From PDUs to messages: walks compound chains, updates connection state,
-//! matches responses to requests and fills the frame's report.
+//! matches responses to requests, and hands each message to the `Sink`.
 
-use crate::analyzer::Reports;
-use crate::config::Config;
 use crate::net::flow::Dir;
-use crate::rules::{ConnView, Engine, MsgEvent, Smb1NegotiateEvent};
-use crate::summary::Summary;
-use crate::output::{Finding, FrameReport, MessageFields, OpaquePdu};
-use crate::rules::catalog;
+use crate::output::{MessageFields, OpaquePdu};
 use crate::smb::framing::{Pdu, PduKind};
 use crate::smb::records::header_records::{self, Smb2Header, SMB2_HEADER_LEN};
 use crate::smb::records::{self, negotiate_records, Body};
 use crate::smb::types::{Command, NtStatus};
 
+use super::events::{ConnView, MsgEvent, Sink, Smb1NegotiateEvent, StateNote};
 use super::pending::PendingRequest;
 use super::track::{self, Asked};
 use super::kdc::KdcState;
 use super::session::SessionTable;
 use super::ConnCtx;
 
-/// The frame being processed and the reports of earlier frames.
+/// The frame being processed, and where its results go.
 pub struct FrameCtx<'a> {
     pub frame: u32,
     pub ts_ns: i64,
@@ -27,28 +23,9 @@ pub struct FrameCtx<'a> {
     pub conn: ConnView,
     /// Which way the PDU being processed travels.
     pub dir: Dir,
-    pub report: &'a mut FrameReport,
-    pub reports: &'a mut Reports,
-    pub engine: &'a mut Engine,
-    pub config: &'a Config,
-    pub summary: &'a mut Summary,
+    pub sink: &'a mut dyn Sink,
     /// Port-88 streams and what the KDCs said (the rules read the log).
     pub kdc: &'a mut KdcState,
-}
-
-pub fn note_resync(f: &mut FrameCtx<'_>, skipped: u64) {
-    let text = if skipped > 0 {
-        format!("{skipped} bytes of this TCP stream are missing from the capture or are not SMB; SMB decoding resumed at the next SMB header in this frame")
-    } else {
-        "SMB decoding resumed at an SMB header after bytes missing from the capture".to_string()
-    };
-    push_finding(f, Finding { rule: &catalog::DECODE_RESYNC, text, related_frames: Vec::new() });
-}
-
-fn push_finding(f: &mut FrameCtx<'_>, finding: Finding) {
-    if !f.report.findings.iter().any(|x| x.rule == finding.rule && x.text == finding.text) {
-        f.report.findings.push(finding);
-    }
 }
 
 pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
@@ -56,11 +33,8 @@ pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: 
         PduKind::Smb2 => on_smb2_pdu(ctx, sessions, pdu, f),
         PduKind::Transform => {
             if let Ok((_, t)) = header_records::parse_transform_header(pdu.data) {
-                f.summary.on_encrypted(f.conn.id, f.conn.client, f.conn.server, f.frame);
-                if f.dir == Dir::ToClient {
-                    f.engine.on_encrypted_from_server(f.conn.id);
-                }
-                f.report.opaque.push(OpaquePdu {
+                f.sink.encrypted(f.conn, f.dir, f.frame);
+                f.sink.opaque(OpaquePdu {
                     session_id: t.session_id,
                     description: format!("Encrypted SMB3 message, {} bytes, session 0x{:016x}", t.original_message_size, t.session_id),
                 });
@@ -68,7 +42,7 @@ pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: 
         }
         PduKind::Compressed => {
             if let Ok((_, c)) = header_records::parse_compression_header(pdu.data) {
-                f.report.opaque.push(OpaquePdu {
+                f.sink.opaque(OpaquePdu {
                     session_id: 0,
                     description: format!("Compressed SMB message ({}), {} bytes uncompressed", c.algorithm_name(), c.original_size),
                 });
@@ -83,7 +57,7 @@ pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: 
 fn on_smb1_pdu(pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
     let Ok((_, h)) = header_records::parse_smb1_header(pdu.data) else { return };
     if h.command != header_records::Smb1Header::CMD_NEGOTIATE {
-        f.report.opaque.push(OpaquePdu { session_id: 0, description: format!("SMB1 command 0x{:02x} (smbdiag decodes SMB2/3; SMB1 only for negotiation)", h.command) });
+        f.sink.opaque(OpaquePdu { session_id: 0, description: format!("SMB1 command 0x{:02x} (smbdiag decodes SMB2/3; SMB1 only for negotiation)", h.command) });
         return;
     }
     let (dialects, selected, description) = if h.is_response() {
@@ -97,13 +71,9 @@ fn on_smb1_pdu(pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
         let text = format!("SMB1 NEGOTIATE request offering {}", d.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "));
         (d, None, text)
     };
-    f.report.opaque.push(OpaquePdu { session_id: 0, description });
+    f.sink.opaque(OpaquePdu { session_id: 0, description });
     let ev = Smb1NegotiateEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, is_response: h.is_response(), dialects: &dialects, selected };
-    let mut found = Vec::new();
-    f.engine.on_smb1_negotiate(f.config, &ev, &mut found);
-    for x in found {
-        push_finding(f, x);
-    }
+    f.sink.smb1_negotiate(&ev);
 }
 
 fn on_smb2_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
@@ -134,11 +104,7 @@ fn on_smb2_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f:
 }
 
 fn note_truncated(f: &mut FrameCtx<'_>, pdu: &Pdu<'_>, off: usize) {
-    let text = format!(
-        "SMB message at offset {off} of a {}-byte SMB PDU is cut short: {} bytes are missing from the capture, so only its first bytes are decoded",
-        pdu.declared_len, pdu.lost
-    );
-    push_finding(f, Finding { rule: &catalog::DECODE_TRUNCATED, text, related_frames: Vec::new() });
+    f.sink.note(StateNote::Truncated { offset: off, declared_len: pdu.declared_len, lost: pdu.lost });
 }
 
 fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'_>, msg: &[u8], cut: bool, f: &mut FrameCtx<'_>) {
@@ -187,7 +153,7 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
                     frame: f.frame,
                     ts_ns: f.ts_ns,
                     cmd: hdr.command,
-                    msg_index: f.report.messages.len(),
+                    msg_index: f.sink.messages_on_frame(),
                     async_id: None,
                     interim_frame: None,
                     asked: asked.clone(),
@@ -206,20 +172,15 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
         }
     }
     if let (Body::ReadResponse(r), Some(_)) = (&body, m.file.as_ref()) {
-        f.summary.on_bytes(f.conn.id, r.data_length as u64, 0);
+        f.sink.bytes(f.conn.id, r.data_length as u64, 0);
     }
     if let Body::WriteResponse(w) = &body {
-        f.summary.on_bytes(f.conn.id, 0, w.count as u64);
+        f.sink.bytes(f.conn.id, 0, w.count as u64);
     }
     let session = sessions.session(session_key);
     let ev = MsgEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, hdr, fields: &m, negotiate_offer, body: &body, asked: &asked, session_key, session, sessions: &*sessions, kdc: &f.kdc.log };
-    let mut found = Vec::new();
-    f.engine.on_message(f.config, &ev, &mut found);
-    f.summary.on_message(f.conn.id, f.conn.client, f.conn.server, f.frame, &m, hdr.flags.is_signed());
-    f.report.messages.push(m);
-    for x in found {
-        push_finding(f, x);
-    }
+    f.sink.message(&ev);
+    f.sink.store(m);
 }
 
 /// The message holds all the bytes its header chain says it has.
@@ -243,10 +204,6 @@ fn match_response(ctx: &mut ConnCtx, hdr: &Smb2Header<'_>, m: &mut MessageFields
         return Some(req.clone());
     }
     let req = ctx.pending.remove(hdr.message_id)?;
-    let frame = f.frame;
-    let target = if req.frame == frame { Some(&mut *f.report) } else { f.reports.get_mut(req.frame) };
-    if let Some(msg) = target.and_then(|r| r.messages.get_mut(req.msg_index)) {
-        msg.response_frame = Some(frame);
-    }
+    f.sink.answered(req.frame, req.msg_index, f.frame);
     Some(req)
 }

@@ -2,6 +2,7 @@
 //! and the requests waiting for their responses; sessions, trees and opens.
 
 pub mod dispatch;
+pub mod events;
 pub mod kdc;
 pub mod pending;
 pub mod session;

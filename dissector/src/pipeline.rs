@@ -1,7 +1,10 @@
-//! The pipeline: one captured frame in, its `FrameReport` out. The first pass
-//! over a frame builds state; later passes (clicks, refilters, `tshark -2`)
-//! return what the first pass stored, updated by what later frames learnt
-//! (e.g. the response frame of a request).
+//! The pipeline: one captured frame in, its `FrameReport` out. It only
+//! orchestrates, one way: frame → link decode → flow (reassembly) → framer →
+//! messages and state (`state::dispatch`) → rules (through the state's
+//! `Sink`) → output (the stored report, the summary). The first pass over a
+//! frame builds state; later passes (clicks, refilters, `tshark -2`) return
+//! what the first pass stored, updated by what later frames learnt (e.g. the
+//! response frame of a request).
 
 use std::collections::hash_map::Entry;
 
@@ -10,12 +13,13 @@ use ahash::HashMap;
 use crate::config::Config;
 use crate::limits::{self, Bound, Limit};
 use crate::net::flow::{ConnId, Dir, FlowTable};
-use crate::rules::{ConnView, Engine, SegEvent};
+use crate::rules::{decode, ConnView, Engine, MsgEvent, SegEvent, Smb1NegotiateEvent};
 use crate::net::link::{self, Decoded, LinkType};
-use crate::output::{Finding, FrameReport};
+use crate::output::{Finding, FrameReport, MessageFields, OpaquePdu};
 use crate::rules::catalog;
 use crate::smb::framing::FramingNote;
 use crate::state::dispatch::{self, FrameCtx};
+use crate::state::events::{Sink, StateNote};
 use crate::state::kdc::KdcState;
 use crate::state::{SmbConnection, SmbState};
 use crate::summary::Summary;
@@ -97,6 +101,77 @@ fn limit_note(b: &mut Bound, out: &mut Vec<Finding>) {
     }
 }
 
+/// Where the state's results go on a first pass: the rules, the summary, the
+/// frame's report and (for responses) the stored report of the request.
+struct Out<'a> {
+    report: &'a mut FrameReport,
+    reports: &'a mut Reports,
+    engine: &'a mut Engine,
+    config: &'a Config,
+    summary: &'a mut Summary,
+}
+
+impl Out<'_> {
+    fn push_finding(&mut self, finding: Finding) {
+        if !self.report.findings.iter().any(|x| x.rule == finding.rule && x.text == finding.text) {
+            self.report.findings.push(finding);
+        }
+    }
+}
+
+impl Sink for Out<'_> {
+    fn message(&mut self, ev: &MsgEvent<'_>) {
+        let mut found = Vec::new();
+        self.engine.on_message(self.config, ev, &mut found);
+        self.summary.on_message(ev.conn.id, ev.conn.client, ev.conn.server, ev.frame, ev.fields, ev.hdr.flags.is_signed());
+        for x in found {
+            self.push_finding(x);
+        }
+    }
+
+    fn store(&mut self, m: MessageFields) {
+        self.report.messages.push(m);
+    }
+
+    fn smb1_negotiate(&mut self, ev: &Smb1NegotiateEvent<'_>) {
+        let mut found = Vec::new();
+        self.engine.on_smb1_negotiate(self.config, ev, &mut found);
+        for x in found {
+            self.push_finding(x);
+        }
+    }
+
+    fn encrypted(&mut self, conn: ConnView, dir: Dir, frame: u32) {
+        self.summary.on_encrypted(conn.id, conn.client, conn.server, frame);
+        if dir == Dir::ToClient {
+            self.engine.on_encrypted_from_server(conn.id);
+        }
+    }
+
+    fn bytes(&mut self, conn: ConnId, read: u64, written: u64) {
+        self.summary.on_bytes(conn, read, written);
+    }
+
+    fn opaque(&mut self, pdu: OpaquePdu) {
+        self.report.opaque.push(pdu);
+    }
+
+    fn note(&mut self, note: StateNote) {
+        self.push_finding(decode::finding(note));
+    }
+
+    fn answered(&mut self, request_frame: u32, msg_index: usize, response_frame: u32) {
+        let target = if request_frame == response_frame { Some(&mut *self.report) } else { self.reports.get_mut(request_frame) };
+        if let Some(msg) = target.and_then(|r| r.messages.get_mut(msg_index)) {
+            msg.response_frame = Some(response_frame);
+        }
+    }
+
+    fn messages_on_frame(&self) -> usize {
+        self.report.messages.len()
+    }
+}
+
 impl Analyzer {
     pub fn new(config: Config) -> Self {
         Analyzer { config, ..Default::default() }
@@ -148,18 +223,9 @@ impl Analyzer {
             Dir::ToClient => ConnView { id, client: seg.dst, server: seg.src },
         };
         let Analyzer { config, flows, smb, kdc, reports, engine, summary, flows_bound, flows_evicted, .. } = self;
-        let mut fctx = FrameCtx {
-            frame: input.number,
-            ts_ns: input.ts_ns,
-            conn: view_of(ConnId(0), Dir::ToServer),
-            dir: Dir::ToServer,
-            report: &mut report,
-            reports,
-            engine,
-            config,
-            summary,
-            kdc,
-        };
+        let mut out = Out { report: &mut report, reports, engine, config, summary };
+        let mut fctx = FrameCtx { frame: input.number, ts_ns: input.ts_ns, conn: view_of(ConnId(0), Dir::ToServer), dir: Dir::ToServer, sink: &mut out, kdc: &mut *kdc };
+        let mut pending_notes = Vec::new();
         let info = flows.on_segment(&seg, input.number, input.ts_ns, &mut |of, chunk| {
             // The connection's own ends: a chunk an ACK released travels
             // against this segment, so the segment's src/dst would mislead.
@@ -177,17 +243,18 @@ impl Analyzer {
             framer.feed(chunk, &mut |pdu| dispatch::on_pdu(ctx, sessions, &pdu, &mut fctx), &mut |n| notes.push(n));
             for n in notes {
                 if let FramingNote::Resynced { skipped } = n {
-                    dispatch::note_resync(&mut fctx, skipped);
+                    fctx.sink.note(StateNote::Resynced { skipped });
                 }
             }
-            limit_note(&mut ctx.pending.bound, &mut fctx.report.findings);
+            limit_note(&mut ctx.pending.bound, &mut pending_notes);
         });
+        out.report.findings.append(&mut pending_notes);
         // Connections that ended for good take their state with them.
         if !flows.gone.is_empty() {
             for id in flows.gone.drain(..) {
                 smb.conns.remove(&id);
-                fctx.kdc.forget(id);
-                fctx.engine.forget(id);
+                kdc.forget(id);
+                out.engine.forget(id);
             }
             if flows.evicted > *flows_evicted {
                 *flows_evicted = flows.evicted;
@@ -195,19 +262,17 @@ impl Analyzer {
             }
         }
         // Every bounded table that refused its first entry on this frame says so.
-        let found = &mut fctx.report.findings;
+        let found = &mut out.report.findings;
         limit_note(flows_bound, found);
         smb.sessions.bounds(&mut |b| limit_note(b, found));
-        fctx.kdc.bounds(&mut |b| limit_note(b, found));
-        fctx.engine.bounds(&mut |b| limit_note(b, found));
-        let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info, kdc: &fctx.kdc.log };
-        let mut found = Vec::new();
-        fctx.engine.on_segment(fctx.config, &ev, &mut found);
-        fctx.report.findings.extend(found);
-        let cfg = &*fctx.config;
-        fctx.report.findings.retain(|f| cfg.rule_enabled(f.rule.id));
-        for f in &fctx.report.findings {
-            fctx.summary.on_finding(input.number, f);
+        kdc.bounds(&mut |b| limit_note(b, found));
+        out.engine.bounds(&mut |b| limit_note(b, found));
+        let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info, kdc: &kdc.log };
+        out.engine.on_segment(out.config, &ev, &mut out.report.findings);
+        let cfg = out.config;
+        out.report.findings.retain(|f| cfg.rule_enabled(f.rule.id));
+        for f in &out.report.findings {
+            out.summary.on_finding(input.number, f);
         }
         report
     }
