@@ -5,6 +5,8 @@
 use ahash::HashSet;
 
 use crate::limits::{Bound, Limit};
+use crate::smb::auth::{Authentication, NtlmVersion};
+use crate::smb::records::negotiate_records::SMB1_NO_DIALECT;
 use crate::state::session::SessionKey;
 
 use super::catalog;
@@ -56,7 +58,7 @@ impl SecurityRules {
         let offers_smb1 = ev.dialects.iter().any(|d| !d.starts_with("SMB 2"));
         if ev.is_response {
             // An SMB1 answer that selects a dialect: this connection runs SMB1.
-            if let Some(i) = ev.selected.filter(|&i| i != 0xffff) {
+            if let Some(i) = ev.selected.filter(|&i| i != SMB1_NO_DIALECT) {
                 if first_time(&mut self.smb1_used, ev.conn.id, &mut self.reported_bound, ev.frame) {
                     out.push(Finding {
                         rule: &catalog::SECURITY_SMB1,
@@ -89,7 +91,7 @@ impl SecurityRules {
         let h = ev.hdr;
         let Some(s) = ev.session else { return };
         let final_setup = h.is_response() && h.command == Command::SESSION_SETUP && h.status != NtStatus::MORE_PROCESSING_REQUIRED && !ev.fields.interim;
-        if final_setup && s.kerberos_offered && s.auth.as_deref().is_some_and(|a| a.starts_with("NTLM")) && first_time(&mut self.fallback, s.key, &mut self.reported_bound, ev.frame) {
+        if final_setup && s.kerberos_offered && s.auth.is_some_and(Authentication::is_ntlm) && first_time(&mut self.fallback, s.key, &mut self.reported_bound, ev.frame) {
             let name = s.target_spn.as_deref().map(|t| t.split_once('/').map(|x| x.1).unwrap_or(t)).unwrap_or("");
             // The KDC's own answer, when the capture holds the client's port-88 exchange, beats a guess.
             let kdc = kdc_evidence::evidence(ev, s);
@@ -137,7 +139,7 @@ impl SecurityRules {
                     ),
                     related_frames: s.setup_frame.into_iter().collect(),
                 });
-            } else if (s.is_null || s.auth.as_deref().is_some_and(|a| a.starts_with("anonymous"))) && first_time(&mut self.guest, s.key, &mut self.reported_bound, ev.frame) {
+            } else if (s.is_null || s.auth.is_some_and(Authentication::is_anonymous)) && first_time(&mut self.guest, s.key, &mut self.reported_bound, ev.frame) {
                 out.push(Finding {
                     rule: &catalog::SECURITY_NULL_SESSION,
                     text: format!(
@@ -147,7 +149,7 @@ impl SecurityRules {
                     related_frames: s.setup_frame.into_iter().collect(),
                 });
             }
-            if s.auth.as_deref() == Some("NTLMv1") && first_time(&mut self.ntlmv1, s.key, &mut self.reported_bound, ev.frame) {
+            if s.auth == Some(Authentication::Ntlm(NtlmVersion::V1)) && first_time(&mut self.ntlmv1, s.key, &mut self.reported_bound, ev.frame) {
                 out.push(Finding {
                     rule: &catalog::SECURITY_NTLMV1,
                     text: format!(
@@ -185,7 +187,7 @@ impl SecurityRules {
                 });
             }
         }
-        let can_sign = !s.is_guest && !s.is_null && !s.auth.as_deref().is_some_and(|a| a.starts_with("anonymous"));
+        let can_sign = !s.is_guest && !s.is_null && !s.auth.is_some_and(Authentication::is_anonymous);
         // SMB 3.1.1 signs every TREE_CONNECT whatever the settings, so it says nothing.
         if can_sign && h.command != Command::TREE_CONNECT && !h.flags.is_signed() && first_time(&mut self.unsigned, ev.session_key, &mut self.reported_bound, ev.frame) {
             out.push(Finding {

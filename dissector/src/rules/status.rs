@@ -9,6 +9,7 @@ use super::status_advice::{advice, is_routine};
 use super::{secs, ConnView, MsgEvent};
 use crate::config::Config;
 use crate::limits::{Bound, Limit};
+use crate::smb::auth::Authentication;
 use crate::net::flow::ConnId;
 use crate::output::Finding;
 use crate::smb::records::file_records::FileOp;
@@ -89,7 +90,7 @@ struct Logon {
 /// else how it authenticated and to which name.
 fn session_phrase(s: Option<&Session>, id: u64) -> String {
     let Some(s) = s else { return format!("session 0x{id:x}") };
-    match (s.user.as_deref(), s.auth.as_deref(), s.target_spn.as_deref()) {
+    match (s.user.as_deref(), s.auth.map(Authentication::name), s.target_spn.as_deref()) {
         (Some(u), _, _) => format!("session 0x{id:x} of {u}"),
         (None, Some(a), Some(spn)) => format!("session 0x{id:x} ({a}, ticket for {spn})"),
         (None, Some(a), None) => format!("session 0x{id:x} ({a})"),
@@ -279,7 +280,7 @@ impl StatusRules {
         }
 
         // Anonymous logons refused: the secure default, not a failure a user meets.
-        if h.command == Command::SESSION_SETUP && ev.session.and_then(|s| s.auth.as_deref()).is_some_and(|a| a.starts_with("anonymous")) {
+        if h.command == Command::SESSION_SETUP && ev.session.and_then(|s| s.auth).is_some_and(Authentication::is_anonymous) {
             return;
         }
         match (h.command, status, ev.asked) {
@@ -306,7 +307,7 @@ impl StatusRules {
             (Command::TREE_CONNECT, NtStatus::ACCESS_DENIED, Asked::TreeConnect { path }) => {
                 let path = path.as_deref().unwrap_or("(share path not captured)");
                 let enc = match m.dialect {
-                    Some(d) if d.0 < 0x0300 => format!(
+                    Some(d) if !d.is_smb3() => format!(
                         " The connection uses {}, which cannot encrypt: if the share requires encryption (Get-SmbShare -Name <share> | Select EncryptData; `smb encrypt = required` on Samba), that alone refuses the client.",
                         dialect_phrase(Some(d))
                     ),
@@ -337,13 +338,13 @@ impl StatusRules {
                         format!(
                             "Session setup refused with STATUS_ACCESS_DENIED for {} ({}): the client addressed the server as \"{used}\", but the server calls itself {own} (names from its NTLM CHALLENGE). A server with strict name checking rejects connections to a name that is not its own, such as a DNS CNAME alias; and {krb}. Fix: connect with the server's real name, or register the alias (setspn -S cifs/{used} <server>, netdom computername <server> /add:{used}) or set DisableStrictNameChecking / OptionalNames on the server.",
                             user_phrase(ev.session),
-                            ev.session.and_then(|s| s.auth.as_deref()).unwrap_or("NTLM")
+                            ev.session.and_then(|s| s.auth).map_or("NTLM", Authentication::name)
                         ),
                         related,
                     );
                 } else {
                     let enc = match m.dialect {
-                        Some(d) if d.0 < 0x0300 => format!(
+                        Some(d) if !d.is_smb3() => format!(
                             " The connection negotiated {}, which cannot encrypt: a server that requires encryption refuses such clients at session setup (MS-SMB2 3.3.5.5; `smb encrypt = required` on Samba, Set-SmbServerConfiguration -EncryptData $true -RejectUnencryptedAccess $true on Windows).",
                             dialect_phrase(Some(d))
                         ),
@@ -354,7 +355,7 @@ impl StatusRules {
                         format!(
                             "Session setup refused with STATUS_ACCESS_DENIED for {} ({}).{enc} Other causes: the server refuses guest or anonymous logons, or (on Windows) strict name checking rejected the name the client used. Next check: the server's security event log (4625) and SMBServer log, whether encryption is required, and the name the client connected to.",
                             user_phrase(ev.session),
-                            ev.session.and_then(|s| s.auth.as_deref()).unwrap_or("authentication not captured")
+                            ev.session.and_then(|s| s.auth).map_or("authentication not captured", Authentication::name)
                         ),
                         related,
                     );
@@ -382,7 +383,7 @@ impl StatusRules {
                     format!(
                         "Logon refused: SESSION_SETUP answered {s} for {} ({}): {}.{trust} Next check: {}.",
                         user_phrase(ev.session),
-                        ev.session.and_then(|x| x.auth.as_deref()).unwrap_or("authentication not captured"),
+                        ev.session.and_then(|x| x.auth).map_or("authentication not captured", Authentication::name),
                         a.map(|a| a.meaning).unwrap_or("the account cannot log on"),
                         next.strip_prefix("check ").unwrap_or(next)
                     ),
@@ -426,8 +427,7 @@ impl StatusRules {
                     }
                     NtStatus::OBJECT_NAME_NOT_FOUND | NtStatus::OBJECT_PATH_NOT_FOUND => {
                         // Only files the user wanted: not probes, and opened to read, write or run.
-                        const DATA_ACCESS: u32 = 0x0000_0001 | 0x0000_0002 | 0x0000_0020 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000 | 0x8000_0000 | 0x0200_0000;
-                        if is_probe_name(file) || desired_access & DATA_ACCESS == 0 || ev.session.is_none() && name.is_none() {
+                        if is_probe_name(file) || desired_access & crate::smb::records::create_records::DATA_ACCESS == 0 || ev.session.is_none() && name.is_none() {
                             return;
                         }
                         let what = if s == NtStatus::OBJECT_PATH_NOT_FOUND { "a folder on the path does not exist" } else { "the file does not exist in that folder" };

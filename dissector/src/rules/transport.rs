@@ -9,6 +9,7 @@ use super::catalog;
 use super::{frames_phrase, secs, ConnView, MsgEvent, SegEvent, Smb1NegotiateEvent};
 use crate::config::Config;
 use crate::limits::{Bound, Limit};
+use crate::smb::records::negotiate_records::SMB1_NO_DIALECT;
 use crate::net::flow::{ConnId, Dir};
 use crate::output::Finding;
 use crate::smb::types::{Command, NtStatus};
@@ -458,7 +459,7 @@ impl TransportRules {
             return;
         }
         let Some((neg_frame, offered)) = c.negotiate.take() else { return };
-        if ev.selected == Some(0xffff) && !c.negotiate_reported {
+        if ev.selected == Some(SMB1_NO_DIALECT) && !c.negotiate_reported {
             c.negotiate_reported = true;
             out.push(Finding {
                 rule: &catalog::NEGOTIATE_REJECTED,

@@ -62,7 +62,7 @@ fn on_smb1_pdu(pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
     }
     let (dialects, selected, description) = if h.is_response() {
         match negotiate_records::parse_smb1_negotiate_response(pdu.data) {
-            Ok((_, r)) if r.dialect_index == 0xffff => (Vec::new(), Some(0xffff), "SMB1 NEGOTIATE response selecting no dialect".to_string()),
+            Ok((_, r)) if r.dialect_index == negotiate_records::SMB1_NO_DIALECT => (Vec::new(), Some(r.dialect_index), "SMB1 NEGOTIATE response selecting no dialect".to_string()),
             Ok((_, r)) => (Vec::new(), Some(r.dialect_index), format!("SMB1 NEGOTIATE response selecting dialect #{}", r.dialect_index)),
             Err(_) => (Vec::new(), None, format!("SMB1 NEGOTIATE response, status {}", h.status)),
         }
@@ -167,7 +167,7 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
         // Show the session's identity on the response that settles it.
         if let Some(s) = sessions.session(session_key) {
             m.user = s.user.clone();
-            m.auth = s.auth.clone();
+            m.auth = s.auth;
             m.spn = s.target_spn.clone();
         }
     }

@@ -10,6 +10,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use crate::limits::{Bound, Limit};
+use crate::smb::auth::Authentication;
 use crate::net::flow::ConnId;
 
 /// Bounds so a capture of endless opens or sessions keeps memory in check.
@@ -65,8 +66,7 @@ pub struct Session {
     pub key: SessionKey,
     /// `DOMAIN\user` as authenticated (or asked for, until the response).
     pub user: Option<Arc<str>>,
-    /// "NTLMv2", "NTLMv1", "Kerberos", "anonymous"...
-    pub auth: Option<Arc<str>>,
+    pub auth: Option<Authentication>,
     pub is_guest: bool,
     pub is_null: bool,
     pub encrypt_data: bool,

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use crate::output::MessageFields;
-use crate::smb::auth::{parse_security_blob, AuthInfo, AuthToken};
+use crate::smb::auth::{parse_security_blob, AuthInfo, AuthToken, Authentication, Mechanism, NtlmVersion};
 use crate::smb::records::create_records::CreateRequest;
 use crate::smb::records::file_records::{FileOp, FileRequest};
 use crate::smb::records::header_records::Smb2Header;
-use crate::smb::records::tree_records::SHAREFLAG_ENCRYPT_DATA;
+use crate::smb::records::tree_records::{SHAREFLAG_DFS, SHAREFLAG_ENCRYPT_DATA};
 use crate::smb::records::{Body, FileId};
 use crate::smb::types::{Command, Dialect, NtStatus};
 
@@ -87,23 +87,23 @@ fn create_name(ctx: &ConnCtx, sessions: &SessionTable, hdr: &Smb2Header<'_>, r: 
 }
 
 fn apply_client_token(s: &mut super::session::Session, auth: &AuthInfo) {
-    s.kerberos_offered |= auth.mechs_offered.contains(&"Kerberos");
+    s.kerberos_offered |= auth.mechs_offered.contains(&Mechanism::Kerberos);
     match &auth.token {
         Some(AuthToken::NtlmAuthenticate(a)) => {
-            s.auth = Some(Arc::from(if a.anonymous {
-                "anonymous (NTLM)"
+            s.auth = Some(if a.anonymous {
+                Authentication::AnonymousNtlm
             } else if a.ntlm_v2 {
-                "NTLMv2"
+                Authentication::Ntlm(NtlmVersion::V2)
             } else {
-                "NTLMv1"
-            }));
+                Authentication::Ntlm(NtlmVersion::V1)
+            });
             if !a.anonymous {
                 s.user = Some(Arc::from(if a.domain.is_empty() { a.user.clone() } else { format!("{}\\{}", a.domain, a.user) }));
             }
             s.target_spn = a.target_spn.as_deref().map(Arc::from);
         }
         Some(AuthToken::KerberosApReq { realm, sname }) => {
-            s.auth = Some(Arc::from("Kerberos"));
+            s.auth = Some(Authentication::Kerberos);
             s.target_spn = Some(Arc::from(format!("{}@{}", sname.join("/"), realm)));
         }
         _ => {}
@@ -120,7 +120,7 @@ pub fn on_response(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Hea
                 ctx.dialect = Some(r.dialect);
             }
             ctx.server_security_mode = Some(r.security_mode);
-            ctx.server_offers_kerberos = parse_security_blob(r.security_blob).mechs_offered.contains(&"Kerberos");
+            ctx.server_offers_kerberos = parse_security_blob(r.security_blob).mechs_offered.contains(&Mechanism::Kerberos);
         }
         (Body::SessionSetupResponse(r), Asked::SessionSetup { auth }) => {
             let server = parse_security_blob(r.blob);
@@ -140,7 +140,7 @@ pub fn on_response(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Hea
                     s.is_null = r.flags.is_null();
                     s.encrypt_data = r.flags.encrypt_data();
                     if s.is_guest {
-                        s.auth = Some(Arc::from("guest"));
+                        s.auth = Some(Authentication::Guest);
                     }
                 }
             }
@@ -151,7 +151,7 @@ pub fn on_response(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Hea
                 sessions.add_tree(
                     sk,
                     tid,
-                    Tree { path: path.clone(), connect_frame: frame, encrypt_data: r.share_flags.has(SHAREFLAG_ENCRYPT_DATA), dfs: r.share_flags.has(1), is_ipc },
+                    Tree { path: path.clone(), connect_frame: frame, encrypt_data: r.share_flags.has(SHAREFLAG_ENCRYPT_DATA), dfs: r.share_flags.has(SHAREFLAG_DFS), is_ipc },
                 );
             }
         }
@@ -197,7 +197,7 @@ pub fn fill_context(ctx: &ConnCtx, sessions: &SessionTable, hdr: &Smb2Header<'_>
     let sk = ctx.session_key(hdr.session_id);
     if let Some(s) = sessions.session(sk) {
         m.user = s.user.clone();
-        m.auth = s.auth.clone();
+        m.auth = s.auth;
         m.spn = s.target_spn.clone();
     }
     m.tree = hdr.tree_id().and_then(|t| sessions.tree(sk, t)).map(|t| t.path.clone());
