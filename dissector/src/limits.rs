@@ -4,6 +4,18 @@
 //! `decode.state_limit` note naming the table and the frame from which on,
 //! so no name goes missing and no rule goes quiet in silence.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Refusals by any table of any analyzer in the process: the pipeline looks
+/// through its tables only when this moved, not on every frame. (Shared by
+/// analyzers in one process, it can only cause a look that finds nothing.)
+static REFUSALS: AtomicU64 = AtomicU64::new(0);
+
+/// The process-wide refusal count, to compare with the one last seen.
+pub fn refusals() -> u64 {
+    REFUSALS.load(Ordering::Relaxed)
+}
+
 /// What a bounded table is, for the note.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Limit {
@@ -36,7 +48,10 @@ impl Bound {
     /// An entry refused or dropped (the oldest forgotten to make room).
     pub fn refuse(&mut self, limit: &'static Limit, frame: u32) {
         self.refused += 1;
-        self.first.get_or_insert((frame, limit));
+        if self.first.is_none() {
+            self.first = Some((frame, limit));
+            REFUSALS.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Entries refused or dropped so far.

@@ -86,6 +86,8 @@ pub struct Analyzer {
     /// Connections the flow table dropped, as a bounded table.
     flows_bound: Bound,
     flows_evicted: u64,
+    /// `limits::refusals()` when the tables were last looked through.
+    refusals_seen: u64,
 }
 
 static FLOWS_LIMIT: Limit = Limit {
@@ -222,7 +224,7 @@ impl Analyzer {
             Dir::ToServer => ConnView { id, client: seg.src, server: seg.dst },
             Dir::ToClient => ConnView { id, client: seg.dst, server: seg.src },
         };
-        let Analyzer { config, flows, smb, kdc, reports, engine, summary, flows_bound, flows_evicted, .. } = self;
+        let Analyzer { config, flows, smb, kdc, reports, engine, summary, flows_bound, flows_evicted, refusals_seen, .. } = self;
         let mut out = Out { report: &mut report, reports, engine, config, summary };
         let mut fctx = FrameCtx { frame: input.number, ts_ns: input.ts_ns, conn: view_of(ConnId(0), Dir::ToServer), dir: Dir::ToServer, sink: &mut out, kdc: &mut *kdc };
         let mut pending_notes = Vec::new();
@@ -262,11 +264,14 @@ impl Analyzer {
             }
         }
         // Every bounded table that refused its first entry on this frame says so.
-        let found = &mut out.report.findings;
-        limit_note(flows_bound, found);
-        smb.sessions.bounds(&mut |b| limit_note(b, found));
-        kdc.bounds(&mut |b| limit_note(b, found));
-        out.engine.bounds(&mut |b| limit_note(b, found));
+        if limits::refusals() != *refusals_seen {
+            *refusals_seen = limits::refusals();
+            let found = &mut out.report.findings;
+            limit_note(flows_bound, found);
+            smb.sessions.bounds(&mut |b| limit_note(b, found));
+            kdc.bounds(&mut |b| limit_note(b, found));
+            out.engine.bounds(&mut |b| limit_note(b, found));
+        }
         let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info, kdc: &kdc.log };
         out.engine.on_segment(out.config, &ev, &mut out.report.findings);
         let cfg = out.config;
