@@ -7,7 +7,7 @@
 
 #![allow(non_upper_case_globals, non_camel_case_types, non_snake_case, dead_code, clippy::missing_safety_doc)]
 
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::{c_char, c_int, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
@@ -52,21 +52,32 @@ pub static plugin_want_minor: c_int = parse_u32(env!("SMBDIAG_WS_MINOR"));
 
 extern "C" {
     fn smbdiag_shim_plugin_register();
-    fn smbdiag_shim_add_string(ctx: *mut c_void, field: u32, s: *const c_char, len: usize);
-    fn smbdiag_shim_add_uint(ctx: *mut c_void, field: u32, v: u64);
-    /// Bit i set: field i is shown (visible tree) or referenced by a filter or column.
-    fn smbdiag_shim_wanted(ctx: *mut c_void) -> u64;
-    fn smbdiag_shim_add_time(ctx: *mut c_void, field: u32, secs: i64, nsecs: i32);
-    fn smbdiag_shim_push(ctx: *mut c_void);
-    fn smbdiag_shim_pop(ctx: *mut c_void);
-    fn smbdiag_shim_expert(ctx: *mut c_void, rule: u32, s: *const c_char, len: usize);
-    fn smbdiag_shim_col_append(ctx: *mut c_void, s: *const c_char, len: usize);
-    fn smbdiag_shim_stat(ctx: *mut c_void, kind: u32, s: *const c_char, len: usize);
 }
 
+/// Wireshark's loader calls `plugin_register`, which must be exported from
+/// here (rustc exports only Rust items from a cdylib); the work is C's
+/// (`proto_register_plugin`). A bare jump, so no Rust frame is on the stack
+/// while Wireshark code runs.
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
 #[no_mangle]
 pub extern "C" fn plugin_register() {
-    let _ = catch_unwind(|| unsafe { smbdiag_shim_plugin_register() });
+    core::arch::naked_asm!("jmp {}", sym smbdiag_shim_plugin_register)
+}
+
+#[cfg(target_arch = "aarch64")]
+#[unsafe(naked)]
+#[no_mangle]
+pub extern "C" fn plugin_register() {
+    core::arch::naked_asm!("b {}", sym smbdiag_shim_plugin_register)
+}
+
+/// Elsewhere an ordinary call (registration runs outside any TRY block, so
+/// no exception can unwind through it; a THROW there aborts Wireshark).
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[no_mangle]
+pub extern "C" fn plugin_register() {
+    unsafe { smbdiag_shim_plugin_register() }
 }
 
 /// Wireshark 4.2+ asks what kind of plugin this is (WS_PLUGIN_DESC_DISSECTOR).
@@ -143,6 +154,13 @@ fn prefs() -> Vec<Pref> {
             description: "A request unanswered this long while later ones are answered raises perf.unanswered",
             is_bool: false,
             default_value: d.unanswered_s as u32,
+        },
+        Pref {
+            name: "client_interface",
+            title: "Client-side interface of a two-sided capture (1 = first; 0: infer)",
+            description: "In a capture merged from the client's side and the server's, the interface (frame.interface_id + 1) captured at the client's side; 0 infers it from the TTL of the client's packets",
+            is_bool: false,
+            default_value: 0,
         },
         Pref {
             name: "loss_rate_permille",
@@ -319,6 +337,7 @@ pub extern "C" fn smbdiag_pref_set(i: u32, value: u32) {
                 "slow_response_ms" => c.slow_response_s = value as f64 / 1000.0,
                 "unanswered_s" => c.unanswered_s = value as f64,
                 "loss_rate_permille" => c.loss_rate_permille = value,
+                "client_interface" => c.client_interface = value.checked_sub(1),
                 name => {
                     if let Some(family) = name.strip_prefix("enable_") {
                         c.disabled_families.retain(|f| f != family);
@@ -330,6 +349,97 @@ pub extern "C" fn smbdiag_pref_set(i: u32, value: u32) {
             }
         });
     });
+}
+
+// ---------------------------------------------------------------- keys
+
+/// String preferences (the shim registers them with prefs_register_string_preference).
+const STRING_PREFS: &[(&str, &str, &str)] = &[(
+    "session_keys",
+    "SMB3 session keys",
+    "Keys to decrypt encrypted SMB3 sessions, as entries separated by ';': session id,session key[,server-to-client key,client-to-server key] (hex; the session id as 16 hex digits in wire order as Wireshark's SMB2 key table takes it, or 0x and the number). smbdiag also reads Wireshark's own table (Protocols > SMB2 > Secret session keys for decryption).",
+), (
+    "ntlm_passwords",
+    "NTLM passwords for SMB3 decryption",
+    "Passwords or NT hashes of accounts whose NTLMv2 logons are in the capture, entries separated by ';': [DOMAIN\\]user:password or [DOMAIN\\]user:nt=<32 hex digits>. smbdiag derives each session's key from the logon and checks the password against it.",
+)];
+
+/// Where keys come from: smbdiag's preference and Wireshark's SMB2 key table.
+static KEY_SOURCES: Lazy<Mutex<(String, String, String)>> = Lazy::new(|| Mutex::new((String::new(), String::new(), String::new())));
+
+fn apply_keys() {
+    let (pref, table, passwords) = KEY_SOURCES.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut keys = smbdiag_core::smb::crypto::keys::KeyTable::default();
+    keys.add_wireshark_table(&table);
+    // smbdiag's own preference wins for a session in both.
+    keys.add_preference(&pref);
+    keys.add_ntlm_preference(&passwords);
+    for e in &keys.errors {
+        eprintln!("smbdiag: {e}");
+    }
+    with_analyzer(|a| a.config.keys = std::sync::Arc::new(keys));
+}
+
+/// C string to Rust (lossy; NULL is empty).
+unsafe fn text_of(s: *const c_char) -> String {
+    if s.is_null() {
+        String::new()
+    } else {
+        unsafe { std::ffi::CStr::from_ptr(s) }.to_string_lossy().into_owned()
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn smbdiag_string_pref_count() -> u32 {
+    STRING_PREFS.len() as u32
+}
+
+/// Name, title and description of string preference `i` (default: empty).
+#[no_mangle]
+pub unsafe extern "C" fn smbdiag_string_pref_info(i: u32, out: *mut smbdiag_pref_info_t) -> bool {
+    catch_unwind(|| {
+        static C: Lazy<Vec<(CString, CString, CString)>> = Lazy::new(|| STRING_PREFS.iter().map(|(a, b, c)| (cstr(a), cstr(b), cstr(c))).collect());
+        let (Some(p), false) = (C.get(i as usize), out.is_null()) else { return false };
+        unsafe {
+            *out = smbdiag_pref_info_t { name: p.0.as_ptr(), title: p.1.as_ptr(), description: p.2.as_ptr(), is_bool: false, default_value: 0 };
+        }
+        true
+    })
+    .unwrap_or(false)
+}
+
+/// A string preference's value (Wireshark's apply callback).
+#[no_mangle]
+pub unsafe extern "C" fn smbdiag_string_pref_set(i: u32, value: *const c_char) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        let v = unsafe { text_of(value) };
+        let mut g = KEY_SOURCES.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = match STRING_PREFS.get(i as usize).map(|p| p.0) {
+            Some("session_keys") => &mut g.0,
+            Some("ntlm_passwords") => &mut g.2,
+            _ => return,
+        };
+        if *slot != v {
+            *slot = v;
+            drop(g);
+            apply_keys();
+        }
+    }));
+}
+
+/// The entries of Wireshark's SMB2 session key table (`smb2_seskey_list`),
+/// one a line as `id,key,s2c,c2s` in hex; read by the shim when a capture opens.
+#[no_mangle]
+pub unsafe extern "C" fn smbdiag_set_wireshark_keys(text: *const c_char) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        let v = unsafe { text_of(text) };
+        let mut g = KEY_SOURCES.lock().unwrap_or_else(|e| e.into_inner());
+        if g.1 != v {
+            g.1 = v;
+            drop(g);
+            apply_keys();
+        }
+    }));
 }
 
 // ---------------------------------------------------------------- lifecycle
@@ -356,71 +466,211 @@ fn link_of(encap: c_int) -> LinkType {
         ws::WTAP_ENCAP_LOOP => LinkType::Loop,
         ws::WTAP_ENCAP_SLL => LinkType::LinuxSll,
         ws::WTAP_ENCAP_SLL2 => LinkType::LinuxSll2,
+        ws::WTAP_ENCAP_NETMON_NET_NETEVENT => LinkType::NetmonEvent,
         other => LinkType::Unknown(other),
     }
 }
 
-/// Process one frame (first pass) or recall it (later passes), and when
-/// `want_tree`, tell the shim which items to add through `ctx`.
+// ---------------------------------------------------------------- per frame
+//
+// Rust never calls Wireshark while a frame is processed: a Wireshark
+// exception (THROW, a longjmp: the tree item limit, say) must not skip Rust
+// frames, which would leave the analyzer locked and is undefined behaviour.
+// So Rust computes what a frame adds into plain data and returns, its locks
+// released; then the shim adds the items, and an exception unwinds C frames
+// only.
+
+/// What a `smbdiag_item_t` asks the shim to do.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum smbdiag_item_kind {
+    /// Open a subtree under the last added item.
+    SMBDIAG_ITEM_PUSH,
+    /// Close the innermost subtree.
+    SMBDIAG_ITEM_POP,
+    /// Field `index`, string `text`; shown with the label `label` when that is not null.
+    SMBDIAG_ITEM_STRING,
+    /// Field `index` (integer or frame number), `value`.
+    SMBDIAG_ITEM_UINT,
+    /// Field `index`, a time span of `secs` and `nsecs`.
+    SMBDIAG_ITEM_TIME,
+    /// Expert item of rule `index` on the last added item, text `text`.
+    SMBDIAG_ITEM_EXPERT,
+    /// Append `text` to the Info column.
+    SMBDIAG_ITEM_INFO,
+    /// Statistics tree: tick `text` under group `index` (0 rule, 1 command, 2 status).
+    SMBDIAG_ITEM_STAT,
+}
+
+/// One thing the shim adds. `text` (not NUL-terminated, `len` bytes) points
+/// into memory Rust owns until the next call of the same export.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct smbdiag_item_t {
+    pub kind: smbdiag_item_kind,
+    pub index: u32,
+    pub value: u64,
+    pub secs: i64,
+    pub nsecs: i32,
+    pub text: *const c_char,
+    pub len: usize,
+    pub label: *const c_char,
+    pub label_len: usize,
+}
+
+/// The items of one call and the text they point into. Reused from call to
+/// call: when an exception cuts the shim's loop short, nothing is left to
+/// free (the next call clears it).
+#[derive(Default)]
+struct ItemBuffer {
+    items: Vec<smbdiag_item_t>,
+    /// Offsets of each item's text and label in `text` (pointers are set once `text` stops growing).
+    offsets: Vec<(usize, Option<usize>)>,
+    text: String,
+}
+
+// The raw pointers point into the buffer's own `text`.
+unsafe impl Send for ItemBuffer {}
+
+impl ItemBuffer {
+    fn clear(&mut self) {
+        self.items.clear();
+        self.offsets.clear();
+        self.text.clear();
+    }
+
+    fn push(&mut self, kind: smbdiag_item_kind, index: u32, value: u64, text: &str) {
+        self.push_labeled(kind, index, value, text, None);
+    }
+
+    fn push_labeled(&mut self, kind: smbdiag_item_kind, index: u32, value: u64, text: &str, label: Option<&str>) {
+        let off = self.text.len();
+        self.text.push_str(text);
+        let label_off = label.map(|l| {
+            let o = self.text.len();
+            self.text.push_str(l);
+            o
+        });
+        self.offsets.push((off, label_off));
+        let (null, label_len) = (std::ptr::null(), label.map_or(0, str::len));
+        self.items.push(smbdiag_item_t { kind, index, value, secs: 0, nsecs: 0, text: null, len: text.len(), label: null, label_len });
+    }
+
+    fn push_item(&mut self, item: &Item<'_>) {
+        use smbdiag_item_kind::*;
+        match *item {
+            Item::Push => self.push(SMBDIAG_ITEM_PUSH, 0, 0, ""),
+            Item::Pop => self.push(SMBDIAG_ITEM_POP, 0, 0, ""),
+            Item::Str(f, ref s) => self.push(SMBDIAG_ITEM_STRING, f as u32, 0, s),
+            Item::Labeled(f, ref s, ref label) => self.push_labeled(SMBDIAG_ITEM_STRING, f as u32, 0, s, Some(label)),
+            Item::Uint(f, v) => self.push(SMBDIAG_ITEM_UINT, f as u32, v, ""),
+            Item::Frame(f, v) => self.push(SMBDIAG_ITEM_UINT, f as u32, v as u64, ""),
+            Item::Time(f, secs, nsecs) => {
+                self.push(SMBDIAG_ITEM_TIME, f as u32, 0, "");
+                if let Some(last) = self.items.last_mut() {
+                    (last.secs, last.nsecs) = (secs, nsecs);
+                }
+            }
+            Item::Expert(rule, ref text) => self.push(SMBDIAG_ITEM_EXPERT, present::rule_index(rule) as u32, 0, text),
+            Item::Info(ref text) => self.push(SMBDIAG_ITEM_INFO, 0, 0, text),
+        }
+    }
+
+    /// Point each item at its text and hand the array out.
+    unsafe fn hand_out(&mut self, items: *mut *const smbdiag_item_t, count: *mut usize) {
+        let base = self.text.as_ptr() as *const c_char;
+        for (it, &(off, label_off)) in self.items.iter_mut().zip(&self.offsets) {
+            it.text = unsafe { base.add(off) };
+            if let Some(l) = label_off {
+                it.label = unsafe { base.add(l) };
+            }
+        }
+        if !items.is_null() && !count.is_null() {
+            unsafe {
+                *items = self.items.as_ptr();
+                *count = self.items.len();
+            }
+        }
+    }
+}
+
+static FRAME_ITEMS: Lazy<Mutex<ItemBuffer>> = Lazy::new(Default::default);
+static STAT_ITEMS: Lazy<Mutex<ItemBuffer>> = Lazy::new(Default::default);
+
+fn lock_buffer(b: &'static Mutex<ItemBuffer>) -> std::sync::MutexGuard<'static, ItemBuffer> {
+    let mut g = b.lock().unwrap_or_else(|e| e.into_inner());
+    g.clear();
+    g
+}
+
+unsafe fn no_items(items: *mut *const smbdiag_item_t, count: *mut usize) {
+    if !items.is_null() && !count.is_null() {
+        unsafe {
+            *items = std::ptr::null();
+            *count = 0;
+        }
+    }
+}
+
+/// Process one frame (first pass) or recall it (later passes). Returns
+/// whether smbdiag has results for it; `*items` and `*count` get what to add
+/// (fields outside `want`, one bit per field, left out; findings always, as
+/// their expert items count whether or not a tree is built: `-z expert`),
+/// valid until the next call.
 #[no_mangle]
 pub unsafe extern "C" fn smbdiag_dissect(
-    ctx: *mut c_void,
     num: u32,
     secs: i64,
     nsecs: i32,
     encap: c_int,
+    interface: i64,
     data: *const u8,
     len: u32,
-    want_tree: bool,
+    want: u64,
+    items: *mut *const smbdiag_item_t,
+    count: *mut usize,
 ) -> bool {
+    unsafe { no_items(items, count) };
     catch_unwind(AssertUnwindSafe(|| {
         let bytes: &[u8] = if data.is_null() || len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(data, len as usize) } };
-        let input = FrameInput { number: num, ts_ns: secs.saturating_mul(1_000_000_000).saturating_add(nsecs as i64), link: link_of(encap), data: bytes };
+        let input = FrameInput { number: num, ts_ns: secs.saturating_mul(1_000_000_000).saturating_add(nsecs as i64), link: link_of(encap), data: bytes, interface: u32::try_from(interface).ok() };
+        let mut out = lock_buffer(&FRAME_ITEMS);
         with_analyzer(|a| {
-            let Some(report) = a.dissect(&input) else { return false };
-            if want_tree {
-                let want = FieldMask(unsafe { smbdiag_shim_wanted(ctx) });
-                present::items(report, want, &mut |item| unsafe { emit(ctx, &item) });
-            }
+            let Some(report) = a.dissect(&input) else {
+                return false;
+            };
+            present::items(report, FieldMask(want), &mut |item| out.push_item(&item));
+            unsafe { out.hand_out(items, count) };
             true
         })
     }))
     .unwrap_or(false)
 }
 
-unsafe fn emit(ctx: *mut c_void, item: &Item<'_>) {
-    match *item {
-        Item::Push => smbdiag_shim_push(ctx),
-        Item::Pop => smbdiag_shim_pop(ctx),
-        Item::Str(f, ref s) => smbdiag_shim_add_string(ctx, f as u32, s.as_ptr() as *const c_char, s.len()),
-        Item::Uint(f, v) => smbdiag_shim_add_uint(ctx, f as u32, v),
-        Item::Frame(f, v) => smbdiag_shim_add_uint(ctx, f as u32, v as u64),
-        Item::Time(f, s, ns) => smbdiag_shim_add_time(ctx, f as u32, s, ns),
-        Item::Expert(rule, text) => smbdiag_shim_expert(ctx, present::rule_index(rule) as u32, text.as_ptr() as *const c_char, text.len()),
-        Item::Info(ref text) => smbdiag_shim_col_append(ctx, text.as_ptr() as *const c_char, text.len()),
-    }
-}
-
 /// What a frame adds to the statistics tree (Statistics → SMB Diagnostics,
-/// `tshark -z smbdiag_stats,tree`): for each finding its rule id (kind 0),
-/// for each SMB2 message its command (kind 1), for each response that is
-/// not a success its status (kind 2). Calls back `smbdiag_shim_stat`.
+/// `tshark -z smbdiag_stats,tree`): `SMBDIAG_ITEM_STAT` items, for each
+/// finding its rule id (group 0), for each SMB2 message its command (group
+/// 1), for each response that is not a success its status (group 2). Valid
+/// until the next call.
 #[no_mangle]
-pub extern "C" fn smbdiag_frame_stats(num: u32, ctx: *mut c_void) {
+pub unsafe extern "C" fn smbdiag_frame_stats(num: u32, items: *mut *const smbdiag_item_t, count: *mut usize) {
+    unsafe { no_items(items, count) };
     let _ = catch_unwind(AssertUnwindSafe(|| {
+        let mut out = lock_buffer(&STAT_ITEMS);
         with_analyzer(|a| {
             let Some(r) = a.report(num) else { return };
-            let emit = |kind: u32, s: &str| unsafe { smbdiag_shim_stat(ctx, kind, s.as_ptr() as *const c_char, s.len()) };
+            let mut stat = |group: u32, s: &str| out.push(smbdiag_item_kind::SMBDIAG_ITEM_STAT, group, 0, s);
             for f in &r.findings {
-                emit(0, f.rule.id);
+                stat(0, f.rule.id);
             }
             for m in &r.messages {
-                emit(1, &m.cmd.to_string());
+                stat(1, &m.cmd.to_string());
                 if let Some(st) = m.status.filter(|s| s.0 != 0) {
-                    emit(2, &st.to_string());
+                    stat(2, &st.to_string());
                 }
             }
-        })
+        });
+        unsafe { out.hand_out(items, count) };
     }));
 }
 

@@ -2,7 +2,8 @@
  * smbdiag: the thin C side of the Wireshark plugin. It registers with epan
  * what the Rust tables describe (protocol, fields, expert items,
  * preferences, a tap for -z smbdiag,summary) and, per frame, hands the raw
- * bytes to Rust and adds the items Rust asks for. No diagnosis logic here.
+ * bytes to Rust, which returns the items to add, then adds them. No diagnosis
+ * logic here.
  */
 #include <string.h>
 #include <stdio.h>
@@ -15,7 +16,28 @@
 #include <epan/tap.h>
 #include <epan/stat_tap_ui.h>
 #include <epan/stats_tree.h>
+/* From 4.4, epan/packet.h declares wtap_rec only as an incomplete type;
+ * reading pinfo->rec needs wiretap's own header (harmless on 4.0). */
+#include <wiretap/wtap.h>
+#include <epan/uat-int.h>
 #include <wsutil/wslog.h>
+
+/* The build defines SMBDIAG_WS_MAJOR/MINOR from pkg-config (build.rs). */
+#define SMBDIAG_WS_AT_LEAST(maj, min) \
+    (SMBDIAG_WS_MAJOR > (maj) || (SMBDIAG_WS_MAJOR == (maj) && SMBDIAG_WS_MINOR >= (min)))
+
+/* Wireshark's development branch replaces plugin_register/plugin_want_* with
+ * one entry point (wireshark_load_module, WIRESHARK_PLUGIN_REGISTER) and an
+ * ABI version; the loader would skip this plugin without a word, so refuse
+ * to build instead. (wsutil/plugins.h exists from 4.2 on.) */
+#if defined(__has_include)
+#if __has_include(<wsutil/plugins.h>)
+#include <wsutil/plugins.h>
+#endif
+#endif
+#ifdef WIRESHARK_PLUGIN_REGISTER
+#error "smbdiag supports the plugin interface of Wireshark 4.0 to 4.6; this Wireshark has the new plugin ABI (wireshark_load_module) that smbdiag does not support yet: build against a released 4.0, 4.2, 4.4 or 4.6."
+#endif
 
 #include "smbdiag.h"
 
@@ -28,13 +50,26 @@ static header_field_info **hf_infos = NULL; /* per field, looked up once registe
 static header_field_info *proto_hfinfo = NULL;
 static gboolean *hf_is_u64 = NULL; /* per field: FT_UINT64 (add_uint picks the call) */
 static expert_field *ei_ids = NULL;
+static guint ei_count = 0;
 static gint ett_smbdiag = -1;
 static gint ett_sub[SMBDIAG_MAX_DEPTH];
 static guint *pref_values = NULL;
 static guint pref_count = 0;
+/* Boolean preferences are stored as gboolean (int) up to 4.2 and as C99
+ * bool from 4.4 on; epan writes through the pointer it was given, so the
+ * storage must have the type of this version. */
+#if SMBDIAG_WS_AT_LEAST(4, 4)
+typedef bool smbdiag_pref_bool;
+#else
+typedef gboolean smbdiag_pref_bool;
+#endif
+static smbdiag_pref_bool *pref_bools = NULL; /* per preference; used by the boolean ones */
+static gboolean *pref_is_bool = NULL;
+static const char **spref_values = NULL; /* string preferences (g_malloc'd, owned by prefs) */
+static guint spref_count = 0;
 static int smbdiag_tap = -1;
 
-/* What one frame's dissection is adding to, while Rust emits items. */
+/* What one frame's dissection is adding to. */
 typedef struct {
     packet_info *pinfo;
     tvbuff_t *tvb;
@@ -56,19 +91,20 @@ static proto_tree *current_tree(smbdiag_ctx *c)
     return c->stack[c->depth - 1];
 }
 
-uint64_t smbdiag_shim_wanted(void *ctx)
+/* The fields Rust should hand over (bit i: field i is shown, or referenced by
+ * a filter or column). Reads only; adds nothing, so it cannot throw.
+ * *want_proto: a filter on the protocol itself ("smbdiag"), which matches
+ * every frame with results, so the protocol item is added even if no field
+ * follows (a filter on a field marks the protocol referenced only
+ * indirectly). */
+static uint64_t wanted_fields(proto_tree *tree, gboolean *want_proto)
 {
-    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
-    proto_tree *tree = c->root_parent;
+    *want_proto = FALSE;
     if (!tree)
         return 0;
     if (PTREE_DATA(tree)->visible)
         return ~(uint64_t)0;
-    /* A filter on the protocol itself ("smbdiag") matches every frame with
-     * results, so add the protocol item even if no field follows. (A filter
-     * on a field marks the protocol referenced only indirectly.) */
-    if (proto_hfinfo && proto_hfinfo->ref_type == HF_REF_TYPE_DIRECT)
-        current_tree(c);
+    *want_proto = proto_hfinfo && proto_hfinfo->ref_type == HF_REF_TYPE_DIRECT;
     /* What proto_field_is_referenced() checks for a hidden tree, without
      * looking each field up again on every frame. */
     uint64_t bits = 0;
@@ -78,21 +114,24 @@ uint64_t smbdiag_shim_wanted(void *ctx)
     return bits;
 }
 
-void smbdiag_shim_add_string(void *ctx, uint32_t field, const char *s, size_t len)
+static void add_string(smbdiag_ctx *c, const smbdiag_item_t *it)
 {
-    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
     proto_tree *t = current_tree(c);
+    int hf = hf_ids[it->index];
     /* Wireshark fakes items nobody looks at (tree hidden, field not in a
      * filter or column); don't copy the string for those. */
-    if (!proto_field_is_referenced(t, hf_ids[field]))
-        c->last = proto_tree_add_string(t, hf_ids[field], c->tvb, 0, 0, "");
+    if (!proto_field_is_referenced(t, hf))
+        c->last = proto_tree_add_string(t, hf, c->tvb, 0, 0, "");
+    else if (it->label)
+        /* The value stays whole; the line shows the label (labels are cut at 240 bytes). */
+        c->last = proto_tree_add_string_format(t, hf, c->tvb, 0, 0, wmem_strndup(c->pinfo->pool, it->text, it->len), "%.*s",
+                                               (int)it->label_len, it->label);
     else
-        c->last = proto_tree_add_string(t, hf_ids[field], c->tvb, 0, 0, wmem_strndup(c->pinfo->pool, s, len));
+        c->last = proto_tree_add_string(t, hf, c->tvb, 0, 0, wmem_strndup(c->pinfo->pool, it->text, it->len));
 }
 
-void smbdiag_shim_add_uint(void *ctx, uint32_t field, uint64_t v)
+static void add_uint(smbdiag_ctx *c, uint32_t field, uint64_t v)
 {
-    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
     proto_tree *t = current_tree(c);
     if (hf_is_u64[field])
         c->last = proto_tree_add_uint64(t, hf_ids[field], c->tvb, 0, 0, v);
@@ -100,9 +139,8 @@ void smbdiag_shim_add_uint(void *ctx, uint32_t field, uint64_t v)
         c->last = proto_tree_add_uint(t, hf_ids[field], c->tvb, 0, 0, (guint32)v);
 }
 
-void smbdiag_shim_add_time(void *ctx, uint32_t field, int64_t secs, int32_t nsecs)
+static void add_time(smbdiag_ctx *c, uint32_t field, int64_t secs, int32_t nsecs)
 {
-    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
     proto_tree *t = current_tree(c);
     nstime_t ts;
     ts.secs = (time_t)secs;
@@ -110,9 +148,8 @@ void smbdiag_shim_add_time(void *ctx, uint32_t field, int64_t secs, int32_t nsec
     c->last = proto_tree_add_time(t, hf_ids[field], c->tvb, 0, 0, &ts);
 }
 
-void smbdiag_shim_push(void *ctx)
+static void push_subtree(smbdiag_ctx *c)
 {
-    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
     current_tree(c);
     if (c->depth < SMBDIAG_MAX_DEPTH) {
         c->stack[c->depth] = proto_item_add_subtree(c->last, ett_sub[c->depth]);
@@ -120,24 +157,48 @@ void smbdiag_shim_push(void *ctx)
     }
 }
 
-void smbdiag_shim_pop(void *ctx)
+/* Add what Rust computed, in order. Any of these calls may throw (the tree
+ * item limit): only C frames are on the stack, Rust holds no lock, and the
+ * items' memory stays Rust's (reused by the next frame). */
+static void add_items(smbdiag_ctx *c, const smbdiag_item_t *items, size_t n)
 {
-    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
-    if (c->depth > 1)
-        c->depth--;
-}
-
-void smbdiag_shim_expert(void *ctx, uint32_t rule, const char *s, size_t len)
-{
-    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
-    current_tree(c);
-    expert_add_info_format(c->pinfo, c->last, &ei_ids[rule], "%.*s", (int)len, s);
-}
-
-void smbdiag_shim_col_append(void *ctx, const char *s, size_t len)
-{
-    smbdiag_ctx *c = (smbdiag_ctx *)ctx;
-    col_append_str(c->pinfo->cinfo, COL_INFO, wmem_strndup(c->pinfo->pool, s, len));
+    for (size_t i = 0; i < n; i++) {
+        const smbdiag_item_t *it = &items[i];
+        /* Field and rule indices come from Rust's own tables; check anyway. */
+        gboolean field_ok = it->index < hf_count && hf_ids[it->index] > 0;
+        switch (it->kind) {
+        case SMBDIAG_ITEM_PUSH:
+            push_subtree(c);
+            break;
+        case SMBDIAG_ITEM_POP:
+            if (c->depth > 1)
+                c->depth--;
+            break;
+        case SMBDIAG_ITEM_STRING:
+            if (field_ok)
+                add_string(c, it);
+            break;
+        case SMBDIAG_ITEM_UINT:
+            if (field_ok)
+                add_uint(c, it->index, it->value);
+            break;
+        case SMBDIAG_ITEM_TIME:
+            if (field_ok)
+                add_time(c, it->index, it->secs, it->nsecs);
+            break;
+        case SMBDIAG_ITEM_EXPERT:
+            if (it->index < ei_count) {
+                current_tree(c);
+                expert_add_info_format(c->pinfo, c->last, &ei_ids[it->index], "%.*s", (int)it->len, it->text);
+            }
+            break;
+        case SMBDIAG_ITEM_INFO:
+            col_append_str(c->pinfo->cinfo, COL_INFO, wmem_strndup(c->pinfo->pool, it->text, it->len));
+            break;
+        default:
+            break;
+        }
+    }
 }
 
 static int dissect_smbdiag(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
@@ -145,20 +206,60 @@ static int dissect_smbdiag(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, 
     guint len = tvb_captured_length(tvb);
     const guint8 *bytes = len ? tvb_get_ptr(tvb, 0, len) : NULL;
     int encap = pinfo->rec ? pinfo->rec->rec_header.packet_header.pkt_encap : -1;
+    /* The pcapng interface: tells a two-sided capture's sides apart. */
+    int64_t iface = pinfo->rec && (pinfo->rec->presence_flags & WTAP_HAS_INTERFACE_ID) ? (int64_t)pinfo->rec->rec_header.packet_header.interface_id : -1;
     smbdiag_ctx c;
     memset(&c, 0, sizeof c);
     c.pinfo = pinfo;
     c.tvb = tvb;
     c.root_parent = tree;
+    gboolean want_proto;
+    uint64_t want = wanted_fields(tree, &want_proto);
+    const smbdiag_item_t *items = NULL;
+    size_t n = 0;
     /* Rust says whether it has results for the frame (the statistics want
-     * them even when no tree is built). */
-    if (smbdiag_dissect(&c, pinfo->num, (int64_t)pinfo->abs_ts.secs, pinfo->abs_ts.nsecs, encap, bytes, len, tree != NULL))
+     * them even when no tree is built) and returns the items to add: with no
+     * tree (tshark without -V or a filter) only the findings, whose expert
+     * items and Info text count all the same (-z expert). */
+    gboolean has = smbdiag_dissect(pinfo->num, (int64_t)pinfo->abs_ts.secs, pinfo->abs_ts.nsecs, encap, iface, bytes, len, want, &items, &n);
+    /* Rust has returned: from here on an exception unwinds C frames only. */
+    if (has) {
         tap_queue_packet(smbdiag_tap, pinfo, NULL);
+        if (want_proto)
+            current_tree(&c);
+    }
+    add_items(&c, items, n);
     return c.depth > 0 ? (int)len : 0;
+}
+
+/* Wireshark's SMB2 "Secret session keys for decryption" table, as loaded
+ * from the profile or given with -o uat:smb2_seskey_list:...; each record
+ * is handed over as its fields' text, one line each. */
+static void collect_smb2_keys(void *u, void *data)
+{
+    uat_t *uat = (uat_t *)u;
+    GString *out = (GString *)data;
+    if (!uat->filename || strcmp(uat->filename, "smb2_seskey_list") != 0 || !uat->user_data)
+        return;
+    for (guint r = 0; r < uat->user_data->len; r++) {
+        void *rec = UAT_USER_INDEX_PTR(uat, r);
+        for (guint c = 0; c < uat->ncols; c++) {
+            char *v = uat_fld_tostr(rec, &uat->fields[c]);
+            if (c)
+                g_string_append_c(out, ',');
+            g_string_append(out, v ? v : "");
+            g_free(v);
+        }
+        g_string_append_c(out, '\n');
+    }
 }
 
 static void smbdiag_init_routine(void)
 {
+    GString *keys = g_string_new("");
+    uat_foreach_table(collect_smb2_keys, keys);
+    smbdiag_set_wireshark_keys(keys->str);
+    g_string_free(keys, TRUE);
     smbdiag_init();
 }
 
@@ -170,7 +271,9 @@ static void smbdiag_cleanup_routine(void)
 static void apply_prefs(void)
 {
     for (guint i = 0; i < pref_count; i++)
-        smbdiag_pref_set(i, pref_values[i]);
+        smbdiag_pref_set(i, pref_is_bool[i] ? (guint)pref_bools[i] : pref_values[i]);
+    for (guint i = 0; i < spref_count; i++)
+        smbdiag_string_pref_set(i, spref_values[i]);
 }
 
 /* -z smbdiag,summary: Rust renders; tshark prints at the end. */
@@ -189,13 +292,25 @@ static tap_packet_status summary_packet(void *tapdata _U_, packet_info *pinfo _U
     return TAP_PACKET_DONT_REDRAW;
 }
 
-static void summary_init(const char *opt_arg _U_, void *userdata _U_)
+/* A -z handler returns void up to 4.4; from 4.6 it returns whether it set
+ * up its tap (tshark stops on false). */
+#if SMBDIAG_WS_AT_LEAST(4, 6)
+typedef bool summary_init_result;
+#define SUMMARY_INIT_RETURN(ok) return (ok)
+#else
+typedef void summary_init_result;
+#define SUMMARY_INIT_RETURN(ok) return
+#endif
+
+static summary_init_result summary_init(const char *opt_arg _U_, void *userdata _U_)
 {
     GString *err = register_tap_listener("smbdiag", NULL, NULL, TL_REQUIRES_NOTHING, NULL, summary_packet, summary_draw, NULL);
     if (err) {
         fprintf(stderr, "smbdiag: could not register the summary tap: %s\n", err->str);
         g_string_free(err, TRUE);
+        SUMMARY_INIT_RETURN(false);
     }
+    SUMMARY_INIT_RETURN(true);
 }
 
 /* Statistics → SMB Diagnostics (and tshark -z smbdiag_stats,tree): counts
@@ -212,21 +327,22 @@ static void stats_init(stats_tree *st)
 
 static tap_packet_status stats_packet(stats_tree *st, packet_info *pinfo, epan_dissect_t *edt _U_, const void *p _U_, tap_flags_t flags _U_)
 {
-    smbdiag_frame_stats(pinfo->num, st);
+    const smbdiag_item_t *items = NULL;
+    size_t n = 0;
+    smbdiag_frame_stats(pinfo->num, &items, &n);
+    for (size_t i = 0; i < n; i++) {
+        char name[128];
+        size_t len = items[i].len;
+        if (items[i].kind != SMBDIAG_ITEM_STAT || items[i].index > 2)
+            continue;
+        if (len >= sizeof name)
+            len = sizeof name - 1;
+        memcpy(name, items[i].text, len);
+        name[len] = '\0';
+        tick_stat_node(st, stat_parents[items[i].index], 0, TRUE);
+        tick_stat_node(st, name, stat_parent_ids[items[i].index], FALSE);
+    }
     return TAP_PACKET_REDRAW;
-}
-
-void smbdiag_shim_stat(void *ctx, uint32_t kind, const char *s, size_t len)
-{
-    char name[128];
-    if (kind > 2)
-        return;
-    if (len >= sizeof name)
-        len = sizeof name - 1;
-    memcpy(name, s, len);
-    name[len] = '\0';
-    tick_stat_node((stats_tree *)ctx, stat_parents[kind], 0, TRUE);
-    tick_stat_node((stats_tree *)ctx, name, stat_parent_ids[kind], FALSE);
 }
 
 static stat_tap_ui summary_ui = {
@@ -286,6 +402,7 @@ static void proto_register_smbdiag(void)
     proto_register_subtree_array(ett, 1 + SMBDIAG_MAX_DEPTH);
 
     guint nr = smbdiag_rule_count();
+    ei_count = nr;
     ei_ids = g_new0(expert_field, nr);
     ei_register_info *ei = g_new0(ei_register_info, nr);
     for (guint i = 0; i < nr; i++) {
@@ -312,15 +429,28 @@ static void proto_register_smbdiag(void)
     module_t *pm = prefs_register_protocol(proto_smbdiag, apply_prefs);
     pref_count = smbdiag_pref_count();
     pref_values = g_new0(guint, pref_count);
+    pref_bools = g_new0(smbdiag_pref_bool, pref_count);
+    pref_is_bool = g_new0(gboolean, pref_count);
     for (guint i = 0; i < pref_count; i++) {
         smbdiag_pref_info_t pi;
         if (!smbdiag_pref_info(i, &pi))
             continue;
         pref_values[i] = pi.default_value;
+        pref_is_bool[i] = pi.is_bool;
+        pref_bools[i] = pi.default_value != 0;
         if (pi.is_bool)
-            prefs_register_bool_preference(pm, pi.name, pi.title, pi.description, (gboolean *)&pref_values[i]);
+            prefs_register_bool_preference(pm, pi.name, pi.title, pi.description, &pref_bools[i]);
         else
             prefs_register_uint_preference(pm, pi.name, pi.title, pi.description, 10, &pref_values[i]);
+    }
+    spref_count = smbdiag_string_pref_count();
+    spref_values = g_new0(const char *, spref_count);
+    for (guint i = 0; i < spref_count; i++) {
+        smbdiag_pref_info_t pi;
+        if (!smbdiag_string_pref_info(i, &pi))
+            continue;
+        spref_values[i] = g_strdup("");
+        prefs_register_string_preference(pm, pi.name, pi.title, pi.description, &spref_values[i]);
     }
 
     register_init_routine(smbdiag_init_routine);

@@ -36,8 +36,26 @@ for v in d.values():
     echo "seeds kdc_stream: $(ls "$CORPUS/kdc_stream" | wc -l)"
 }
 
+seed_decrypt() {
+    # Transform messages of the public and lab captures, behind a cipher byte and a 32-byte key.
+    [ -d "$CORPUS/decrypt" ] && return 0
+    mkdir -p "$CORPUS/decrypt"
+    for p in "$ROOT"/tests/captures/lab/encrypted_*.pcap "$ROOT"/tests/captures/public/zeek-zeek/smb3.pcap; do
+        tshark -r "$p" -Y 'smb2.header.transform.nonce' -T fields -e tcp.payload 2>/dev/null |
+            python3 -c '
+import sys, hashlib, os
+for i, line in enumerate(sys.stdin):
+    d = bytes.fromhex(line.strip().replace(":", ""))[4:]
+    b = bytes([i % 5]) + bytes(range(32)) + d
+    open(os.path.join(sys.argv[1], hashlib.sha1(b).hexdigest()), "wb").write(b)
+' "$CORPUS/decrypt"
+    done
+    echo "seeds decrypt: $(ls "$CORPUS/decrypt" | wc -l)"
+}
+
 seed() {
     seed_kdc
+    seed_decrypt
     [ -d "$CORPUS/frames" ] && return 0
     mkdir -p "$CORPUS"/{frames,smb2_message,security_blob}
     python3 - "$CORPUS" "$ROOT/tests/captures/public" "$ROOT/tests/captures/lab" <<'PY'
@@ -47,17 +65,19 @@ def frames_of(path):
     # editcap -F pcap turns pcapng into classic pcap, which is simple to read.
     with tempfile.NamedTemporaryFile(suffix=".pcap") as t:
         if subprocess.run(["editcap", "-F", "pcap", path, t.name], capture_output=True).returncode:
-            return []
+            return b"", []
         d = open(t.name, "rb").read()
-    if len(d) < 24: return []
+    if len(d) < 24: return b"", []
     endian = "<" if d[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
     link = struct.unpack(endian + "I", d[20:24])[0]
-    if link != 1: return []   # the frames target feeds Ethernet
+    # The frames target feeds Ethernet, or the link type its "LINK" prefix picks.
+    prefix = {1: b"", 113: b"LINK\x01", 276: b"LINK\x02", 101: b"LINK\x03", 0: b"LINK\x04"}.get(link)
+    if prefix is None: return b"", []
     res, off = [], 24
     while off + 16 <= len(d):
         incl = struct.unpack(endian + "I", d[off + 8:off + 12])[0]
         res.append(d[off + 16:off + 16 + incl]); off += 16 + incl
-    return res
+    return prefix, res
 def put(kind, data):
     open(os.path.join(out, kind, hashlib.sha1(data).hexdigest()), "wb").write(data)
 for base in dirs:
@@ -65,9 +85,10 @@ for base in dirs:
         for f in sorted(fs):
             if not f.endswith((".pcap", ".pcapng", ".cap")): continue
             p = os.path.join(dp, f)
-            fr = frames_of(p)[:300]
+            prefix, fr = frames_of(p)
+            fr = fr[:300]
             if fr:
-                put("frames", b"".join(struct.pack("<H", min(len(x), 65535)) + x[:65535] for x in fr))
+                put("frames", prefix + b"".join(struct.pack("<H", min(len(x), 65535)) + x[:65535] for x in fr))
             for x in fr:
                 i = x.find(b"\xfeSMB")
                 if i >= 0: put("smb2_message", x[i:])
@@ -83,7 +104,7 @@ PY
 run() {
     local secs=$1
     (cd "$FUZZ" && cargo fuzz build -O >/dev/null)
-    for t in frames smb2_message security_blob kdc_stream; do
+    for t in frames smb2_message security_blob kdc_stream decrypt; do
         echo "== $t for $secs s"
         (cd "$FUZZ" && cargo fuzz run -O "$t" "$CORPUS/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 -max_len=262144 2>&1 | tail -3)
     done

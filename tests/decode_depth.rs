@@ -75,8 +75,8 @@ fn trees_files_users_and_dialects_match_wireshark() {
                 let sd = list(&r[5]);
                 let ok = ws_files.iter().all(|w| {
                     let w = w.trim_start_matches('\\');
-                    // The share root: Wireshark "\" or "", smbdiag the share path.
-                    w.is_empty() || sd.iter().any(|s| s.to_lowercase().ends_with(&w.to_lowercase()))
+                    // The share root: Wireshark "\" or "" (4.6 prints "<share>"), smbdiag the share path.
+                    w.is_empty() || w == "<share>" || sd.iter().any(|s| s.to_lowercase().ends_with(&w.to_lowercase()))
                 });
                 if ok || allowed("file") {
                     counts[1].0 += 1;

@@ -30,8 +30,24 @@ fn read_expect(path: &Path) -> Vec<Expect> {
 }
 
 /// Frames Wireshark's dissectors select with the filter.
-fn wireshark_frames(cap: &Path, filter: &str) -> Vec<u32> {
-    common::fields(cap, &["-Y", filter], &["frame.number"]).iter().filter_map(|r| r.first()?.parse().ok()).collect()
+fn wireshark_frames(cap: &Path, keys: &[String], filter: &str) -> Vec<u32> {
+    let mut extra: Vec<&str> = keys.iter().map(String::as_str).collect();
+    extra.extend_from_slice(&["-Y", filter]);
+    common::fields(cap, &extra, &["frame.number"]).iter().filter_map(|r| r.first()?.parse().ok()).collect()
+}
+
+/// The session keys recorded beside an encrypted scenario (`<name>.keys`), as
+/// tshark options filling Wireshark's SMB2 key table, which both Wireshark and
+/// smbdiag read. Session id and session key only: smbdiag derives the rest.
+pub fn key_options(cap: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(cap.with_extension("keys")) else { return Vec::new() };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .flat_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            ["-o".to_string(), format!("uat:smb2_seskey_list:{},{},\"\",\"\"", f[0], f[1])]
+        })
+        .collect()
 }
 
 fn is_alarm(rule: &str) -> bool {
@@ -39,15 +55,17 @@ fn is_alarm(rule: &str) -> bool {
 }
 
 fn check_scenario(expect_file: &Path) -> Vec<String> {
-    let cap = expect_file.with_extension("pcap");
+    // A capture merged from several interfaces is a pcapng.
+    let cap = ["pcap", "pcapng"].map(|x| expect_file.with_extension(x)).into_iter().find(|p| p.exists()).unwrap_or_else(|| expect_file.with_extension("pcap"));
     let name = cap.file_name().unwrap().to_string_lossy().into_owned();
     let expects = read_expect(expect_file);
-    let found = common::findings(&cap, &[]);
+    let keys = key_options(&cap);
+    let found = common::findings(&cap, &keys.iter().map(String::as_str).collect::<Vec<_>>());
     let mut errors = Vec::new();
     let mut accounted = Vec::new();
     for e in &expects {
         assert!(catalog::by_id(&e.rule).is_some(), "{name}: unknown rule {}", e.rule);
-        let frames = wireshark_frames(&cap, &e.filter);
+        let frames = wireshark_frames(&cap, &keys, &e.filter);
         if frames.is_empty() {
             errors.push(format!("{name}: Wireshark finds no frame for {:?}: the capture does not show the scenario", e.filter));
             continue;

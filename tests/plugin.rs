@@ -114,13 +114,30 @@ fn statistics_tree_counts_findings_commands_and_statuses() {
     assert_eq!(count("STATUS_NOT_FOUND"), Some(1));
 }
 
+/// How many `rule` findings tshark shows for a lab capture, with extra options.
+fn rule_count(capture: &str, rule: &str, extra: &[&str]) -> usize {
+    let cap = common::lab_captures_dir().join(capture);
+    common::findings(&cap, extra).into_iter().filter(|r| r.rule == rule).count()
+}
+
 #[test]
 fn loss_threshold_preference_is_honoured() {
     // small_files_loss.pcap loses about 6% of the client's segments: reported at
     // the default 0.5%, not when the threshold is raised to 10%.
-    let cap = common::lab_captures_dir().join("small_files_loss.pcap");
-    let rules = |extra: &[&str]| common::findings(&cap, extra).into_iter().filter(|r| r.rule == "transport.packet_loss").count();
+    let rules = |extra: &[&str]| rule_count("small_files_loss.pcap", "transport.packet_loss", extra);
     assert_eq!(rules(&[]), 1);
     assert_eq!(rules(&["-o", "smbdiag.loss_rate_permille:100"]), 0);
     assert_eq!(rules(&["-o", "smbdiag.loss_rate_permille:5"]), 1);
+}
+
+#[test]
+fn family_switch_preference_is_honoured() {
+    // A boolean preference: its storage type changed in Wireshark 4.4
+    // (gboolean to bool), so check that epan's writes reach the rules.
+    let rules = |extra: &[&str]| rule_count("share_not_found.pcap", "tree.share_not_found", extra);
+    assert_eq!(rules(&[]), 1);
+    assert_eq!(rules(&["-o", "smbdiag.enable_tree:FALSE"]), 0);
+    assert_eq!(rules(&["-o", "smbdiag.enable_tree:TRUE"]), 1);
+    // Another family switched off leaves the tree rules alone.
+    assert_eq!(rules(&["-o", "smbdiag.enable_perf:FALSE"]), 1);
 }

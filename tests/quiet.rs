@@ -19,7 +19,6 @@ const AGREED: &[(&str, &str, &str)] = &[
     ("python.exe_crackmapexec_pass-pol.pcapng", "negotiate.rejected", "as local-groups"),
     ("python.exe_crackmapexec_local-groups.pcapng", "session.logon_failure", "STATUS_LOGON_FAILURE for domain-z.local\\enum: the enumeration tried a bad credential"),
     ("acl_2.2_users.pcapng", "session.logon_failure", "STATUS_NO_SUCH_USER for enum-a"),
-    ("smb1-OSS-fuzz-54883.pcap", "transport.closed_with_pending", "a fuzzed capture: the client closes while requests decoded from fuzzed bytes are unanswered"),
 ];
 
 #[test]

@@ -31,12 +31,12 @@ pub fn for_each_frame(data: &[u8], f: &mut dyn FnMut(FrameInput<'_>)) -> Result<
                     let res = res.max(1);
                     let ts_ns = (off as i128 * 1_000_000_000 + (units / res) as i128 * 1_000_000_000 + ((units % res) as i128 * 1_000_000_000) / res as i128) as i64;
                     let caplen = (epb.caplen as usize).min(epb.data.len());
-                    f(FrameInput { number, ts_ns, link, data: &epb.data[..caplen] });
+                    f(FrameInput { number, ts_ns, link, data: &epb.data[..caplen], interface: Some(epb.if_id) });
                 }
                 Block::SimplePacket(spb) => {
                     number += 1;
                     let link = ifaces.first().map(|i| i.0).unwrap_or(LinkType::Ethernet);
-                    f(FrameInput { number, ts_ns: 0, link, data: spb.data });
+                    f(FrameInput { number, ts_ns: 0, link, data: spb.data, interface: Some(0) });
                 }
                 _ => {}
             }
@@ -55,7 +55,7 @@ pub fn for_each_frame(data: &[u8], f: &mut dyn FnMut(FrameInput<'_>)) -> Result<
                 number += 1;
                 let frac = if nanos { b.ts_usec as i64 } else { b.ts_usec as i64 * 1000 };
                 let ts_ns = b.ts_sec as i64 * 1_000_000_000 + frac;
-                f(FrameInput { number, ts_ns, link, data: b.data });
+                f(FrameInput { number, ts_ns, link, data: b.data, interface: None });
             }
         }
     }

@@ -1,4 +1,5 @@
-//! What the user can set: thresholds and rule families switched off
+//! What the user can set: thresholds, rule families switched off, the
+//! client's capture interface and SMB 3 keys
 //! (Wireshark preferences map onto these). Read by the rules, set by the front end.
 
 /// Thresholds and switches (Wireshark preferences map onto these).
@@ -13,11 +14,16 @@ pub struct Config {
     pub loss_rate_permille: u32,
     /// Rule families switched off (the part of the rule id before the dot).
     pub disabled_families: Vec<String>,
+    /// In a capture merged from two capture points, the interface of the
+    /// client's side (None: inferred from TTLs).
+    pub client_interface: Option<u32>,
+    /// The user's SMB 3 keys (none: encrypted messages stay opaque, at no cost).
+    pub keys: std::sync::Arc<crate::smb::crypto::keys::KeyTable>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { slow_response_s: 1.0, unanswered_s: 10.0, loss_rate_permille: 5, disabled_families: Vec::new() }
+        Config { slow_response_s: 1.0, unanswered_s: 10.0, loss_rate_permille: 5, disabled_families: Vec::new(), client_interface: None, keys: Default::default() }
     }
 }
 

@@ -24,6 +24,7 @@ pub mod rules;
 pub mod smb;
 pub mod state;
 pub mod summary;
+pub mod two_points;
 #[cfg(test)]
 mod test_support;
 

@@ -38,6 +38,8 @@ pub struct MessageFields {
     pub interim: bool,
     /// The message was cut by a capture gap or snaplen; fields past the header may be missing.
     pub truncated: bool,
+    /// The message came encrypted and smbdiag decrypted it with the user's key: the cipher.
+    pub decrypted: Option<&'static str>,
 }
 
 impl MessageFields {
@@ -52,6 +54,9 @@ impl MessageFields {
             let _ = write!(s, " {st}");
         }
         let _ = write!(s, ", msg {}", self.msg_id);
+        if let Some(c) = self.decrypted {
+            let _ = write!(s, " (decrypted, {c})");
+        }
         if self.truncated {
             s.push_str(" (cut short in the capture)");
         }
@@ -68,10 +73,27 @@ pub struct Finding {
     pub related_frames: Vec<u32>,
 }
 
-/// An encrypted or otherwise opaque SMB PDU on this frame.
+/// What kind of SMB PDU the core does not open as SMB2 messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpaqueKind {
+    /// SMB1: its NEGOTIATE is read (dialects offered and chosen), other commands only named.
+    Smb1,
+    /// SMB 3.1.1 compression transform: algorithm and size known, contents not decoded.
+    Compressed,
+    /// SMB3 encryption transform: size and session known, contents not visible.
+    Encrypted,
+    /// Found by resynchronisation and not yet confirmed (it may be junk that looks like SMB): not decoded.
+    Unconfirmed,
+}
+
+/// An SMB PDU on this frame that is not shown as SMB2 messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpaquePdu {
+    pub kind: OpaqueKind,
+    /// Encrypted only (the transform header names the session); 0 otherwise.
     pub session_id: u64,
+    /// What it is, without the kind (the front end's label names that):
+    /// "NEGOTIATE request offering ...", "842 bytes, session 0x...".
     pub description: String,
 }
 

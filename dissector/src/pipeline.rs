@@ -12,9 +12,13 @@ use ahash::HashMap;
 
 use crate::config::Config;
 use crate::limits::{self, Bound, Limit};
+use crate::net::copies::CopyFilter;
+use crate::two_points::TwoPoints;
 use crate::net::flow::{ConnId, Dir, FlowTable};
 use crate::rules::{decode, ConnView, Engine, MsgEvent, SegEvent, Smb1NegotiateEvent};
+use crate::net::defrag::Defrag;
 use crate::net::link::{self, Decoded, LinkType};
+use crate::net::skips::SkipLog;
 use crate::output::{Finding, FrameReport, MessageFields, OpaquePdu};
 use crate::rules::catalog;
 use crate::smb::framing::FramingNote;
@@ -33,6 +37,8 @@ pub struct FrameInput<'a> {
     pub ts_ns: i64,
     pub link: LinkType,
     pub data: &'a [u8],
+    /// The pcapng interface the frame was captured on, where the file says.
+    pub interface: Option<u32>,
 }
 
 /// Stored reports of the frames seen so far (frames with nothing to say are absent).
@@ -74,6 +80,10 @@ impl Reports {
 #[derive(Debug, Default)]
 pub struct Analyzer {
     pub config: Config,
+    /// Copies of one packet (several capture points on one host, a mirror) set aside before flows.
+    copies: CopyFilter,
+    /// A capture merged from the client's side and the server's.
+    points: TwoPoints,
     flows: FlowTable,
     smb: SmbState,
     /// Port-88 exchanges: evidence for the Kerberos-related rules.
@@ -81,6 +91,10 @@ pub struct Analyzer {
     reports: Reports,
     engine: Engine,
     summary: Summary,
+    /// IP packets being put back together from their fragments.
+    defrag: Defrag,
+    /// Frames not decoded, for the capture's one note about them.
+    skips: SkipLog,
     /// Highest frame number processed on the first pass.
     last_frame: u32,
     /// Connections the flow table dropped, as a bounded table.
@@ -143,8 +157,11 @@ impl Sink for Out<'_> {
         }
     }
 
-    fn encrypted(&mut self, conn: ConnView, dir: Dir, frame: u32) {
+    fn encrypted(&mut self, conn: ConnView, frame: u32) {
         self.summary.on_encrypted(conn.id, conn.client, conn.server, frame);
+    }
+
+    fn hidden(&mut self, conn: ConnView, dir: Dir) {
         if dir == Dir::ToClient {
             self.engine.on_encrypted_from_server(conn.id);
         }
@@ -207,7 +224,25 @@ impl Analyzer {
 
     fn first_pass(&mut self, input: &FrameInput<'_>) -> FrameReport {
         let mut report = FrameReport::default();
-        let seg = match link::decode(input.link, input.data) {
+        let whole_packet;
+        let decoded = match link::decode(input.link, input.data) {
+            Decoded::Fragment(f) => {
+                let dropped = self.defrag.dropped_fragments;
+                let done = self.defrag.add(&f, input.ts_ns);
+                if self.defrag.dropped_fragments > dropped {
+                    self.note_skipped("IP fragments of packets never completed", self.defrag.dropped_fragments - dropped, input.number, &mut report);
+                }
+                match done {
+                    Some(p) => {
+                        whole_packet = p;
+                        link::reassembled(&f, &whole_packet)
+                    }
+                    None => return report,
+                }
+            }
+            d => d,
+        };
+        let seg = match decoded {
             Decoded::Tcp(seg) => seg,
             Decoded::Udp(d) => {
                 if KdcState::is_kdc(d.src, d.dst) {
@@ -215,8 +250,27 @@ impl Analyzer {
                 }
                 return report;
             }
-            Decoded::Other | Decoded::Undecodable(_) => return report,
+            Decoded::Fragment(_) => {
+                self.note_skipped("IP fragments inside a reassembled packet", 1, input.number, &mut report);
+                return report;
+            }
+            Decoded::Skipped(why) | Decoded::Undecodable(why) => {
+                self.note_skipped(why, 1, input.number, &mut report);
+                return report;
+            }
+            Decoded::Other => return report,
         };
+        let copy = self.copies.check(&seg, input.interface, input.number, input.ts_ns);
+        self.points.preferred_client = self.config.client_interface;
+        let mut two_sided = Vec::new();
+        self.points.on_segment(&seg, input.interface, input.number, input.ts_ns, copy, &mut two_sided);
+        if let Some(copy) = copy {
+            let conn = self.flows.lookup(seg.src, seg.dst).map(|c| c.id);
+            self.summary.on_copy(conn, input.number, copy.frame);
+            report.findings = two_sided;
+            self.finish_findings(input.number, &mut report);
+            return report;
+        }
         let smb_port = [seg.src.port, seg.dst.port].iter().any(|&p| p == 445 || p == 139);
         // KDC streams go to the Kerberos framers, never to SMB state.
         let kdc_client = (!smb_port && KdcState::is_kdc(seg.src, seg.dst)).then(|| KdcState::client_of(seg.src, seg.dst));
@@ -224,9 +278,18 @@ impl Analyzer {
             Dir::ToServer => ConnView { id, client: seg.src, server: seg.dst },
             Dir::ToClient => ConnView { id, client: seg.dst, server: seg.src },
         };
-        let Analyzer { config, flows, smb, kdc, reports, engine, summary, flows_bound, flows_evicted, refusals_seen, .. } = self;
+        let Analyzer { config, points, flows, smb, kdc, reports, engine, summary, flows_bound, flows_evicted, refusals_seen, .. } = self;
+        let config: &Config = config;
         let mut out = Out { report: &mut report, reports, engine, config, summary };
-        let mut fctx = FrameCtx { frame: input.number, ts_ns: input.ts_ns, conn: view_of(ConnId(0), Dir::ToServer), dir: Dir::ToServer, sink: &mut out, kdc: &mut *kdc };
+        let mut fctx = FrameCtx {
+            frame: input.number,
+            ts_ns: input.ts_ns,
+            conn: view_of(ConnId(0), Dir::ToServer),
+            dir: Dir::ToServer,
+            sink: &mut out,
+            kdc: &mut *kdc,
+            keys: &config.keys,
+        };
         let mut pending_notes = Vec::new();
         let info = flows.on_segment(&seg, input.number, input.ts_ns, &mut |of, chunk| {
             // The connection's own ends: a chunk an ACK released travels
@@ -244,8 +307,8 @@ impl Analyzer {
             let mut notes = Vec::new();
             framer.feed(chunk, &mut |pdu| dispatch::on_pdu(ctx, sessions, &pdu, &mut fctx), &mut |n| notes.push(n));
             for n in notes {
-                if let FramingNote::Resynced { skipped } = n {
-                    fctx.sink.note(StateNote::Resynced { skipped });
+                if let FramingNote::Resynced { skipped, ordinal } = n {
+                    fctx.sink.note(StateNote::Resynced { skipped, ordinal });
                 }
             }
             limit_note(&mut ctx.pending.bound, &mut pending_notes);
@@ -273,13 +336,43 @@ impl Analyzer {
             out.engine.bounds(&mut |b| limit_note(b, found));
         }
         let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info, kdc: &kdc.log };
-        out.engine.on_segment(out.config, &ev, &mut out.report.findings);
-        let cfg = out.config;
-        out.report.findings.retain(|f| cfg.rule_enabled(f.rule.id));
-        for f in &out.report.findings {
-            out.summary.on_finding(input.number, f);
+        let mut found = Vec::new();
+        out.engine.on_segment(out.config, &ev, &mut found);
+        // What both capture points show replaces what one alone suggested.
+        let superseded = TwoPoints::superseded(&two_sided);
+        found.retain(|f| !superseded.contains(&f.rule.id));
+        found.extend(two_sided);
+        out.report.findings.extend(found);
+        for m in out.report.messages.iter().filter(|m| m.is_response && !m.interim) {
+            if let Some(rq) = m.request_frame {
+                points.on_response(m.cmd, rq, input.number);
+            }
         }
+        self.finish_findings(input.number, &mut report);
         report
+    }
+
+    /// Count skipped frames; the capture's one note about them goes on the
+    /// first, its text kept up to date (what later passes and the GUI show).
+    fn note_skipped(&mut self, why: &'static str, n: u64, frame: u32, report: &mut FrameReport) {
+        let first = self.skips.count(why, n, frame);
+        let text = self.skips.text();
+        if first {
+            report.findings.push(Finding { rule: &catalog::DECODE_SKIPPED, text, related_frames: vec![] });
+        } else if let Some(f) = self.skips.note_frame.and_then(|nf| self.reports.get_mut(nf)) {
+            if let Some(note) = f.findings.iter_mut().find(|x| x.rule == &catalog::DECODE_SKIPPED) {
+                note.text = text;
+            }
+        }
+    }
+
+    /// Drop the findings of families switched off; count the rest.
+    fn finish_findings(&mut self, frame: u32, report: &mut FrameReport) {
+        let cfg = &self.config;
+        report.findings.retain(|f| cfg.rule_enabled(f.rule.id));
+        for f in &report.findings {
+            self.summary.on_finding(frame, f);
+        }
     }
 
     /// How much per-connection state is held (flow table, SMB state, rules), for bounds tests.
@@ -302,6 +395,6 @@ impl Analyzer {
 
     /// The summary statistics of everything processed so far.
     pub fn summary_text(&self) -> String {
-        self.summary.render()
+        self.summary.render(self.points.summary().as_deref())
     }
 }

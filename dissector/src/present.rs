@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use crate::output::FrameReport;
+use crate::output::{Finding, FrameReport, OpaqueKind};
 use crate::rules::catalog::{self, RuleDef, Severity};
 use crate::smb::types::{Command, Dialect, NtStatus};
 
@@ -89,10 +89,14 @@ fields! {
     RequestFrame = ("smbdiag.request_frame", "Request in frame", FrameNum, None, "Frame of the request this response answers");
     ResponseFrame = ("smbdiag.response_frame", "Response in frame", FrameNum, None, "Frame of the final response to this request");
     Detail = ("smbdiag.detail", "Detail", String, None, "One sentence of the finding, so the whole text can be read in the packet details (item labels are cut at 240 characters)");
-    Encrypted = ("smbdiag.encrypted", "Encrypted", String, None, "An encrypted SMB3 message (contents not visible)");
+    Encrypted = ("smbdiag.encrypted", "Encrypted", String, None, "An encrypted SMB3 message (transform header): size and session; contents not visible");
     Spn = ("smbdiag.spn", "Target name", String, None, "Name the client authenticated to: Kerberos service principal or NTLM MsvAvTargetName");
     Credits = ("smbdiag.credits", "Credits", U16Dec, None, "Credits requested (request) or granted (response)");
     CreditCharge = ("smbdiag.credit_charge", "Credit charge", U16Dec, None, "Credits this message consumes");
+    Smb1 = ("smbdiag.smb1", "SMB1", String, None, "An SMB1 message: its NEGOTIATE is read (dialects offered, dialect chosen), other commands only named");
+    Compressed = ("smbdiag.compressed", "Compressed", String, None, "A compressed SMB3 message (compression transform header): algorithm and size; contents not decoded");
+    Unconfirmed = ("smbdiag.unconfirmed", "Unconfirmed", String, None, "An SMB PDU found by resynchronisation after missing bytes, not decoded until the stream is confirmed back in step");
+    Decrypted = ("smbdiag.decrypted", "Decrypted", String, None, "The message travelled encrypted (SMB3 transform) and smbdiag decrypted it with the user's key: the cipher");
 }
 
 /// The fields whose values the front end wants (one bit per `FieldId`).
@@ -132,6 +136,7 @@ const MESSAGE_FIELDS: &[FieldId] = &[
     FieldId::Spn,
     FieldId::Credits,
     FieldId::CreditCharge,
+    FieldId::Decrypted,
     FieldId::RequestFrame,
     FieldId::ResponseTime,
     FieldId::ResponseFrame,
@@ -144,12 +149,15 @@ pub enum Item<'a> {
     Push,
     Pop,
     Str(FieldId, Cow<'a, str>),
+    /// A string field shown with its own label (the value stays whole for
+    /// filters and `-T fields`; the label is what fits on the line).
+    Labeled(FieldId, Cow<'a, str>, String),
     Uint(FieldId, u64),
     Frame(FieldId, u32),
     /// Seconds and nanoseconds.
     Time(FieldId, i64, i32),
     /// Raise the expert item of `rule` on the last added item with this text.
-    Expert(&'static RuleDef, &'a str),
+    Expert(&'static RuleDef, String),
     /// Append to the packet list's Info column.
     Info(String),
 }
@@ -158,7 +166,7 @@ impl Item<'_> {
     /// The field an item carries a value of (None for structure and expert items).
     pub fn field(&self) -> Option<FieldId> {
         match *self {
-            Item::Str(f, _) | Item::Uint(f, _) | Item::Frame(f, _) | Item::Time(f, ..) => Some(f),
+            Item::Str(f, _) | Item::Labeled(f, ..) | Item::Uint(f, _) | Item::Frame(f, _) | Item::Time(f, ..) => Some(f),
             Item::Push | Item::Pop | Item::Expert(..) | Item::Info(_) => None,
         }
     }
@@ -192,6 +200,7 @@ pub fn items<'a>(report: &'a FrameReport, want: FieldMask, out: &mut dyn FnMut(I
                 m.spn.as_deref().map(|t| Item::Str(FieldId::Spn, Cow::Borrowed(t))),
                 Some(Item::Uint(FieldId::Credits, m.credits as u64)),
                 Some(Item::Uint(FieldId::CreditCharge, m.credit_charge as u64)),
+                m.decrypted.map(|c| Item::Str(FieldId::Decrypted, Cow::Borrowed(c))),
                 m.request_frame.map(|f| Item::Frame(FieldId::RequestFrame, f)),
                 m.response_time_ns.map(|ns| Item::Time(FieldId::ResponseTime, ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as i32)),
                 m.response_frame.map(|f| Item::Frame(FieldId::ResponseFrame, f)),
@@ -204,13 +213,22 @@ pub fn items<'a>(report: &'a FrameReport, want: FieldMask, out: &mut dyn FnMut(I
             out(Item::Pop);
         }
     }
-    if want.any(&[FieldId::Encrypted, FieldId::SessionId]) {
-        for o in &report.opaque {
-            out(str_item(FieldId::Encrypted, &o.description));
+    for o in &report.opaque {
+        // Each kind its own field, so a filter on one finds only that kind.
+        let field = match o.kind {
+            OpaqueKind::Smb1 => FieldId::Smb1,
+            OpaqueKind::Compressed => FieldId::Compressed,
+            OpaqueKind::Encrypted => FieldId::Encrypted,
+            OpaqueKind::Unconfirmed => FieldId::Unconfirmed,
+        };
+        let session = o.kind == OpaqueKind::Encrypted && want.has(FieldId::SessionId);
+        if !want.has(field) && !session {
+            continue;
+        }
+        out(str_item(field, &o.description));
+        if session {
             out(Item::Push);
-            if want.has(FieldId::SessionId) {
-                out(Item::Uint(FieldId::SessionId, o.session_id));
-            }
+            out(Item::Uint(FieldId::SessionId, o.session_id));
             out(Item::Pop);
         }
     }
@@ -218,8 +236,13 @@ pub fn items<'a>(report: &'a FrameReport, want: FieldMask, out: &mut dyn FnMut(I
         if matches!(f.rule.severity, Severity::Warn | Severity::Error) {
             out(Item::Info(format!(" [smbdiag: {}]", f.rule.id)));
         }
-        out(str_item(FieldId::Finding, &f.text));
-        out(Item::Expert(f.rule, &f.text));
+        let head = headline(f, report);
+        if want.has(FieldId::Finding) {
+            out(Item::Labeled(FieldId::Finding, Cow::Borrowed(&f.text), format!("Finding: {head}")));
+        } else {
+            out(str_item(FieldId::Finding, ""));
+        }
+        out(Item::Expert(f.rule, expert_text(&head, &f.text)));
         out(Item::Push);
         out(str_item(FieldId::Rule, f.rule.id));
         if want.has(FieldId::Detail) {
@@ -239,6 +262,80 @@ pub fn items<'a>(report: &'a FrameReport, want: FieldMask, out: &mut dyn FnMut(I
 /// Index of a rule for the front end's expert table.
 pub fn rule_index(rule: &RuleDef) -> usize {
     catalog::index_of(rule)
+}
+
+/// Wireshark cuts item labels at 240 bytes (with the NUL); an expert item's
+/// label starts with "Expert Info (Warning/Response code): ".
+const EXPERT_MAX: usize = 239 - 42;
+/// Room left for the names in a headline ("Finding: " and the title come first).
+const HEADLINE_MAX: usize = 200;
+
+/// The line a user reads first: the rule's title and the names the finding
+/// is about (file or share with its server, user, status), taken from this
+/// frame's messages when the finding's sentence names them; a name the
+/// sentence does not mention may belong to another message of the frame
+/// (a finding about an earlier request, say), so it is left out.
+pub fn headline(f: &Finding, report: &FrameReport) -> String {
+    let text = f.text.as_str();
+    let mut names: Vec<String> = Vec::new();
+    let mut have_path = false;
+    for m in &report.messages {
+        if let Some(tree) = m.tree.as_deref().filter(|_| !have_path) {
+            // The file field holds the whole \\server\share\path already.
+            let file = m.file.as_deref().filter(|p| p.starts_with(tree));
+            let path = file.filter(|p| text.contains(p)).or_else(|| text.contains(tree).then_some(tree)).map(str::to_string);
+            if let Some(p) = path {
+                names.push(p);
+                have_path = true;
+            }
+        }
+        if let Some(user) = m.user.as_deref().filter(|u| text.contains(u)) {
+            push_new(&mut names, format!("user {user}"));
+        }
+        if let Some(st) = m.status.filter(|s| s.0 != 0).map(|s| s.to_string()) {
+            if text.contains(&st) && !f.rule.title.contains(&st) {
+                push_new(&mut names, st);
+            }
+        }
+    }
+    let mut head = f.rule.title.to_string();
+    if !names.is_empty() {
+        head.push_str(" — ");
+        head.push_str(&names.join(", "));
+    }
+    cut(&mut head, HEADLINE_MAX);
+    head
+}
+
+fn push_new(names: &mut Vec<String>, n: String) {
+    if !names.contains(&n) {
+        names.push(n);
+    }
+}
+
+/// Cut at a character boundary, marking the cut.
+fn cut(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max - '…'.len_utf8();
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+}
+
+/// The expert item's text (Expert Information dialog, `tshark -z expert`):
+/// the headline and, when it fits in a label, the sentence that says what
+/// to check next. The whole finding is in the tree beneath.
+pub fn expert_text(head: &str, text: &str) -> String {
+    let next = sentences(text).into_iter().rev().find(|s| s.starts_with("Next check") || s.starts_with("Check "));
+    // A sentence cut inside a parenthesis or a quote ("Avg. Disk sec") is no instruction.
+    let whole = |s: &str| s.matches('(').count() == s.matches(')').count() && s.matches('`').count() % 2 == 0 && s.matches('"').count() % 2 == 0;
+    match next.filter(|n| whole(n)) {
+        Some(n) if head.len() + 2 + n.len() <= EXPERT_MAX => format!("{head}. {n}"),
+        _ => head.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -292,6 +389,51 @@ mod tests {
         assert!(status.contains(&Item::Uint(FieldId::Status, NtStatus::BAD_NETWORK_NAME.0 as u64)));
         assert!(status.contains(&Item::Str(FieldId::Message, "".into())));
         assert!(!status.iter().any(|i| matches!(i, Item::Uint(FieldId::MsgId, _))));
+    }
+
+    #[test]
+    fn a_finding_shows_a_headline_over_its_whole_sentence() {
+        let mut r = report();
+        r.messages[0].user = Some("DOM\\ann".into());
+        r.findings[0].text = format!("Share \\\\srv\\gone is not there for DOM\\ann. {}. Next check: Get-SmbShare.", "x".repeat(300));
+        let all = collect(&r, FieldMask::ALL);
+        let Some(Item::Labeled(FieldId::Finding, value, label)) = all.iter().find(|i| matches!(i, Item::Labeled(..))) else { panic!("{all:?}") };
+        assert_eq!(value, &r.findings[0].text);
+        assert_eq!(label, "Finding: Share not found (STATUS_BAD_NETWORK_NAME) — \\\\srv\\gone, user DOM\\ann");
+        let Some(Item::Expert(_, text)) = all.iter().find(|i| matches!(i, Item::Expert(..))) else { panic!() };
+        assert_eq!(text, "Share not found (STATUS_BAD_NETWORK_NAME) — \\\\srv\\gone, user DOM\\ann. Next check: Get-SmbShare.");
+    }
+
+    #[test]
+    fn a_headline_names_only_what_the_sentence_names_and_fits_a_label() {
+        let mut r = report();
+        // The frame's message is another request's: its share is not the finding's.
+        r.findings[0].text = "No answer to the CREATE of frame 3.".into();
+        assert_eq!(headline(&r.findings[0], &r), "Share not found (STATUS_BAD_NETWORK_NAME)");
+        let long = format!("\\\\srv\\{}", "é".repeat(300));
+        r.messages[0].tree = Some(long.as_str().into());
+        r.findings[0].text = format!("No {long} here.");
+        let h = headline(&r.findings[0], &r);
+        assert!(h.len() <= HEADLINE_MAX && h.ends_with('…'), "{h}");
+    }
+
+    #[test]
+    fn each_opaque_kind_goes_to_its_own_field() {
+        use crate::output::OpaquePdu;
+        let mut r = FrameReport::default();
+        for (kind, d) in [(OpaqueKind::Smb1, "NEGOTIATE request offering \"NT LM 0.12\""), (OpaqueKind::Compressed, "SMB3 message (LZ77), 900 bytes uncompressed"), (OpaqueKind::Encrypted, "SMB3 message, 80 bytes, session 0x0000000000000007")] {
+            r.opaque.push(OpaquePdu { kind, session_id: if kind == OpaqueKind::Encrypted { 7 } else { 0 }, description: d.into() });
+        }
+        let all = collect(&r, FieldMask::ALL);
+        assert!(all.contains(&Item::Str(FieldId::Smb1, "NEGOTIATE request offering \"NT LM 0.12\"".into())));
+        assert!(all.contains(&Item::Str(FieldId::Compressed, "SMB3 message (LZ77), 900 bytes uncompressed".into())));
+        assert!(all.contains(&Item::Str(FieldId::Encrypted, "SMB3 message, 80 bytes, session 0x0000000000000007".into())));
+        // Only the encrypted one has a session to show.
+        assert_eq!(all.iter().filter(|i| matches!(i, Item::Uint(FieldId::SessionId, 7))).count(), 1);
+        assert_eq!(all.iter().filter(|i| matches!(i, Item::Uint(FieldId::SessionId, _))).count(), 1);
+        // A filter on one kind gets that kind only.
+        let smb1 = collect(&r, FieldMask(1 << FieldId::Smb1 as u32));
+        assert_eq!(smb1.iter().filter(|i| i.field().is_some()).count(), 1);
     }
 
     #[test]

@@ -32,8 +32,19 @@ struct ConnSummary {
     errors: BTreeMap<NtStatus, u64>,
 }
 
+/// Packet copies set aside (net::copies): per connection, and the first one.
+#[derive(Debug, Default)]
+struct Copies {
+    per_conn: BTreeMap<ConnId, u64>,
+    total: u64,
+    /// (copy frame, frame it copies) of the first copy.
+    first: Option<(u32, u32)>,
+}
+
 /// Bound on distinct names listed per connection.
 const MAX_NAMES: usize = 64;
+/// Bound on connections whose copies are counted apart (the total counts all).
+const MAX_CONN_COPIES: usize = 100_000;
 /// Bound on response-time samples kept per command and connection.
 const MAX_SAMPLES: usize = 100_000;
 
@@ -41,6 +52,7 @@ const MAX_SAMPLES: usize = 100_000;
 pub struct Summary {
     conns: BTreeMap<ConnId, ConnSummary>,
     findings: BTreeMap<&'static str, (u64, Vec<u32>)>,
+    copies: Copies,
 }
 
 fn bounded_insert(set: &mut BTreeSet<String>, v: &str) {
@@ -114,6 +126,16 @@ impl Summary {
         c.encrypted_pdus += 1;
     }
 
+    /// A frame set aside as a copy of an earlier one (`conn`: its connection, when tracked).
+    pub fn on_copy(&mut self, conn: Option<ConnId>, frame: u32, of: u32) {
+        let c = &mut self.copies;
+        c.total += 1;
+        c.first.get_or_insert((frame, of));
+        if let Some(id) = conn.filter(|id| c.per_conn.len() < MAX_CONN_COPIES || c.per_conn.contains_key(id)) {
+            *c.per_conn.entry(id).or_default() += 1;
+        }
+    }
+
     pub fn on_finding(&mut self, frame: u32, f: &Finding) {
         let e = self.findings.entry(f.rule.id).or_default();
         e.0 += 1;
@@ -123,13 +145,13 @@ impl Summary {
     }
 
     /// The report, stable for diffing: connections in order of first frame.
-    pub fn render(&self) -> String {
+    pub fn render(&self, capture_points: Option<&str>) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "==================================================================");
         let _ = writeln!(s, "smbdiag summary: {} SMB connection(s)", self.conns.len());
-        let mut conns: Vec<&ConnSummary> = self.conns.values().collect();
-        conns.sort_by_key(|c| c.first_frame);
-        for (i, c) in conns.iter().enumerate() {
+        let mut conns: Vec<(&ConnId, &ConnSummary)> = self.conns.iter().collect();
+        conns.sort_by_key(|(_, c)| c.first_frame);
+        for (i, (id, c)) in conns.iter().enumerate() {
             let ep = |e: &Option<Endpoint>| e.map(|e| e.to_string()).unwrap_or_else(|| "?".into());
             let _ = writeln!(s, "\nConnection {}: client {} -> server {} (first frame {})", i + 1, ep(&c.client), ep(&c.server), c.first_frame);
             let _ = writeln!(
@@ -147,6 +169,9 @@ impl Summary {
             let join = |set: &BTreeSet<String>| if set.is_empty() { "-".to_string() } else { set.iter().cloned().collect::<Vec<_>>().join(", ") };
             let _ = writeln!(s, "  auth: {}  users: {}", join(&c.auths), join(&c.users));
             let _ = writeln!(s, "  shares: {}", join(&c.trees));
+            if let Some(n) = self.copies.per_conn.get(id) {
+                let _ = writeln!(s, "  packet copies set aside: {n} (the same packet captured more than once: decoded once, not counted as retransmissions)");
+            }
             let _ = writeln!(s, "  files opened: {}  distinct names: {}  bytes read: {}  bytes written: {}", c.opens, c.files.len(), c.bytes_read, c.bytes_written);
             if !c.requests.is_empty() {
                 let _ = writeln!(s, "  {:<16} {:>8} {:>12} {:>12} {:>12}", "command", "requests", "p50", "p95", "max");
@@ -169,6 +194,16 @@ impl Summary {
                     let _ = writeln!(s, "    {st} x{n}");
                 }
             }
+        }
+        if let Some(p) = capture_points {
+            let _ = writeln!(s, "\n{p}");
+        }
+        if let Some((frame, of)) = self.copies.first {
+            let _ = writeln!(
+                s,
+                "\nPacket copies set aside: {} frame(s) held a packet already captured a moment before (first: frame {frame}, a copy of frame {of}): several capture points on one host, a port mirror or a merged capture. Each was decoded once.",
+                self.copies.total
+            );
         }
         let _ = writeln!(s, "\nFindings by rule:");
         if self.findings.is_empty() {

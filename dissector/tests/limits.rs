@@ -62,7 +62,7 @@ fn a_syn_scan_keeps_connection_state_bounded_and_says_so() {
     for i in 0..n {
         let src = [10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8];
         let data = frame(src, 40000, [10, 0, 0, 1], 445, 1000, 0x02, &[]);
-        let r = an.dissect(&FrameInput { number: i + 1, ts_ns: i as i64 * 1000, link: LinkType::Ethernet, data: &data });
+        let r = an.dissect(&FrameInput { number: i + 1, ts_ns: i as i64 * 1000, link: LinkType::Ethernet, data: &data, interface: None });
         if let Some(r) = r {
             noted.extend(r.findings.iter().filter(|f| f.rule.id == "decode.state_limit").map(|_| i + 1));
         }
@@ -82,7 +82,7 @@ fn requests_never_answered_keep_pending_state_bounded() {
     let mut seq = 1000u32;
     let mut num = 1;
     let mut push = |an: &mut Analyzer, data: Vec<u8>| {
-        an.dissect(&FrameInput { number: num, ts_ns: num as i64 * 1_000_000, link: LinkType::Ethernet, data: &data });
+        an.dissect(&FrameInput { number: num, ts_ns: num as i64 * 1_000_000, link: LinkType::Ethernet, data: &data, interface: None });
         num += 1;
     };
     push(&mut an, frame(c, 50000, s, 445, seq - 1, 0x02, &[]));
@@ -92,7 +92,7 @@ fn requests_never_answered_keep_pending_state_bounded() {
         seq = seq.wrapping_add(p.len() as u32);
     }
     // Every message was decoded (the framing held up to the end)...
-    let last = an.dissect(&FrameInput { number: num - 1, ts_ns: 0, link: LinkType::Ethernet, data: &[] }).expect("report of the last frame");
+    let last = an.dissect(&FrameInput { number: num - 1, ts_ns: 0, link: LinkType::Ethernet, data: &[], interface: None }).expect("report of the last frame");
     assert_eq!(last.messages.len(), 1);
     assert_eq!(last.messages[0].msg_id, 29_999);
     // ...while the tables of requests waiting for an answer stayed capped.
@@ -126,7 +126,7 @@ fn kdc_streams_and_errors_stay_bounded() {
     for i in 0..n {
         let src = [10, 2, (i >> 8) as u8, i as u8];
         let data = frame(src, 40000, kdc, 88, 1000, 0x18, &half);
-        an.dissect(&FrameInput { number: i + 1, ts_ns: i as i64 * 1000, link: LinkType::Ethernet, data: &data });
+        an.dissect(&FrameInput { number: i + 1, ts_ns: i as i64 * 1000, link: LinkType::Ethernet, data: &data, interface: None });
     }
     let (streams, bytes, _) = an.kdc_held();
     assert!(streams <= MAX_KDC_STREAMS, "streams {streams}");
@@ -141,7 +141,7 @@ fn kdc_streams_and_errors_stay_bounded() {
     rec.extend_from_slice(&err);
     for i in 0..1000u32 {
         let data = frame(kdc, 88, [10, 3, (i >> 8) as u8, i as u8], 40000, 5000, 0x18, &rec);
-        an.dissect(&FrameInput { number: n + i + 1, ts_ns: (n + i) as i64 * 1000, link: LinkType::Ethernet, data: &data });
+        an.dissect(&FrameInput { number: n + i + 1, ts_ns: (n + i) as i64 * 1000, link: LinkType::Ethernet, data: &data, interface: None });
     }
     let (_, _, errors) = an.kdc_held();
     assert_eq!(errors, MAX_KDC_ERRORS);
@@ -159,13 +159,13 @@ fn sessions_beyond_the_bound_are_noted_once_from_the_first_refused() {
     body.extend_from_slice(&[0u8; 8]);
     let n = MAX_SESSIONS as u32 + 100;
     let mut notes = Vec::new();
-    an.dissect(&FrameInput { number: 1, ts_ns: 0, link: LinkType::Ethernet, data: &frame(c, 50001, s, 445, seq - 1, 0x02, &[]) });
+    an.dissect(&FrameInput { number: 1, ts_ns: 0, link: LinkType::Ethernet, data: &frame(c, 50001, s, 445, seq - 1, 0x02, &[]), interface: None });
     for i in 0..n {
         let p = request(1, i as u64, 0x1000 + i as u64, &body);
         let data = frame(c, 50001, s, 445, seq, 0x18, &p);
         seq = seq.wrapping_add(p.len() as u32);
         let number = i + 2;
-        limit_notes(an.dissect(&FrameInput { number, ts_ns: number as i64 * 1000, link: LinkType::Ethernet, data: &data }), number, &mut notes);
+        limit_notes(an.dissect(&FrameInput { number, ts_ns: number as i64 * 1000, link: LinkType::Ethernet, data: &data, interface: None }), number, &mut notes);
     }
     let first_refused = 2 + MAX_SESSIONS as u32;
     let sessions: Vec<_> = notes.iter().filter(|(_, t)| t.contains("table of SMB sessions")).collect();

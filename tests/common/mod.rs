@@ -87,23 +87,43 @@ pub struct Output {
 
 /// Run tshark with the plugin; arguments as given (capture paths must come from `readable`).
 pub fn tshark(args: &[&str]) -> Output {
-    let s = scratch();
-    let mut cmd = if s.as_nobody {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"]);
-        c.arg(format!("HOME={}", s.home.display()));
-        c.arg(format!("WIRESHARK_PLUGIN_DIR={}", s.home.join("no-global-plugins").display()));
-        c.arg("tshark");
-        c
-    } else {
-        let mut c = Command::new("tshark");
-        c.env("HOME", &s.home);
-        c.env("WIRESHARK_PLUGIN_DIR", s.home.join("no-global-plugins"));
-        c
-    };
-    cmd.args(args).current_dir(&s.home);
+    run(tshark_command(None, args)).0
+}
+
+/// `tshark`, killed (SIGKILL: a hung tshark may ignore SIGTERM) after
+/// `limit_s` seconds: None when it did not end in time.
+pub fn tshark_bounded(limit_s: u32, args: &[&str]) -> Option<Output> {
+    let (out, code) = run(tshark_command(Some(limit_s), args));
+    // timeout(1) kills itself with the same signal after killing tshark (no exit code).
+    code.filter(|&c| c != 124 && c != 137).map(|_| out)
+}
+
+fn run(mut cmd: Command) -> (Output, Option<i32>) {
     let out = cmd.output().expect("run tshark (is it installed?)");
-    Output { stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), ok: out.status.success() }
+    let o = Output { stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), ok: out.status.success() };
+    (o, out.status.code())
+}
+
+fn tshark_command(limit_s: Option<u32>, args: &[&str]) -> Command {
+    let s = scratch();
+    let mut argv: Vec<String> = Vec::new();
+    if let Some(secs) = limit_s {
+        argv.extend(["timeout".into(), "-s".into(), "KILL".into(), secs.to_string()]);
+    }
+    if s.as_nobody {
+        argv.extend(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env"].map(String::from));
+        argv.push(format!("HOME={}", s.home.display()));
+        argv.push(format!("WIRESHARK_PLUGIN_DIR={}", s.home.join("no-global-plugins").display()));
+    }
+    argv.push("tshark".into());
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    if !s.as_nobody {
+        cmd.env("HOME", &s.home);
+        cmd.env("WIRESHARK_PLUGIN_DIR", s.home.join("no-global-plugins"));
+    }
+    cmd.args(args).current_dir(&s.home);
+    cmd
 }
 
 /// `tshark -r CAP [-2] [-Y FILTER] -T fields -e ...` as rows of columns
@@ -121,7 +141,75 @@ pub fn fields(capture: &Path, extra: &[&str], names: &[&str]) -> Vec<Vec<String>
     }
     let out = tshark(&args);
     assert!(out.ok, "tshark failed on {}: {}", capture.display(), out.stderr);
-    out.stdout.lines().map(|l| l.split('\t').map(str::to_string).collect()).collect()
+    let aggregator = last_option(&args, "aggregator=").unwrap_or(",");
+    out.stdout
+        .lines()
+        .map(|l| l.split('\t').enumerate().map(|(i, v)| normalise_field(v, names.get(i).copied().unwrap_or(""), aggregator)).collect())
+        .collect()
+}
+
+/// The value of the last `-E KEY...` option (tshark keeps the last one).
+fn last_option<'a>(args: &[&'a str], key: &str) -> Option<&'a str> {
+    args.windows(2).rev().find_map(|w| if w[0] == "-E" { w[1].strip_prefix(key) } else { None })
+}
+
+/// From Wireshark 4.4 on, tshark's `-T fields` output escapes backslashes in
+/// strings (`\\srv\share` prints as `\\\\srv\\share`) and prints booleans
+/// as True/False instead of 1/0. This brings a 4.4+ value back to the 4.0
+/// form, so the tests compare exactly the same values on every version.
+/// `aggregator` separates the occurrences of one field.
+pub fn normalise_field(value: &str, field: &str, aggregator: &str) -> String {
+    let version: (u32, u32) = (env!("SMBDIAG_WS_MAJOR").parse().unwrap(), env!("SMBDIAG_WS_MINOR").parse().unwrap());
+    if version < (4, 4) {
+        return value.to_string();
+    }
+    if boolean_fields().contains(field) {
+        let one = |v: &str| match v {
+            "True" => "1".to_string(),
+            "False" => "0".to_string(),
+            other => other.to_string(),
+        };
+        return value.split(aggregator).map(one).collect::<Vec<_>>().join(aggregator);
+    }
+    unescape_backslashes(value)
+}
+
+/// `\\` back to `\`; tshark 4.4+ escapes nothing else that these tests print.
+fn unescape_backslashes(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('\\') => out.push('\\'),
+                // Any other escape would be a change this normalisation does not know: keep it visible.
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Abbreviations of every FT_BOOLEAN field (from `tshark -G fields`), asked once.
+fn boolean_fields() -> &'static std::collections::HashSet<String> {
+    static B: OnceLock<std::collections::HashSet<String>> = OnceLock::new();
+    B.get_or_init(|| {
+        let out = tshark(&["-G", "fields"]);
+        assert!(out.ok, "tshark -G fields failed: {}", out.stderr);
+        out.stdout
+            .lines()
+            .filter_map(|l| {
+                let c: Vec<&str> = l.split('\t').collect();
+                (c.first() == Some(&"F") && c.get(3) == Some(&"FT_BOOLEAN")).then(|| c[2].to_string())
+            })
+            .collect()
+    })
 }
 
 /// Findings as (frame, rule, finding text, related frames).
@@ -151,13 +239,13 @@ pub fn findings(capture: &Path, extra: &[&str]) -> Vec<FindingRow> {
         let cols: Vec<&str> = line.split('\t').collect();
         let frame: u32 = cols[0].parse().unwrap();
         let rules: Vec<&str> = cols.get(1).map(|c| c.split('\u{1f}').collect()).unwrap_or_default();
-        let texts: Vec<&str> = cols.get(2).map(|c| c.split('\u{1f}').collect()).unwrap_or_default();
+        let texts: Vec<String> = cols.get(2).map(|c| c.split('\u{1f}').map(|t| normalise_field(t, "smbdiag.finding", "\u{1f}")).collect()).unwrap_or_default();
         let related: Vec<u32> = cols.get(3).map(|c| c.split('\u{1f}').filter_map(|x| x.parse().ok()).collect()).unwrap_or_default();
         for (i, r) in rules.iter().enumerate() {
             rows.push(FindingRow {
                 frame,
                 rule: r.to_string(),
-                text: texts.get(i).unwrap_or(&"").to_string(),
+                text: texts.get(i).cloned().unwrap_or_default(),
                 // Related frames of all findings of the frame (Wireshark flattens them).
                 related: related.clone(),
             });
@@ -171,7 +259,9 @@ pub fn captures_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {

@@ -21,13 +21,15 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
 # SDLAB_NS names the namespace pair, so two lab runs can work side by side.
-CLI=${SDLAB_NS:-sdlab}-cli SRV=${SDLAB_NS:-sdlab}-srv
+CLI=${SDLAB_NS:-sdlab}-cli SRV=${SDLAB_NS:-sdlab}-srv RTR=${SDLAB_NS:-sdlab}-rtr
+# SDLAB_IF names the veth pair (inside the namespaces), so two lab runs never share a name.
+IFC=${SDLAB_IF:-sdl}-c IFS_=${SDLAB_IF:-sdl}-s
 CIP=10.99.0.1 SIP=10.99.0.2
 PW='Lab-Passw0rd'
 WORK=$(mktemp -d /tmp/sdlab.XXXXXX)
 chmod 755 "$WORK"
 SMBD_PID=""
-TCPDUMP_PID=""
+TCPDUMP_PIDS=() TCPDUMP_LOGS=()
 
 [ "$(id -u)" = 0 ] || { echo "run as root (network namespaces)" >&2; exit 1; }
 for t in smbd smbclient tcpdump ethtool iptables ip; do
@@ -41,28 +43,67 @@ cleanup() {
     stop_capture || true
     stop_smbd || true
     stop_dc 2>/dev/null || true
-    ip netns del "$CLI" 2>/dev/null || true
-    ip netns del "$SRV" 2>/dev/null || true
+    net_down
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
+net_down() {
+    local ns
+    for ns in "$CLI" "$SRV" "$RTR"; do ip netns del "$ns" 2>/dev/null || true; done
+}
+
 net_up() {
-    ip netns del "$CLI" 2>/dev/null || true
-    ip netns del "$SRV" 2>/dev/null || true
+    net_down
+    SIP=10.99.0.2
     ip netns add "$CLI"
     ip netns add "$SRV"
-    ip link add sdl-c netns "$CLI" type veth peer name sdl-s netns "$SRV"
-    in_cli ip addr add "$CIP/24" dev sdl-c
-    in_srv ip addr add "$SIP/24" dev sdl-s
+    ip link add "$IFC" netns "$CLI" type veth peer name "$IFS_" netns "$SRV"
+    in_cli ip addr add "$CIP/24" dev "$IFC"
+    in_srv ip addr add "$SIP/24" dev "$IFS_"
     for ns in "$CLI" "$SRV"; do
         ip netns exec "$ns" ip link set lo up
     done
-    in_cli ip link set sdl-c up
-    in_srv ip link set sdl-s up
+    in_cli ip link set "$IFC" up
+    in_srv ip link set "$IFS_" up
     # Wire-sized frames, not 64 KiB offload "frames".
-    in_cli ethtool -K sdl-c tso off gso off gro off >/dev/null 2>&1 || true
-    in_srv ethtool -K sdl-s tso off gso off gro off >/dev/null 2>&1 || true
+    in_cli ethtool -K "$IFC" tso off gso off gro off >/dev/null 2>&1 || true
+    in_srv ethtool -K "$IFS_" tso off gso off gro off >/dev/null 2>&1 || true
+}
+
+# The server's address on a bridge (sdl-br) whose port is sdl-s: each packet
+# to or from the server crosses two interfaces of its host.
+net_bridged() {
+    net_up
+    in_srv ip addr flush dev sdl-s
+    in_srv ip link add sdl-br type bridge
+    in_srv ip link set sdl-s master sdl-br
+    in_srv ip addr add "$SIP/24" dev sdl-br
+    in_srv ip link set sdl-br up
+}
+
+# A router namespace between client and server: 10.99.0.1 (sdl-c) —
+# sdl-rc 10.99.0.254 | router | 10.99.1.254 sdl-rs — 10.99.1.2 (sdl-s).
+net_routed() {
+    net_down
+    SIP=10.99.1.2
+    ip netns add "$CLI"; ip netns add "$SRV"; ip netns add "$RTR"
+    ip link add sdl-c netns "$CLI" type veth peer name sdl-rc netns "$RTR"
+    ip link add sdl-s netns "$SRV" type veth peer name sdl-rs netns "$RTR"
+    in_cli ip addr add "$CIP/24" dev sdl-c
+    ip netns exec "$RTR" ip addr add 10.99.0.254/24 dev sdl-rc
+    ip netns exec "$RTR" ip addr add 10.99.1.254/24 dev sdl-rs
+    in_srv ip addr add "$SIP/24" dev sdl-s
+    local ns dev
+    for ns in "$CLI" "$SRV" "$RTR"; do ip netns exec "$ns" ip link set lo up; done
+    for dev in "$CLI sdl-c" "$RTR sdl-rc" "$RTR sdl-rs" "$SRV sdl-s"; do
+        set -- $dev
+        ip netns exec "$1" ip link set "$2" up
+        ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 || true
+    done
+    in_cli ip route add default via 10.99.0.254
+    in_srv ip route add default via 10.99.1.254
+    ip netns exec "$RTR" sysctl -qw net.ipv4.ip_forward=1
 }
 
 users_up() {
@@ -157,28 +198,39 @@ stop_smbd() {
     SMBD_PID=""
 }
 
-start_capture() {
-    local name=$1
-    rm -f "$OUT/$name.pcap"
+# tcpdump in namespace NS on IFACE (or "any") into FILE, beside any other
+# capture running; extra tcpdump options after the file (-y LINUX_SLL2).
+capture_at() { # NS IFACE FILE [OPTION...]
+    local ns=$1 dev=$2 file=$3 log
+    shift 3
+    log="$WORK/tcpdump.${#TCPDUMP_PIDS[@]}.log"
+    rm -f "$file"
     # Not through in_cli: $! must be tcpdump itself (ip netns exec execs it), not a subshell.
-    ip netns exec "$CLI" tcpdump -i sdl-c -B "${SDLAB_TCPDUMP_BUFFER_KIB:-16384}" --immediate-mode -s 0 -U -w "$OUT/$name.pcap" tcp >"$WORK/tcpdump.log" 2>&1 &
-    TCPDUMP_PID=$!
-    for _ in $(seq 50); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.1; done
+    ip netns exec "$ns" tcpdump -i "$dev" -B "${SDLAB_TCPDUMP_BUFFER_KIB:-16384}" --immediate-mode -s 0 -U -w "$file" "$@" tcp >"$log" 2>&1 &
+    TCPDUMP_PIDS+=("$!")
+    TCPDUMP_LOGS+=("$log")
+    for _ in $(seq 50); do grep -q "listening on" "$log" && break; sleep 0.1; done
+}
+
+start_capture() {
+    capture_at "$CLI" "$IFC" "$OUT/$1.pcap"
     sleep 0.3
 }
 
 stop_capture() {
-    [ -n "$TCPDUMP_PID" ] || return 0
+    [ ${#TCPDUMP_PIDS[@]} -gt 0 ] || return 0
     sleep 0.5
-    kill -TERM "$TCPDUMP_PID" 2>/dev/null || true
-    wait "$TCPDUMP_PID" 2>/dev/null || true
-    TCPDUMP_PID=""
-    [ -z "${SDLAB_DEBUG:-}" ] || cat "$WORK/tcpdump.log" >&2
-    if ! grep -q "^0 packets dropped by kernel" "$WORK/tcpdump.log"; then
-        echo "tcpdump dropped packets:" >&2
-        cat "$WORK/tcpdump.log" >&2
-        exit 1
-    fi
+    local pid log
+    for pid in "${TCPDUMP_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    for log in "${TCPDUMP_LOGS[@]}"; do
+        [ -z "${SDLAB_DEBUG:-}" ] || cat "$log" >&2
+        if ! grep -q "^0 packets dropped by kernel" "$log"; then
+            echo "tcpdump dropped packets:" >&2
+            cat "$log" >&2
+            exit 1
+        fi
+    done
+    TCPDUMP_PIDS=() TCPDUMP_LOGS=()
 }
 
 # smbclient as the client; failures are the point of most scenarios.
@@ -190,12 +242,14 @@ expect() {
     printf '%s\t%s\t%s\t%s\n' "$@" >>"$OUT/$CURRENT.expect"
 }
 
+# begin NAME [COMMAND...]: the capture is the client side's unless COMMAND starts others.
 begin() {
     CURRENT=$1
+    shift
     echo "== $CURRENT" >&2
     : >"$OUT/$CURRENT.expect"
     iptables_reset
-    start_capture "$CURRENT"
+    if [ $# -eq 0 ]; then start_capture "$CURRENT"; else "$@"; sleep 0.3; fi
 }
 
 end() {
@@ -206,6 +260,7 @@ end() {
 iptables_reset() {
     in_srv iptables -F
     in_cli iptables -F
+    ! ip netns list | grep -qw "$RTR" || ip netns exec "$RTR" iptables -F
 }
 
 # A client holding FILE of the data share with a batch oplock, as USER, for
@@ -222,10 +277,14 @@ holder_stop() {
 
 # ---------------------------------------------------------------- scenarios
 
+healthy_ops() {
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls; get hello.txt $WORK/hello.txt; cd small; ls"
+}
+
 scenario_healthy() {
     write_conf ""; start_smbd
     begin healthy
-    client "//$SIP/data" -U "sdalice%$PW" -c "ls; get hello.txt $WORK/hello.txt; cd small; ls"
+    healthy_ops
     # Posture note: the session signs nothing but the tree connects SMB 3.1.1 always signs.
     expect security.unsigned_session 'smb2.flags.response == 0 && smb2.flags.signature == 0 && smb2.sesid != 0 && smb2.cmd != 1 && smb2.cmd != 3' first 'unsigned;sdalice;RequireSecuritySignature'
     end; stop_smbd
@@ -233,7 +292,8 @@ scenario_healthy() {
 
 scenario_share_not_found() {
     write_conf ""; start_smbd
-    begin share_not_found
+    # SDLAB_SUFFIX: the same scenario over another encapsulation (make-encap-captures.sh).
+    begin "share_not_found${SDLAB_SUFFIX:-}"
     client "//$SIP/projects" -U "sdalice%$PW" -c "ls"
     expect tree.share_not_found 'smb2.cmd == 3 && smb2.nt_status == 0xc00000cc' first \
         'STATUS_BAD_NETWORK_NAME;\\10.99.0.2\projects;Get-SmbShare'
@@ -509,6 +569,64 @@ scenario_slow_response() {
     end; stop_smbd
 }
 
+# Encrypted sessions: smbclient prints its session keys (debug encryption);
+# they are recorded beside the capture as Wireshark smb2_seskey_list entries
+# (<name>.keys: session id, session key, server-to-client key,
+# client-to-server key), which the tests give tshark and smbdiag.
+client_keys() {
+    local log="$WORK/keys.log"
+    in_cli timeout 60 smbclient --configfile=/dev/null -p 445 --option='client smb encrypt = required' --option='debug encryption = yes' "$@" >"$log" 2>&1 || true
+    cat "$log" >>"$WORK/client.log"
+    python3 "$HERE/session_keys.py" <"$log" >>"$OUT/$CURRENT.keys"
+    [ -s "$OUT/$CURRENT.keys" ] || { echo "$CURRENT: smbclient printed no session keys" >&2; cat "$log" >&2; exit 1; }
+}
+
+begin_keyed() {
+    begin "$1"
+    : >"$OUT/$1.keys"
+}
+
+# One clean encrypted session per SMB 3.1.1 cipher, and SMB 3.0.2 (AES-128-CCM, 3.0 key labels).
+encrypted_with() {
+    local name=$1 algo=$2 proto=${3:-SMB3_11}
+    write_conf "    server smb encrypt = required"; start_smbd
+    begin_keyed "$name"
+    client_keys "//$SIP/data" -U "sdalice%$PW" --option="client smb3 encryption algorithms = $algo" --option="client max protocol = $proto" -c "ls; get hello.txt /dev/null"
+    end; stop_smbd
+}
+scenario_encrypted_aes128ccm() { encrypted_with encrypted_aes128ccm aes-128-ccm; }
+scenario_encrypted_aes128gcm() { encrypted_with encrypted_aes128gcm aes-128-gcm; }
+scenario_encrypted_aes256ccm() { encrypted_with encrypted_aes256ccm aes-256-ccm; }
+scenario_encrypted_aes256gcm() { encrypted_with encrypted_aes256gcm aes-256-gcm; }
+scenario_encrypted_smb302() { encrypted_with encrypted_smb302 aes-128-ccm SMB3_02; }
+
+# Seed scenarios inside encryption: the same findings as their plain twins.
+scenario_encrypted_share_not_found() {
+    write_conf "    server smb encrypt = required"; start_smbd
+    begin_keyed encrypted_share_not_found
+    client_keys "//$SIP/projects" -U "sdalice%$PW" -c "ls"
+    expect tree.share_not_found 'smb2.cmd == 3 && smb2.nt_status == 0xc00000cc' first \
+        'STATUS_BAD_NETWORK_NAME;\\10.99.0.2\projects;Get-SmbShare'
+    end; stop_smbd
+}
+
+scenario_encrypted_share_access_denied() {
+    write_conf "    server smb encrypt = required"; start_smbd
+    begin_keyed encrypted_share_access_denied
+    client_keys "//$SIP/restricted" -U "sdalice%$PW" -c "ls"
+    expect tree.access_denied 'smb2.cmd == 3 && smb2.nt_status == 0xc0000022' first \
+        'STATUS_ACCESS_DENIED;\\10.99.0.2\restricted;sdalice'
+    end; stop_smbd
+}
+
+scenario_encrypted_slow_response() {
+    write_conf "    server smb encrypt = required" "    root preexec = /bin/sleep 2"; start_smbd
+    begin_keyed encrypted_slow_response
+    client_keys "//$SIP/data" -U "sdalice%$PW" -c "ls"
+    expect perf.slow_response 'smb2.cmd == 3 && smb2.flags.response == 1 && smb2.nt_status == 0' last 'TREE_CONNECT;\\10.99.0.2\data'
+    end; stop_smbd
+}
+
 # Kerberos: a Samba AD DC in the server namespace (tests/lab/ad_dc.sh).
 . "$HERE/ad_dc.sh"
 
@@ -615,14 +733,14 @@ scenario_credit_starvation() {
     # 8189 more each time; the server grants 4, so the next READ waits for the
     # answer to the last. Jumbo frames keep the 4 MiB capture near 550 frames.
     write_conf "    smb2 max credits = 4"; start_smbd
-    in_cli ip link set sdl-c mtu 9000; in_srv ip link set sdl-s mtu 9000
+    in_cli ip link set "$IFC" mtu 9000; in_srv ip link set "$IFS_" mtu 9000
     begin credit_starvation
     client "//$SIP/data" -U "sdalice%$PW" -c "get backup.vhdx $WORK/backup.vhdx"
     # Conclusive at the 9th READ: the 8th that could leave only after a grant.
     expect perf.credit_starvation 'smb2.cmd == 8 && smb2.flags.response == 0' nth:9 \
         'at most 4 credits (256 KiB;asked for up to 8189 more;one request at a time;8 times the client spent its credits on a READ;smb2 max credits;Smb2CreditsMax'
     end; stop_smbd
-    in_cli ip link set sdl-c mtu 1500; in_srv ip link set sdl-s mtu 1500
+    in_cli ip link set "$IFC" mtu 1500; in_srv ip link set "$IFS_" mtu 1500
     rm -f "$WORK/share/data/backup.vhdx" "$WORK/backup.vhdx"
 }
 
@@ -738,6 +856,114 @@ scenario_bench_bulk() {
     rm -f "$OUT/bench_bulk.expect"
 }
 
+# ------------------------------------------------ the same packet captured twice
+# Copies are not retransmissions (issue #12): smbdiag decodes each packet once,
+# and a capture holding copies raises what the single capture raises.
+UNSIGNED_FILTER='smb2.flags.response == 0 && smb2.flags.signature == 0 && smb2.sesid != 0 && smb2.cmd != 1 && smb2.cmd != 3'
+
+scenario_copies_bridge() {
+    net_bridged; write_conf ""; start_smbd
+    # tcpdump -i any on the server: each packet on the bridge port and on the bridge.
+    begin copies_bridge capture_at "$SRV" any "$OUT/copies_bridge.pcap" -y LINUX_SLL2
+    healthy_ops
+    expect security.unsigned_session "$UNSIGNED_FILTER" first 'unsigned;sdalice;RequireSecuritySignature'
+    end; stop_smbd; net_up
+}
+
+scenario_copies_bridge_loss() {
+    net_bridged; write_conf ""; start_smbd
+    mkdir -p "$WORK/dl"
+    begin copies_bridge_loss capture_at "$SRV" any "$OUT/copies_bridge_loss.pcap" -y LINUX_SLL2
+    # Dropped by the server's INPUT chain, after both capture points: real loss among the copies.
+    in_srv iptables -A INPUT -p tcp --dport 445 -m statistic --mode random --probability 0.05 -j DROP
+    small_files
+    expect transport.packet_loss 'tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.out_of_order' any \
+        'from the client 10.99.0.1 to the server 10.99.0.2;retransmitted'
+    end; stop_smbd; net_up
+}
+
+scenario_copies_router() {
+    net_routed; write_conf ""; start_smbd
+    # tcpdump -i any on a router: each packet as it comes in and as it goes out (TTL one lower).
+    begin copies_router capture_at "$RTR" any "$OUT/copies_router.pcap"
+    healthy_ops
+    expect security.unsigned_session "$UNSIGNED_FILTER" first 'unsigned;sdalice;RequireSecuritySignature'
+    end; stop_smbd; net_up
+}
+
+scenario_copies_two_interfaces() {
+    net_bridged; write_conf ""; start_smbd
+    # Two captures on one host, the bridge port and the bridge, merged (one interface each in the pcapng).
+    begin copies_two_interfaces eval 'capture_at "$SRV" sdl-s "$WORK/port.pcap"; capture_at "$SRV" sdl-br "$WORK/bridge.pcap"'
+    healthy_ops
+    expect security.unsigned_session "$UNSIGNED_FILTER" first 'unsigned;sdalice;RequireSecuritySignature'
+    end; stop_smbd; net_up
+    # -I none: each file its own interface (as dumpcap -i A -i B writes), not folded into one.
+    mergecap -I none -w "$OUT/copies_two_interfaces.pcapng" "$WORK/port.pcap" "$WORK/bridge.pcap"
+}
+
+# ------------------------------------------ two capture points (issue #14)
+# A router between client and server; one capture at each end, at once, kept
+# apart (NAME.client.pcap, NAME.server.pcap) and merged (NAME.pcapng).
+TWO_OUT=$OUT/two_sided
+two_sided_capture() {
+    mkdir -p "$TWO_OUT"
+    capture_at "$CLI" sdl-c "$TWO_OUT/$CURRENT.client.pcap"
+    capture_at "$SRV" sdl-s "$TWO_OUT/$CURRENT.server.pcap"
+}
+two_sided_end() {
+    end; stop_smbd
+    mergecap -I none -w "$TWO_OUT/$CURRENT.pcapng" "$TWO_OUT/$CURRENT.client.pcap" "$TWO_OUT/$CURRENT.server.pcap"
+    # Asserted by tests/two_points.rs, not by the one-capture expectations.
+    rm -f "$OUT/$CURRENT.expect"
+    net_up
+}
+rtr() { ip netns exec "$RTR" "$@"; }
+
+# A connection attempt with one netfilter rule on the way (COMMAND...).
+two_sided_attempt() { # NAME COMMAND...
+    local name=$1
+    shift
+    net_routed; write_conf ""; start_smbd
+    begin "$name" two_sided_capture
+    "$@"
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls"
+    two_sided_end
+}
+# The router drops SMB; the server's INPUT chain drops it; the router rejects
+# it with a reset in the server's name.
+scenario_two_blocked_on_path() { two_sided_attempt two_blocked_on_path rtr iptables -A FORWARD -p tcp --dport 445 -j DROP; }
+scenario_two_blocked_by_server() { two_sided_attempt two_blocked_by_server in_srv iptables -A INPUT -p tcp --dport 445 -j DROP; }
+scenario_two_reset_on_path() {
+    two_sided_attempt two_reset_on_path rtr iptables -A FORWARD -p tcp --dport 445 -j REJECT --reject-with tcp-reset
+}
+
+scenario_two_loss_on_path() {
+    net_routed; write_conf ""; start_smbd
+    mkdir -p "$WORK/dl"
+    begin two_loss_on_path two_sided_capture
+    rtr iptables -A FORWARD -p tcp -m statistic --mode random --probability 0.03 -j DROP
+    small_files
+    two_sided_end
+}
+
+scenario_two_slow_server() {
+    net_routed; write_conf "" "    root preexec = /bin/sleep 2"; start_smbd
+    begin two_slow_server two_sided_capture
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls"
+    two_sided_end
+}
+
+scenario_two_request_dropped() {
+    net_routed; write_conf ""; start_smbd
+    begin two_request_dropped two_sided_capture
+    # The router drops every packet naming the share "projects" (UTF-16): the
+    # TREE_CONNECT for it leaves the client and never reaches the server.
+    rtr iptables -A FORWARD -p tcp --dport 445 -m string --algo bm --hex-string '|700072006f006a006500630074007300|' -j DROP
+    client "//$SIP/projects" -U "sdalice%$PW" --timeout 8 -c "ls"
+    two_sided_end
+}
+
 ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disabled_rst smb1_only_client wrong_password
      share_access_denied file_not_found small_files_clean small_files_loss large_file_clean large_file_loss
      encryption_required encryption_old_client signing_required guest_access rst_mid_session slow_response
@@ -746,7 +972,15 @@ ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disa
      session_deleted plain_on_encrypted_share durable_handle_lost unanswered_open
      kerberos_session_expired kerberos_ntlm_fallback kerberos_healthy credit_starvation
      trust_no_logon_servers kerberos_clock_skew_kdc kerberos_clock_skew_server
-     server_zero_window)
+     server_zero_window
+     copies_bridge copies_bridge_loss copies_router copies_two_interfaces
+     two_blocked_on_path two_blocked_by_server two_reset_on_path two_loss_on_path two_slow_server two_request_dropped
+
+     encrypted_aes128ccm encrypted_aes128gcm encrypted_aes256ccm encrypted_aes256gcm encrypted_smb302
+     encrypted_share_not_found encrypted_share_access_denied encrypted_slow_response)
+
+# Sourced by a sibling script (make-encap-captures.sh) for its functions only.
+if [ -n "${SDLAB_LIBRARY:-}" ]; then return 0; fi
 
 net_up
 users_up

@@ -1,5 +1,6 @@
 //! Run the smbdiag core over a pcap/pcapng file without Wireshark and print
-//! what it reports per frame: `smbdiag-cli FILE [--fields|--summary]`.
+//! what it reports per frame: `smbdiag-cli FILE [--summary] [--keys KEYS] [--ntlm-passwords P]`
+//! (KEYS and P as the preferences smbdiag.session_keys and smbdiag.ntlm_passwords take them).
 
 use std::io::{BufWriter, Write};
 
@@ -26,13 +27,24 @@ fn main() {
         return;
     }
     let Some(path) = args.get(1) else { usage() };
-    let mut an = Analyzer::new(Config::default());
+    let mut config = Config::default();
+    let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1));
+    if arg("--keys").is_some() || arg("--ntlm-passwords").is_some() {
+        let mut t = smbdiag_core::smb::crypto::keys::KeyTable::default();
+        t.add_preference(arg("--keys").map_or("", String::as_str));
+        t.add_ntlm_preference(arg("--ntlm-passwords").map_or("", String::as_str));
+        for e in &t.errors {
+            eprintln!("{e}");
+        }
+        config.keys = std::sync::Arc::new(t);
+    }
+    let mut an = Analyzer::new(config);
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
     let res = for_each_frame(path, &mut |input| {
         if let Some(r) = an.dissect(&input) {
             for m in &r.messages {
-                let _ = writeln!(out, "{}\t{}\t{}\t{:?}", input.number, m.msg_id, m.cmd.0, m.status.map(|s| s.0));
+                let _ = writeln!(out, "{}\t{}\t{}\t{:?}{}", input.number, m.msg_id, m.cmd.0, m.status.map(|s| s.0), m.decrypted.map(|c| format!("\tdecrypted {c}")).unwrap_or_default());
             }
             for fi in &r.findings {
                 let _ = writeln!(out, "{}\t{}\t{}", input.number, fi.rule.id, fi.text);
@@ -49,7 +61,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: smbdiag-cli FILE [--summary] | --bench FILE [ROUNDS] | --rules-md | --profile DIR");
+    eprintln!("usage: smbdiag-cli FILE [--summary] [--keys KEYS] [--ntlm-passwords P] | --bench FILE [ROUNDS] | --rules-md | --profile DIR");
     std::process::exit(2);
 }
 
@@ -73,7 +85,7 @@ fn bench(path: &str, rounds: u32) {
         let mut an = Analyzer::new(Config::default());
         let t = std::time::Instant::now();
         for (number, ts_ns, link, d) in &frames {
-            std::hint::black_box(an.dissect(&FrameInput { number: *number, ts_ns: *ts_ns, link: *link, data: d }));
+            std::hint::black_box(an.dissect(&FrameInput { number: *number, ts_ns: *ts_ns, link: *link, data: d, interface: None }));
         }
         best = best.min(t.elapsed().as_secs_f64());
         kept = an.reports().len();

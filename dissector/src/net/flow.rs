@@ -319,7 +319,7 @@ mod tests {
     }
 
     fn seg<'a>(src: Endpoint, dst: Endpoint, seq: u32, ack: u32, flags: u8, payload: &'a [u8]) -> TcpSegment<'a> {
-        TcpSegment { src, dst, seq, ack, flags: TcpFlags(flags), window: 1000, window_scale: None, sack: vec![], payload, payload_len: payload.len() as u32 }
+        TcpSegment { src, dst, seq, ack, flags: TcpFlags(flags), window: 1000, window_scale: None, sack: vec![], payload, payload_len: payload.len() as u32, ip_id: None, ttl: 64, ts_val: None }
     }
 
     const S: u8 = TcpFlags::SYN;

@@ -47,6 +47,22 @@ rules! {
         "SYNs to an SMB port retransmitted with no answer",
         "The client sent a SYN to port 445 (or 139) and retransmitted it with no SYN/ACK and no RST. Raised on the third SYN (the evidence is conclusive: two retransmissions), or on the client's next connection attempt to the same server when it gave up after fewer; related frames are the SYNs. Likely cause: a firewall silently drops SMB (on Windows, the Public network profile blocks inbound SMB off the domain network), or the host is down or unreachable. Next check: `Test-NetConnection <server> -CommonTCPPort SMB` from the client, `Get-NetConnectionProfile` and the File and Printer Sharing firewall rules on the server.",
         "tests/captures/lab/port_blocked.pcap");
+    PATH_SYN_DROPPED = ("path.syn_dropped", Error, Sequence,
+        "SYNs to an SMB port lost between two capture points",
+        "In a capture merged from the client's side and the server's (two interfaces), the client's SYNs to port 445 (or 139) left the client and none reached the server's side. Raised on the third SYN at the client's side; related frames are the SYNs. Likely cause: a network firewall or router ACL on the path drops SMB; the server never saw the attempts. Next check: the firewalls and ACLs between the two capture points, `Test-NetConnection <server> -Port 445`, a traceroute. The client's side is the interface whose packets from the client carry the higher TTL, or the one the client_interface preference names.",
+        "tests/captures/lab/two_sided/two_blocked_on_path.pcapng");
+    PATH_SYN_IGNORED_BY_SERVER = ("path.syn_ignored_by_server", Error, Sequence,
+        "SYNs reached the server, which never answered",
+        "In a capture merged from the client's side and the server's, the client's SYNs to port 445 (or 139) reached the server's side and the server sent neither SYN/ACK nor RST. Raised on the third SYN at the client's side; related frames are the SYNs at both sides. Likely cause: the server's own host firewall (on Windows, the Public network profile blocks File and Printer Sharing). Next check on the server: `Get-NetConnectionProfile`, the File and Printer Sharing firewall rules, iptables/nftables INPUT.",
+        "tests/captures/lab/two_sided/two_blocked_by_server.pcapng");
+    PATH_RESET_FORGED = ("path.reset_forged", Error, Sequence,
+        "RST the server never sent",
+        "In a capture merged from the client's side and the server's, the client received a TCP RST in the server's name answering a SYN that never reached the server's side: the server cannot have sent it. Raised on the RST; related frames are the SYNs and the RST. Likely cause: a firewall or IPS between the capture points rejects SMB with a reset (transport.connection_refused's single-view reading, a stopped service, does not apply and is not raised). Next check: the reject rules of the firewalls and IPS on the path.",
+        "tests/captures/lab/two_sided/two_reset_on_path.pcapng");
+    PATH_LOSS = ("path.loss", Warn, Sequence,
+        "Data segments lost between the two capture points",
+        "In a capture merged from the client's side and the server's, data segments seen leaving one end never showed up at the other side's capture. Raised when 3 of one direction's segments went missing on a connection; related frames are the lost segments at the sender's side. Says which direction, and when the same bytes were lost again and again while others passed (a request that never arrives: a content filter or IPS, not random loss). Likely cause: a router, switch or link between the capture points dropping packets. Next check: error and drop counters of the devices on that stretch, and their filtering rules.",
+        "tests/captures/lab/two_sided/two_loss_on_path.pcapng");
     TRANSPORT_CONNECTION_REFUSED = ("transport.connection_refused", Error, Sequence,
         "SYN to an SMB port answered by RST",
         "The server answered the client's SYN to port 445 (or 139) with a TCP RST: the host is up but nothing accepts connections there. Raised on the RST; related frames are the SYNs. Likely cause: the Server service (LanmanServer) or smbd is stopped, SMB listens on another port, or a firewall rejects. Next check: `Get-Service LanmanServer` or `systemctl status smbd` on the server, `Test-NetConnection <server> -Port 445`.",
@@ -211,6 +227,18 @@ rules! {
         "Bytes missing from the capture; SMB decoding resumed at the next header",
         "Part of a TCP stream is missing from the capture (the capture started mid-connection or dropped packets), so smbdiag skipped to the next SMB header instead of decoding the wrong bytes. Messages in the skipped bytes are not shown, so their responses have no request. Next check: capture from before the connection opens, with a large capture buffer.",
         "OISF-suricata-verify/smb3-02-midstream__input.pcap");
+    DECODE_SKIPPED = ("decode.skipped_frames", Note, Undecoded,
+        "Frames whose layers smbdiag does not decode were skipped",
+        "smbdiag opens Ethernet (VLAN and Q-in-Q tags), Linux cooked v1/v2, raw IP, loopback and Network Monitor NDIS event frames, IPv4/IPv6 with extension headers and fragments, GRE, ERSPAN II/III, VXLAN and IP-in-IP. Frames with other layers (another link type, MPLS, PPPoE, MACsec, IPsec ESP, 802.11, fragments that never completed, malformed headers) are skipped: one note per capture, on the first such frame, lists each kind with its count and first frame (the count grows as the capture is read: the GUI and `tshark -2` show the final one). SMB inside skipped frames is not analysed, so findings may be missing, never wrong. Next check: Wireshark's own dissectors for those frames; capture where the traffic is not encapsulated.",
+        "tests/captures/edited/share_not_found_unknown_link.pcap (tests/netdecode.rs)");
+    DECODE_ENCRYPTED = ("decode.encrypted", Note, Undecoded,
+        "Encrypted SMB3 session: its messages are hidden without its key",
+        "A session's messages travel encrypted (SMB3 TRANSFORM_HEADER) and smbdiag has no key for it, so the rules cannot see its tree connects, opens, statuses or response times. Raised once per session and connection, on its first encrypted message; the note names the session id, user, dialect and cipher; each hidden message is numbered in its `smbdiag.encrypted` item, and `-z smbdiag,summary` counts the encrypted PDUs per connection. Next check: give the session key: Wireshark's Protocols → SMB2 → Secret session keys for decryption (smbdiag reads that table), or the preference `smbdiag.session_keys` (`session id,session key`, session id as 16 hex digits in wire order as Wireshark takes it, or 0x and the number); Samba logs the key with `debug encryption = yes`, Windows tools such as mimikatz or a kernel debugger can show it.",
+        "tests/captures/public/zeek-zeek/smb3.pcap (without keys)");
+    DECODE_DECRYPT_FAILED = ("decode.decrypt_failed", Note, Undecoded,
+        "The key given for an encrypted session does not decrypt it",
+        "A key was given for the session but its encrypted messages fail authentication (the AES-CCM/GCM tag does not match): the key belongs to another session or capture, a 3.1.1 session's setup is missing from the capture (its keys depend on a hash of that exchange), or the server-to-client and client-to-server keys are swapped. No message is decoded from such bytes, so nothing is guessed. Raised once per session and connection. Next check: the session id and key (the key printed for this session, 16 bytes for AES-128, the full 32 for AES-256), and that the capture holds the NEGOTIATE and SESSION_SETUP of a 3.1.1 connection.",
+        "tests/decrypt.rs (a wrong key on tests/captures/public/zeek-zeek/smb3.pcap)");
 }
 
 /// Look a rule up by id.

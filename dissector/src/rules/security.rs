@@ -162,7 +162,8 @@ impl SecurityRules {
             return;
         }
         // Requests after the logon: signing and encryption as they really are.
-        if h.is_response() || h.session_id == 0 || s.established_frame.is_none() {
+        // A message that travelled encrypted (decrypted here) is neither plain nor in need of signing.
+        if h.is_response() || h.session_id == 0 || s.established_frame.is_none() || ev.fields.decrypted.is_some() {
             return;
         }
         if matches!(h.command, Command::NEGOTIATE | Command::SESSION_SETUP | Command::CANCEL | Command::OPLOCK_BREAK) {

@@ -8,6 +8,7 @@
 //! instead of mis-decoding whatever bytes follow.
 
 use super::records::header_records::{COMPRESSION_MAGIC, SMB1_MAGIC, SMB2_MAGIC, TRANSFORM_MAGIC};
+use super::types::Command;
 use crate::net::reassembly::StreamChunk;
 
 /// Bytes kept of one PDU: headers and command bodies live at the start; the
@@ -15,6 +16,9 @@ use crate::net::reassembly::StreamChunk;
 pub const PDU_KEEP_PREFIX: usize = 64 * 1024;
 /// Largest NBSS length accepted when looking for sync (MS-SMB2 2.1: 0xFFFFFF).
 const MAX_NBSS_LEN: usize = 0x00ff_ffff;
+/// Resynchronisations of one direction that get a note: junk that keeps
+/// looking like SMB must not bury the capture in notes.
+pub const MAX_RESYNC_NOTES: u32 = 5;
 /// How much unsynchronised data a non-SMB-port stream may scan before the
 /// framer decides it is not SMB at all.
 const NON_SMB_SCAN_LIMIT: u64 = 64 * 1024;
@@ -55,6 +59,9 @@ pub struct Pdu<'a> {
     pub declared_len: usize,
     /// Bytes of the PDU lost to a capture gap (0 when only the keep-prefix cut it).
     pub lost: usize,
+    /// Found by resynchronisation, before the stream proved it is back in
+    /// step: decode it, but let it raise no finding.
+    pub resynced: bool,
 }
 
 impl Pdu<'_> {
@@ -69,7 +76,8 @@ impl Pdu<'_> {
 pub enum FramingNote {
     /// A gap in the capture cut a PDU or the framing; `skipped` bytes of stream
     /// were passed over until the next SMB header.
-    Resynced { skipped: u64 },
+    /// `ordinal`: the how-manyth resynchronisation of this direction.
+    Resynced { skipped: u64, ordinal: u32 },
     /// The stream does not look like SMB; the framer stopped looking at it.
     NotSmb,
 }
@@ -99,6 +107,13 @@ pub struct Framer {
     smb_port: bool,
     /// At least one SMB PDU was framed.
     seen_smb: bool,
+    /// Resynchronisations so far (each one a note, up to MAX_RESYNC_NOTES).
+    resyncs: u32,
+    /// A hunt found the last header after skipping bytes; the stream is not
+    /// yet proved back in step (see `deliver`).
+    on_probation: bool,
+    /// The next PDU framed is the one a hunt found.
+    hunted_next: bool,
 }
 
 impl Framer {
@@ -112,6 +127,9 @@ impl Framer {
             dropped: 0,
             smb_port,
             seen_smb: false,
+            resyncs: 0,
+            on_probation: false,
+            hunted_next: false,
         }
     }
 
@@ -140,16 +158,15 @@ impl Framer {
                     if let Some(kind) = PduKind::of(&self.buf[4..]) {
                         self.seen_smb = true;
                         let lost = n.min(need);
-                        on_pdu(Pdu { kind, data: &self.buf[4..], declared_len: declared, lost });
+                        on_pdu(Pdu { kind, data: &self.buf[4..], declared_len: declared, lost, resynced: self.on_probation });
+                        self.hunted_next = false;
                     }
                 }
                 self.buf.clear();
                 self.dropped = 0;
-                self.state = if n < need { State::Skipping { need: need - n } } else { State::Hunting { skipped: (n - need) as u64 } };
+                self.state = after_gap(n, need);
             }
-            State::Skipping { need } => {
-                self.state = if n < need { State::Skipping { need: need - n } } else { State::Hunting { skipped: (n - need) as u64 } };
-            }
+            State::Skipping { need } => self.state = after_gap(n, need),
             State::Synced => {
                 // A partial NBSS header may be in buf; either way sync is lost.
                 self.buf.clear();
@@ -173,8 +190,12 @@ impl Framer {
                     self.state = if take == need { State::Synced } else { State::Skipping { need: need - take } };
                 }
                 State::Hunting { skipped } => {
-                    let consumed = self.hunt(d, skipped, on_note);
-                    d = &d[consumed..];
+                    let h = self.hunt(d, skipped, on_note);
+                    if !h.replay.is_empty() {
+                        // Synced now: at most a header's worth, framed before the rest of d.
+                        self.feed_data(&h.replay, on_pdu, on_note);
+                    }
+                    d = &d[h.consumed..];
                 }
                 State::Synced => {
                     // Fast path: a whole PDU in `d` with nothing buffered.
@@ -182,10 +203,11 @@ impl Framer {
                         match nbss_header(d) {
                             Nbss::Session(len) => {
                                 if d.len() >= 4 + len {
-                                    if let Some(kind) = PduKind::of(&d[4..4 + len]) {
-                                        self.seen_smb = true;
-                                        on_pdu(Pdu { kind, data: &d[4..4 + len], declared_len: len, lost: 0 });
-                                    } else {
+                                    let delivered = match PduKind::of(&d[4..4 + len]) {
+                                        Some(kind) => self.deliver(kind, &d[4..4 + len], len, on_pdu),
+                                        None => false,
+                                    };
+                                    if !delivered {
                                         self.lose_sync(on_note);
                                         continue;
                                     }
@@ -248,13 +270,18 @@ impl Framer {
                         continue;
                     }
                     if need == 0 {
-                        if let Some(kind) = PduKind::of(&self.buf[4..]) {
-                            self.seen_smb = true;
-                            on_pdu(Pdu { kind, data: &self.buf[4..], declared_len: declared, lost: 0 });
-                        }
+                        let buf = std::mem::take(&mut self.buf);
+                        let delivered = match PduKind::of(&buf[4..]) {
+                            Some(kind) => self.deliver(kind, &buf[4..], declared, on_pdu),
+                            None => false,
+                        };
+                        self.buf = buf;
                         self.buf.clear();
                         self.dropped = 0;
                         self.state = State::Synced;
+                        if !delivered {
+                            self.lose_sync(on_note);
+                        }
                     } else {
                         self.state = State::InPdu { declared, need };
                     }
@@ -265,14 +292,15 @@ impl Framer {
 
     fn lose_sync(&mut self, on_note: &mut dyn FnMut(FramingNote)) {
         self.buf.clear();
+        self.hunted_next = false;
         self.state = State::Hunting { skipped: 0 };
         let _ = on_note;
     }
 
-    /// Scan `d` (after any carried window) for an NBSS session header followed
-    /// by an SMB magic. Returns how many bytes of `d` were consumed.
-    fn hunt(&mut self, d: &[u8], skipped: u64, on_note: &mut dyn FnMut(FramingNote)) -> usize {
-        // Window = carried tail (< 8 bytes) + as much of d as needed.
+    /// Scan `d` (after any carried window) for an NBSS session header whose
+    /// SMB header passes what every real one passes (`judge`).
+    fn hunt(&mut self, d: &[u8], skipped: u64, on_note: &mut dyn FnMut(FramingNote)) -> Hunted {
+        // Window = carried tail (a partial candidate) + as much of d as needed.
         let carried = self.buf.len();
         let mut window = std::mem::take(&mut self.buf);
         let take = d.len().min(1 << 16);
@@ -281,36 +309,53 @@ impl Framer {
         let mut pos = 0;
         while pos + 8 <= window.len() {
             // Cheap filter: the SMB magic's "SMB" at pos+5.
-            match find_smb(&window[pos + 5..]) {
-                None => {
-                    pos = window.len().saturating_sub(7).max(pos);
-                    break;
-                }
-                Some(off) => {
-                    let cand = pos + off; // candidate NBSS header start
-                    if cand + 8 > window.len() {
-                        pos = cand;
-                        break;
-                    }
-                    if let Nbss::Session(len) = nbss_header(&window[cand..]) {
-                        if len >= 32 && PduKind::of(&window[cand + 4..]).is_some() {
+            let Some(off) = find_smb(&window[pos + 5..]) else {
+                pos = window.len().saturating_sub(7).max(pos);
+                break;
+            };
+            let cand = pos + off; // candidate NBSS header start
+            if let Nbss::Session(len) = nbss_header(&window[cand..]) {
+                if let Some(kind) = PduKind::of(&window[cand + 4..]) {
+                    let have = &window[cand + 4..window.len().min(cand + 4 + len)];
+                    // The very first bytes of a connection seen from its start
+                    // are a header: the magic is enough there, as in step.
+                    let at_start = skipped == 0 && cand == 0 && !self.seen_smb;
+                    let verdict = if at_start && len >= 32 { Verdict::Good } else { judge(kind, have, len) };
+                    match verdict {
+                        Verdict::Good => {
                             found = Some(cand);
                             break;
                         }
+                        // Not enough bytes yet to judge: carry the candidate over.
+                        Verdict::NeedMore => {
+                            pos = cand;
+                            break;
+                        }
+                        Verdict::Bad => {}
                     }
-                    pos = cand + 1;
                 }
             }
+            pos = cand + 1;
         }
         match found {
             Some(cand) => {
                 let total_skipped = skipped + cand as u64;
                 if self.seen_smb || total_skipped > 0 {
-                    on_note(FramingNote::Resynced { skipped: total_skipped });
+                    self.resyncs = self.resyncs.saturating_add(1);
+                    self.on_probation = true;
+                    if self.resyncs <= MAX_RESYNC_NOTES {
+                        on_note(FramingNote::Resynced { skipped: total_skipped, ordinal: self.resyncs });
+                    }
                 }
                 self.state = State::Synced;
-                // Bytes of d consumed up to the header start; the header itself is re-read.
-                cand.saturating_sub(carried).min(take)
+                self.hunted_next = true;
+                // The header is re-read from its start: from d, or, when it
+                // starts inside the carried bytes, from those bytes first.
+                if cand < carried {
+                    Hunted { consumed: 0, replay: window[cand..carried].to_vec() }
+                } else {
+                    Hunted { consumed: (cand - carried).min(take), replay: Vec::new() }
+                }
             }
             None => {
                 let keep_from = pos.min(window.len());
@@ -320,12 +365,109 @@ impl Framer {
                     self.buf = Vec::new();
                     self.state = State::Dead;
                     on_note(FramingNote::NotSmb);
-                    return d.len();
+                    return Hunted { consumed: d.len(), replay: Vec::new() };
                 }
                 self.state = State::Hunting { skipped: new_skipped };
-                take
+                Hunted { consumed: take, replay: Vec::new() }
             }
         }
+    }
+
+    /// A PDU framed in step. The first after a hunt is the one the hunt found
+    /// (already judged). While on probation after a resynchronisation, the
+    /// next must pass `judge` too: if it does, the stream is back in step; if
+    /// not, the header the hunt found was junk and the hunt resumes.
+    /// Returns false when the PDU was refused.
+    fn deliver(&mut self, kind: PduKind, data: &[u8], declared_len: usize, on_pdu: &mut dyn FnMut(Pdu<'_>)) -> bool {
+        let resynced = if std::mem::take(&mut self.hunted_next) {
+            self.on_probation
+        } else {
+            if self.on_probation && judge(kind, data, declared_len) != Verdict::Good {
+                return false;
+            }
+            self.on_probation = false;
+            false
+        };
+        self.seen_smb = true;
+        on_pdu(Pdu { kind, data, declared_len, lost: 0, resynced });
+        true
+    }
+}
+
+/// What `hunt` did: bytes of `d` consumed, and bytes carried over that must
+/// be fed again (a header that started inside them).
+struct Hunted {
+    consumed: usize,
+    replay: Vec<u8>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Good,
+    Bad,
+    /// Too few bytes of the PDU to tell.
+    NeedMore,
+}
+
+/// Largest CreditCharge believed: 8 MiB in 64 KiB credits is 128, the
+/// largest I/O Windows and Samba negotiate.
+const MAX_CREDIT_CHARGE: u16 = 256;
+/// Header flag bits MS-SMB2 2.2.1 defines (including the 3.1.1 priority mask).
+const SMB2_KNOWN_FLAGS: u32 = 0x3000_007f;
+const SMB2_HEADER: usize = 64;
+const TRANSFORM_HEADER: usize = 52;
+const COMPRESSION_HEADER: usize = 16;
+const SMB1_HEADER: usize = 32;
+
+/// Does `pdu` (the first bytes of a PDU whose NBSS header declared
+/// `declared` bytes) start with a header every real one would pass? Fuzzed
+/// or random data holds "\xfeSMB" often enough; its fields rarely agree.
+fn judge(kind: PduKind, pdu: &[u8], declared: usize) -> Verdict {
+    let u16_at = |o: usize| u16::from_le_bytes([pdu[o], pdu[o + 1]]);
+    let u32_at = |o: usize| u32::from_le_bytes([pdu[o], pdu[o + 1], pdu[o + 2], pdu[o + 3]]);
+    let need = match kind {
+        PduKind::Smb2 => SMB2_HEADER,
+        PduKind::Transform => TRANSFORM_HEADER,
+        PduKind::Compressed => COMPRESSION_HEADER,
+        PduKind::Smb1 => SMB1_HEADER + 1,
+    };
+    if declared < need {
+        return Verdict::Bad;
+    }
+    if pdu.len() < need {
+        return Verdict::NeedMore;
+    }
+    let good = match kind {
+        PduKind::Smb2 => {
+            let next = u32_at(20) as usize;
+            u16_at(4) == SMB2_HEADER as u16
+                && Command(u16_at(12)).name().is_some()
+                && u16_at(6) <= MAX_CREDIT_CHARGE
+                && u32_at(16) & !SMB2_KNOWN_FLAGS == 0
+                && (next == 0 || (next % 8 == 0 && next >= SMB2_HEADER && next + SMB2_HEADER <= declared))
+        }
+        // The encrypted message follows the header; Flags/EncryptionAlgorithm is 1.
+        PduKind::Transform => declared == TRANSFORM_HEADER + u32_at(36) as usize && u16_at(42) == 1,
+        // A known algorithm (none, LZNT1, LZ77, LZ77+Huffman, Pattern_V1) and flag (chained or not).
+        PduKind::Compressed => u16_at(8) <= 4 && u16_at(10) <= 1,
+        // WordCount and ByteCount must fit the PDU.
+        PduKind::Smb1 => SMB1_HEADER + 1 + 2 * pdu[SMB1_HEADER] as usize + 2 <= declared,
+    };
+    if good {
+        Verdict::Good
+    } else {
+        Verdict::Bad
+    }
+}
+
+/// Where a gap of `n` bytes leaves a PDU that needed `need` more: still
+/// inside it, exactly at its end (the next header is where its length says:
+/// in step), or past it (lost).
+fn after_gap(n: usize, need: usize) -> State {
+    match n.cmp(&need) {
+        std::cmp::Ordering::Less => State::Skipping { need: need - n },
+        std::cmp::Ordering::Equal => State::Synced,
+        std::cmp::Ordering::Greater => State::Hunting { skipped: (n - need) as u64 },
     }
 }
 
@@ -356,12 +498,35 @@ fn find_smb(s: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
+    /// An NBSS-framed SMB2 CREATE with a plausible header; `tag` fills the
+    /// Status field (read back as `data[10]`) and the body.
     fn smb2_pdu(body_len: usize, tag: u8) -> Vec<u8> {
         let len = 64 + body_len;
         let mut v = vec![0, (len >> 16) as u8, (len >> 8) as u8, len as u8];
         v.extend_from_slice(SMB2_MAGIC);
-        v.extend(std::iter::repeat(tag).take(len - 4));
+        v.extend_from_slice(&64u16.to_le_bytes()); // StructureSize
+        v.extend_from_slice(&1u16.to_le_bytes()); // CreditCharge
+        v.extend_from_slice(&[tag; 4]); // Status
+        v.extend_from_slice(&5u16.to_le_bytes()); // CREATE
+        v.extend_from_slice(&[0u8; 64 - 14]);
+        v.extend(std::iter::repeat(tag).take(body_len));
         v
+    }
+
+    #[test]
+    fn header_starting_in_carried_bytes_is_not_lost() {
+        // Mid-stream start: the tail of one PDU, then a PDU whose first six
+        // bytes end the first chunk (carried over while hunting), then another.
+        let a = smb2_pdu(100, 1);
+        let b = smb2_pdu(10, 2);
+        let c = smb2_pdu(10, 3);
+        let mut first = a[37..].to_vec();
+        first.extend_from_slice(&b[..6]);
+        let mut second = b[6..].to_vec();
+        second.extend_from_slice(&c);
+        let mut f = Framer::new(true);
+        let (p, _) = run(&mut f, &[StreamChunk::Data(&first), StreamChunk::Data(&second)]);
+        assert_eq!(p, vec![(74, 0, 2), (74, 0, 3)]);
     }
 
     fn run(framer: &mut Framer, chunks: &[StreamChunk<'_>]) -> (Vec<(usize, usize, u8)>, Vec<FramingNote>) {
@@ -409,6 +574,21 @@ mod tests {
     }
 
     #[test]
+    fn gap_ending_at_the_pdu_end_keeps_step() {
+        // A snaplen cut: the rest of the PDU is missing, the next starts where its length says.
+        let a = smb2_pdu(3000, 1);
+        let b = smb2_pdu(10, 2);
+        let mut f = Framer::new(true);
+        let mut got = Vec::new();
+        let mut notes = Vec::new();
+        for chunk in [StreamChunk::Data(&a[..1000]), StreamChunk::Gap((a.len() - 1000) as u32), StreamChunk::Data(&b)] {
+            f.feed(chunk, &mut |p| got.push((p.data[10], p.lost, p.resynced)), &mut |n| notes.push(n));
+        }
+        assert_eq!(got, vec![(1, a.len() - 1000, false), (2, 0, false)]);
+        assert!(notes.is_empty());
+    }
+
+    #[test]
     fn gap_past_pdu_end_resyncs_on_next_header() {
         let a = smb2_pdu(100, 1);
         let b = smb2_pdu(100, 2);
@@ -431,6 +611,69 @@ mod tests {
         let mut f = Framer::new(true);
         let (p, _) = run(&mut f, &[StreamChunk::Data(&s)]);
         assert_eq!(p, vec![(74, 0, 2)]);
+    }
+
+    #[test]
+    fn junk_that_looks_like_smb2_is_not_believed() {
+        // Fuzzed bytes hold "\xfeSMB" behind a plausible NBSS length: an
+        // unknown command, a structure size not 64, a NextCommand past the end.
+        let mut junk = Vec::new();
+        for (at, val) in [(12usize, 0x30u16), (4, 0x40fe), (20, 0x7777)] {
+            let mut j = smb2_pdu(40, 9);
+            j[4 + at..4 + at + 2].copy_from_slice(&val.to_le_bytes());
+            junk.extend_from_slice(&[0xaa; 13]);
+            junk.extend_from_slice(&j);
+        }
+        let mut s = junk.clone();
+        s.extend_from_slice(&smb2_pdu(10, 2));
+        let mut f = Framer::new(true);
+        let (p, _) = run(&mut f, &[StreamChunk::Data(&s)]);
+        assert_eq!(p, vec![(74, 0, 2)]);
+    }
+
+    #[test]
+    fn resynced_pdu_is_on_probation_until_the_next_one_confirms_it() {
+        let a = smb2_pdu(100, 1);
+        let (b, c, d) = (smb2_pdu(10, 2), smb2_pdu(10, 3), smb2_pdu(10, 4));
+        let mut after_gap = vec![0x55; 30];
+        for x in [&b, &c, &d] {
+            after_gap.extend_from_slice(x);
+        }
+        let mut f = Framer::new(true);
+        let mut got = Vec::new();
+        let mut notes = Vec::new();
+        for chunk in [StreamChunk::Data(&a), StreamChunk::Gap(500), StreamChunk::Data(&after_gap)] {
+            f.feed(chunk, &mut |p| got.push((p.data[10], p.resynced)), &mut |n| notes.push(n));
+        }
+        assert_eq!(got, vec![(1, false), (2, true), (3, false), (4, false)]);
+        assert_eq!(notes, vec![FramingNote::Resynced { skipped: 530, ordinal: 1 }]);
+
+        // When what follows the hunted header is junk, the hunt was wrong: hunt again.
+        let mut bad_next = smb2_pdu(10, 5);
+        bad_next[4 + 12] = 0x30;
+        let mut s = vec![0x55; 30];
+        s.extend_from_slice(&b);
+        s.extend_from_slice(&bad_next);
+        s.extend_from_slice(&c);
+        let mut f = Framer::new(true);
+        let mut got = Vec::new();
+        for chunk in [StreamChunk::Data(&a), StreamChunk::Gap(500), StreamChunk::Data(&s)] {
+            f.feed(chunk, &mut |p| got.push((p.data[10], p.resynced)), &mut |_| {});
+        }
+        assert_eq!(got, vec![(1, false), (2, true), (3, true)]);
+    }
+
+    #[test]
+    fn resync_notes_are_bounded() {
+        let mut f = Framer::new(true);
+        let mut notes = 0;
+        for i in 0..50u8 {
+            let p = smb2_pdu(10, i);
+            for chunk in [StreamChunk::Gap(100), StreamChunk::Data(&[0x55; 20]), StreamChunk::Data(&p)] {
+                f.feed(chunk, &mut |_| {}, &mut |_| notes += 1);
+            }
+        }
+        assert_eq!(notes, MAX_RESYNC_NOTES as usize);
     }
 
     #[test]

@@ -2,5 +2,6 @@
 
 pub mod framing;
 pub mod auth;
+pub mod crypto;
 pub mod records;
 pub mod types;

@@ -2,7 +2,10 @@
 //! matches responses to requests, and hands each message to the `Sink`.
 
 use crate::net::flow::Dir;
-use crate::output::{MessageFields, OpaquePdu};
+use crate::output::{MessageFields, OpaqueKind, OpaquePdu};
+use crate::smb::crypto::keys::KeyTable;
+use crate::smb::crypto::tracker::Hidden;
+use crate::smb::crypto::transform::DecryptError;
 use crate::smb::framing::{Pdu, PduKind};
 use crate::smb::records::header_records::{self, Smb2Header, SMB2_HEADER_LEN};
 use crate::smb::records::{self, negotiate_records, Body};
@@ -26,28 +29,32 @@ pub struct FrameCtx<'a> {
     pub sink: &'a mut dyn Sink,
     /// Port-88 streams and what the KDCs said (the rules read the log).
     pub kdc: &'a mut KdcState,
+    /// The user's SMB 3 keys (empty: encrypted messages stay opaque).
+    pub keys: &'a KeyTable,
 }
 
 pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
+    if pdu.resynced {
+        // Found by resynchronisation and not yet confirmed: it may be junk
+        // that looks like SMB. Say it is there; decode nothing from it, so it
+        // shows no message, enters no state and raises no finding.
+        let what = match pdu.kind {
+            PduKind::Smb2 => "an SMB2 header",
+            PduKind::Transform => "an SMB3 transform (encrypted) header",
+            PduKind::Compressed => "an SMB3 compression header",
+            PduKind::Smb1 => "an SMB1 header",
+        };
+        f.sink.opaque(OpaquePdu {
+            kind: OpaqueKind::Unconfirmed,
+            session_id: 0,
+            description: format!("{} bytes starting with {what}, found by resynchronisation: not decoded until the stream is confirmed back in step", pdu.declared_len),
+        });
+        return;
+    }
     match pdu.kind {
-        PduKind::Smb2 => on_smb2_pdu(ctx, sessions, pdu, f),
-        PduKind::Transform => {
-            if let Ok((_, t)) = header_records::parse_transform_header(pdu.data) {
-                f.sink.encrypted(f.conn, f.dir, f.frame);
-                f.sink.opaque(OpaquePdu {
-                    session_id: t.session_id,
-                    description: format!("Encrypted SMB3 message, {} bytes, session 0x{:016x}", t.original_message_size, t.session_id),
-                });
-            }
-        }
-        PduKind::Compressed => {
-            if let Ok((_, c)) = header_records::parse_compression_header(pdu.data) {
-                f.sink.opaque(OpaquePdu {
-                    session_id: 0,
-                    description: format!("Compressed SMB message ({}), {} bytes uncompressed", c.algorithm_name(), c.original_size),
-                });
-            }
-        }
+        PduKind::Smb2 => on_smb2_pdu(ctx, sessions, pdu, None, f),
+        PduKind::Transform => on_transform(ctx, sessions, pdu, f),
+        PduKind::Compressed => on_compressed(pdu.data, 0, f),
         PduKind::Smb1 => on_smb1_pdu(pdu, f),
     }
 }
@@ -57,26 +64,95 @@ pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: 
 fn on_smb1_pdu(pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
     let Ok((_, h)) = header_records::parse_smb1_header(pdu.data) else { return };
     if h.command != header_records::Smb1Header::CMD_NEGOTIATE {
-        f.sink.opaque(OpaquePdu { session_id: 0, description: format!("SMB1 command 0x{:02x} (smbdiag decodes SMB2/3; SMB1 only for negotiation)", h.command) });
+        f.sink.opaque(OpaquePdu {
+            kind: OpaqueKind::Smb1,
+            session_id: 0,
+            description: format!("command 0x{:02x} (smbdiag decodes SMB2/3; SMB1 only for negotiation)", h.command),
+        });
         return;
     }
     let (dialects, selected, description) = if h.is_response() {
         match negotiate_records::parse_smb1_negotiate_response(pdu.data) {
-            Ok((_, r)) if r.dialect_index == negotiate_records::SMB1_NO_DIALECT => (Vec::new(), Some(r.dialect_index), "SMB1 NEGOTIATE response selecting no dialect".to_string()),
-            Ok((_, r)) => (Vec::new(), Some(r.dialect_index), format!("SMB1 NEGOTIATE response selecting dialect #{}", r.dialect_index)),
-            Err(_) => (Vec::new(), None, format!("SMB1 NEGOTIATE response, status {}", h.status)),
+            Ok((_, r)) if r.dialect_index == negotiate_records::SMB1_NO_DIALECT => (Vec::new(), Some(r.dialect_index), "NEGOTIATE response selecting no dialect".to_string()),
+            Ok((_, r)) => (Vec::new(), Some(r.dialect_index), format!("NEGOTIATE response selecting dialect #{}", r.dialect_index)),
+            Err(_) => (Vec::new(), None, format!("NEGOTIATE response, status {}", h.status)),
         }
     } else {
         let d = negotiate_records::parse_smb1_negotiate_request(pdu.data).map(|(_, r)| r.dialects).unwrap_or_default();
-        let text = format!("SMB1 NEGOTIATE request offering {}", d.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "));
+        let text = format!("NEGOTIATE request offering {}", d.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "));
         (d, None, text)
     };
-    f.sink.opaque(OpaquePdu { session_id: 0, description });
+    f.sink.opaque(OpaquePdu { kind: OpaqueKind::Smb1, session_id: 0, description });
     let ev = Smb1NegotiateEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, is_response: h.is_response(), dialects: &dialects, selected };
     f.sink.smb1_negotiate(&ev);
 }
 
-fn on_smb2_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
+/// An encrypted message: decrypted with the user's key and decoded like a
+/// plain one (marked as decrypted), or left opaque with one note per session
+/// saying what it hides. Bytes that fail authentication are never decoded.
+fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
+    let Ok((_, t)) = header_records::parse_transform_header(pdu.data) else { return };
+    f.sink.encrypted(f.conn, f.frame);
+    let hidden = if f.keys.is_empty() {
+        Hidden::NoKey
+    } else {
+        match ctx.crypto.decrypt(t.session_id, f.dir == Dir::ToServer, pdu.data, f.keys) {
+            // Encrypted compressed messages are compressed first (MS-SMB2 3.1.4.4).
+            Ok((plain, _)) if plain.starts_with(header_records::COMPRESSION_MAGIC) => return on_compressed(&plain, t.session_id, f),
+            Ok((plain, cipher)) => {
+                let inner = Pdu { kind: PduKind::Smb2, data: &plain, declared_len: plain.len(), lost: 0, resynced: pdu.resynced };
+                return on_smb2_pdu(ctx, sessions, &inner, Some(cipher.name()), f);
+            }
+            Err(h) => h,
+        }
+    };
+    f.sink.hidden(f.conn, f.dir);
+    let why = match hidden {
+        Hidden::Failed(DecryptError::Incomplete { have, need }) => format!(", not decrypted: the capture holds {have} of its {need} bytes"),
+        Hidden::Failed(_) => ", not decrypted: the key does not fit".to_string(),
+        Hidden::NoKey | Hidden::NoPreauth | Hidden::WrongPassword => String::new(),
+    };
+    let n = note_hidden(ctx, sessions, t.session_id, hidden, f);
+    f.sink.opaque(OpaquePdu {
+        kind: OpaqueKind::Encrypted,
+        session_id: t.session_id,
+        description: format!("SMB3 message {n} of session 0x{:016x} on this connection, {} bytes{why}", t.session_id, t.original_message_size),
+    });
+}
+
+/// A compressed message: smbdiag does not decompress (yet), so it says what it holds.
+fn on_compressed(data: &[u8], session_id: u64, f: &mut FrameCtx<'_>) {
+    if let Ok((_, c)) = header_records::parse_compression_header(data) {
+        f.sink.opaque(OpaquePdu {
+            kind: OpaqueKind::Compressed,
+            session_id,
+            description: format!("SMB3 message ({}), {} bytes uncompressed, not decompressed by smbdiag", c.algorithm_name(), c.original_size),
+        });
+    }
+}
+
+/// One note per encrypted session and connection, on its first hidden
+/// message (the same text on every pass: the hidden messages are numbered
+/// in their own items). Returns the number of this hidden message.
+fn note_hidden(ctx: &mut ConnCtx, sessions: &SessionTable, sid: u64, hidden: Hidden, f: &mut FrameCtx<'_>) -> u32 {
+    let s = ctx.crypto.session(sid);
+    s.hidden += 1;
+    let n = s.hidden;
+    if s.noted.is_some() {
+        return n;
+    }
+    // A message too large to keep whole: not the key's fault, and the rest of the session decrypts.
+    if let Hidden::Failed(DecryptError::Incomplete { .. }) = hidden {
+        return n;
+    }
+    let (dialect, cipher) = (ctx.crypto.dialect.or(ctx.dialect), ctx.crypto.cipher);
+    let user = sessions.session(ctx.session_key(sid)).and_then(|s| s.user.clone());
+    ctx.crypto.session(sid).noted = Some(f.frame);
+    f.sink.note(StateNote::Hidden { session_id: sid, hidden, user, dialect, cipher });
+    n
+}
+
+fn on_smb2_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, decrypted: Option<&'static str>, f: &mut FrameCtx<'_>) {
     let mut off = 0usize;
     // Bounded: each step advances by at least a header, and a PDU holds at
     // most PDU_KEEP_PREFIX bytes.
@@ -95,7 +171,7 @@ fn on_smb2_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f:
         let msg_len = if next == 0 { rest.len() } else { next.min(rest.len()) };
         let msg_end = off + msg_len;
         let cut = !pdu.is_whole() && (next == 0 || off + next > pdu.data.len());
-        on_message(ctx, sessions, &hdr, &rest[..msg_len], cut, f);
+        on_message(ctx, sessions, &hdr, &rest[..msg_len], cut, decrypted, f);
         if next == 0 || next < SMB2_HEADER_LEN || next % 8 != 0 || msg_end >= pdu.data.len() {
             break;
         }
@@ -107,9 +183,13 @@ fn note_truncated(f: &mut FrameCtx<'_>, pdu: &Pdu<'_>, off: usize) {
     f.sink.note(StateNote::Truncated { offset: off, declared_len: pdu.declared_len, lost: pdu.lost });
 }
 
-fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'_>, msg: &[u8], cut: bool, f: &mut FrameCtx<'_>) {
+fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'_>, msg: &[u8], cut: bool, decrypted: Option<&'static str>, f: &mut FrameCtx<'_>) {
     let is_response = hdr.is_response();
     let body = records::parse_body(hdr, msg);
+    // Key derivation needs these messages' raw bytes; nobody pays for it without keys.
+    if matches!(hdr.command, Command::NEGOTIATE | Command::SESSION_SETUP) && !f.keys.is_empty() {
+        ctx.crypto.on_message(hdr, msg, &body, f.keys);
+    }
     let mut m = MessageFields {
         cmd: hdr.command,
         is_response,
@@ -121,6 +201,7 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
         credits: hdr.credits,
         credit_charge: hdr.credit_charge,
         truncated: cut || matches!(body, Body::Malformed(_)) && !pdu_complete(msg, hdr),
+        decrypted,
         ..Default::default()
     };
     let session_key = ctx.session_key(hdr.session_id);

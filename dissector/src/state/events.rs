@@ -2,11 +2,16 @@
 //! state calls a `Sink` and never names the rules, the summary or the
 //! stored reports (the pipeline implements it).
 
+use std::sync::Arc;
+
 use crate::net::flow::{ConnId, Dir};
 use crate::net::link::Endpoint;
 use crate::output::{MessageFields, OpaquePdu};
+use crate::smb::crypto::tracker::Hidden;
+use crate::smb::crypto::CipherId;
 use crate::smb::records::header_records::Smb2Header;
 use crate::smb::records::Body;
+use crate::smb::types::Dialect;
 
 use super::kdc::KdcLog;
 use super::session::{Session, SessionKey, SessionTable};
@@ -54,10 +59,14 @@ pub struct Smb1NegotiateEvent<'a> {
 }
 
 /// Something the decoding itself has to say about a frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StateNote {
-    /// The framer skipped bytes (missing or not SMB) to the next SMB header.
-    Resynced { skipped: u64 },
+    /// The framer skipped bytes (missing or not SMB) to the next SMB header;
+    /// `ordinal`: the how-manieth noted resynchronisation in this direction.
+    Resynced { skipped: u64, ordinal: u32 },
+    /// The first message of a session on a connection that stays encrypted
+    /// (no key, no preauth hash, a wrong password or a key that does not fit).
+    Hidden { session_id: u64, hidden: Hidden, user: Option<Arc<str>>, dialect: Option<Dialect>, cipher: Option<CipherId> },
     /// A message of a PDU the capture cut short.
     Truncated { offset: usize, declared_len: usize, lost: usize },
 }
@@ -69,8 +78,10 @@ pub trait Sink {
     /// Its fields, to show on the current frame.
     fn store(&mut self, m: MessageFields);
     fn smb1_negotiate(&mut self, ev: &Smb1NegotiateEvent<'_>);
-    /// An encrypted SMB3 message on a connection.
-    fn encrypted(&mut self, conn: ConnView, dir: Dir, frame: u32);
+    /// An encrypted SMB3 message on a connection (decrypted or not).
+    fn encrypted(&mut self, conn: ConnView, frame: u32);
+    /// An encrypted SMB3 message that stays hidden (not decrypted), travelling `dir`.
+    fn hidden(&mut self, conn: ConnView, dir: Dir);
     /// Bytes a READ returned or a WRITE wrote, on a connection.
     fn bytes(&mut self, conn: ConnId, read: u64, written: u64);
     /// A PDU the core does not open (encrypted, compressed, SMB1).

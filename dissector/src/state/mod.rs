@@ -39,6 +39,8 @@ pub struct ConnCtx {
     /// Path of the CREATE earlier in the current compound chain (later
     /// requests of the chain use the placeholder FileId).
     pub chain_create: Option<std::sync::Arc<str>>,
+    /// What decrypting this connection's SMB 3 messages needs (tracked only when the user gave keys).
+    pub crypto: crate::smb::crypto::tracker::ConnCrypto,
 }
 
 impl ConnCtx {

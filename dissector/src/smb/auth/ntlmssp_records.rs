@@ -9,6 +9,7 @@ use super::AuthToken;
 use crate::smb::records::{at_offset, utf16_string};
 
 const NEGOTIATE_UNICODE: u32 = 0x0000_0001;
+const NEGOTIATE_KEY_EXCH: u32 = 0x4000_0000;
 
 /// AV pair ids (MS-NLMP 2.2.2.1).
 const AV_EOL: u16 = 0;
@@ -25,6 +26,8 @@ pub struct NtlmChallenge {
     pub nb_domain: Option<String>,
     pub dns_computer: Option<String>,
     pub dns_domain: Option<String>,
+    /// The server's 8-byte challenge (NTLMv2 key derivation checks the password with it).
+    pub server_challenge: Option<[u8; 8]>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -38,6 +41,10 @@ pub struct NtlmAuthenticate {
     pub anonymous: bool,
     /// MsvAvTargetName: the SPN the client used, e.g. "cifs/data.contoso.com".
     pub target_spn: Option<String>,
+    /// NtChallengeResponse (NTLMv2: NTProofStr then the client's blob), for key derivation.
+    pub nt_response: Vec<u8>,
+    /// EncryptedRandomSessionKey, with NEGOTIATE_KEY_EXCH.
+    pub encrypted_session_key: Option<Vec<u8>>,
 }
 
 /// (len, offset) of a security buffer field at `at`.
@@ -89,7 +96,11 @@ pub fn parse_ntlmssp(msg: &[u8]) -> Option<AuthToken> {
         2 => {
             let flags = u32::from_le_bytes(msg.get(20..24)?.try_into().ok()?);
             let unicode = flags & NEGOTIATE_UNICODE != 0;
-            let mut c = NtlmChallenge { target_name: field(msg, 12).map(|b| text(b, unicode)).filter(|s| !s.is_empty()), ..Default::default() };
+            let mut c = NtlmChallenge {
+                target_name: field(msg, 12).map(|b| text(b, unicode)).filter(|s| !s.is_empty()),
+                server_challenge: msg.get(24..32).and_then(|b| b.try_into().ok()),
+                ..Default::default()
+            };
             for (id, v) in field(msg, 40).map(av_pairs).unwrap_or_default() {
                 let s = Some(utf16_string(v));
                 match id {
@@ -121,6 +132,8 @@ pub fn parse_ntlmssp(msg: &[u8]) -> Option<AuthToken> {
                 anonymous: user.is_empty() && nt.is_empty() && lm.len() <= 1,
                 user,
                 target_spn,
+                nt_response: nt.to_vec(),
+                encrypted_session_key: field(msg, 52).filter(|k| flags & NEGOTIATE_KEY_EXCH != 0 && k.len() == 16).map(<[u8]>::to_vec),
             }))
         }
         _ => None,

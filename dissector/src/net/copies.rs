@@ -1,0 +1,300 @@
+//! Copies of one packet in a capture: `pktmon` and `netsh trace` record a
+//! packet at several points of the stack, a port mirror copies both directions
+//! or several VLANs, a capture of two interfaces of one host (or `tcpdump -i
+//! any` on a router or bridge) sees a packet on each. A copy is not a
+//! retransmission: it is set aside before flow tracking, so its bytes are
+//! decoded once and it counts as neither loss nor a duplicate message.
+//!
+//! A copy carries the same IP identification, TCP header fields and payload
+//! as a frame seen a moment before, whatever the interface or link header. A
+//! retransmission is a new packet: its sender gives it a new IP
+//! identification (and usually a new TCP timestamp), so it never matches.
+//!
+//! Segmentation offload makes a copy look different: a capture point above
+//! the offload (a bridge, an upper layer of pktmon) sees one large segment, a
+//! point below it the wire-sized pieces cut from it, which carry the large
+//! one's bytes, ACK and timestamp, and IP identifications counting up from
+//! its own. Such a piece is a copy too.
+
+use std::collections::VecDeque;
+
+use ahash::{HashMap, RandomState};
+
+use super::link::{Endpoint, TcpSegment};
+
+/// Copies made on one host or by a mirror are microseconds apart; a capture
+/// merged from two interfaces may add a few milliseconds of timestamping skew.
+pub const COPY_WINDOW_NS: i64 = 10_000_000;
+/// Without an IP identification (IPv6) and a TCP timestamp, a fast
+/// retransmission differs from the original in its time only: be stricter.
+const COPY_WINDOW_NO_ID_NS: i64 = 1_000_000;
+/// Frames remembered at once (a bound for bursts within the window).
+const MAX_RECENT: usize = 65_536;
+/// A payload larger than one Ethernet MTU's may be an offload's large
+/// segment that a later capture point sees cut in pieces.
+const WIRE_PAYLOAD_MAX: usize = 1460;
+/// Large segments remembered at once, with their bytes.
+const MAX_LARGE: usize = 16;
+
+/// A recent large segment, kept whole to check the pieces cut from it.
+#[derive(Debug)]
+struct Large {
+    frame: u32,
+    ts_ns: i64,
+    iface: Option<u32>,
+    src: Endpoint,
+    dst: Endpoint,
+    seq: u32,
+    ack: u32,
+    ip_id: u16,
+    ts_val: Option<u32>,
+    bytes: Vec<u8>,
+}
+
+impl Large {
+    /// Whether `seg` is one of the pieces an offload cut from this segment.
+    fn cut_into(&self, seg: &TcpSegment<'_>) -> bool {
+        let (Some(id), Some(_)) = (seg.ip_id, seg.ts_val) else { return false };
+        let Some(piece_len) = std::num::NonZeroUsize::new(seg.payload.len()) else { return false };
+        let off = seg.seq.wrapping_sub(self.seq) as usize;
+        // Pieces are numbered on from the large segment's own identification.
+        let pieces = self.bytes.len().div_ceil(piece_len.get()) as u16;
+        (seg.src, seg.dst, seg.ack, seg.ts_val) == (self.src, self.dst, self.ack, self.ts_val)
+            && seg.payload_len as usize == seg.payload.len()
+            && id.wrapping_sub(self.ip_id) < pieces.max(1)
+            && self.bytes.get(off..off + piece_len.get()) == Some(seg.payload)
+    }
+}
+
+/// What makes two frames the same packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Identity {
+    src: Endpoint,
+    dst: Endpoint,
+    ip_id: Option<u16>,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    window: u16,
+    ts_val: Option<u32>,
+    payload_len: u32,
+    /// Hash of the captured payload bytes (headers compared exactly above).
+    payload_hash: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Seen {
+    frame: u32,
+    ts_ns: i64,
+    ttl: u8,
+    iface: Option<u32>,
+}
+
+/// A frame found to be a copy of an earlier one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CopyOf {
+    /// The frame holding the first copy seen (the one decoded).
+    pub frame: u32,
+    /// This copy's time minus the first's.
+    pub dt_ns: i64,
+    /// The first copy's TTL minus this one's: routers between the two capture
+    /// points (0 for copies on one host, a mirror, a bridge).
+    pub ttl_drop: i16,
+    /// The capture interface of the first copy (pcapng), if known.
+    pub first_iface: Option<u32>,
+}
+
+#[derive(Debug)]
+pub struct CopyFilter {
+    recent: HashMap<Identity, Seen>,
+    /// Insertion order, to forget what fell out of the window.
+    order: VecDeque<(i64, u32, Identity)>,
+    hasher: RandomState,
+    large: VecDeque<Large>,
+    /// Copies set aside so far.
+    pub set_aside: u64,
+}
+
+impl Default for CopyFilter {
+    fn default() -> Self {
+        CopyFilter { recent: HashMap::default(), order: VecDeque::new(), hasher: RandomState::new(), large: VecDeque::new(), set_aside: 0 }
+    }
+}
+
+impl CopyFilter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether this segment is a copy of one seen within the window; if not,
+    /// it is remembered as a first copy.
+    pub fn check(&mut self, seg: &TcpSegment<'_>, iface: Option<u32>, frame: u32, ts_ns: i64) -> Option<CopyOf> {
+        let id = self.identity(seg);
+        let window = if id.ip_id.is_some_and(|i| i != 0) || id.ts_val.is_some() { COPY_WINDOW_NS } else { COPY_WINDOW_NO_ID_NS };
+        self.expire(ts_ns);
+        if let Some(first) = self.recent.get(&id) {
+            let dt_ns = ts_ns - first.ts_ns;
+            if dt_ns.abs() <= window {
+                self.set_aside += 1;
+                return Some(CopyOf { frame: first.frame, dt_ns, ttl_drop: first.ttl as i16 - seg.ttl as i16, first_iface: first.iface });
+            }
+        }
+        if let Some(l) = self.large.iter().find(|l| (ts_ns - l.ts_ns).abs() <= COPY_WINDOW_NS && l.cut_into(seg)) {
+            self.set_aside += 1;
+            return Some(CopyOf { frame: l.frame, dt_ns: ts_ns - l.ts_ns, ttl_drop: 0, first_iface: l.iface });
+        }
+        if seg.payload.len() > WIRE_PAYLOAD_MAX && seg.payload_len as usize == seg.payload.len() {
+            self.remember_large(seg, iface, frame, ts_ns);
+        }
+        if self.order.len() >= MAX_RECENT {
+            self.forget_oldest();
+        }
+        self.recent.insert(id, Seen { frame, ts_ns, ttl: seg.ttl, iface });
+        self.order.push_back((ts_ns, frame, id));
+        None
+    }
+
+    fn remember_large(&mut self, seg: &TcpSegment<'_>, iface: Option<u32>, frame: u32, ts_ns: i64) {
+        let Some(ip_id) = seg.ip_id else { return };
+        // Reuse the oldest entry's buffer: this runs on every large frame of a bulk transfer.
+        let mut bytes = if self.large.len() >= MAX_LARGE { self.large.pop_front().map(|l| l.bytes).unwrap_or_default() } else { Vec::new() };
+        bytes.clear();
+        bytes.extend_from_slice(seg.payload);
+        self.large.push_back(Large { frame, ts_ns, iface, src: seg.src, dst: seg.dst, seq: seg.seq, ack: seg.ack, ip_id, ts_val: seg.ts_val, bytes });
+    }
+
+    fn identity(&self, seg: &TcpSegment<'_>) -> Identity {
+        Identity {
+            src: seg.src,
+            dst: seg.dst,
+            ip_id: seg.ip_id,
+            seq: seg.seq,
+            ack: seg.ack,
+            flags: seg.flags.0,
+            window: seg.window,
+            ts_val: seg.ts_val,
+            payload_len: seg.payload_len,
+            payload_hash: self.hasher.hash_one(seg.payload),
+        }
+    }
+
+    /// Forget frames older than the window (capture time runs forward in the
+    /// main; a frame out of order only keeps an entry a little longer).
+    fn expire(&mut self, now_ns: i64) {
+        while self.order.front().is_some_and(|&(t, _, _)| now_ns - t > COPY_WINDOW_NS) {
+            self.forget_oldest();
+        }
+    }
+
+    fn forget_oldest(&mut self) {
+        if let Some((_, frame, id)) = self.order.pop_front() {
+            // Only if that entry is still the one this frame put there.
+            if self.recent.get(&id).is_some_and(|s| s.frame == frame) {
+                self.recent.remove(&id);
+            }
+        }
+    }
+
+    /// Frames remembered (for bounds tests).
+    pub fn held(&self) -> usize {
+        self.recent.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::link::TcpFlags;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    fn ep(last: u8, port: u16) -> Endpoint {
+        Endpoint { addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)), port }
+    }
+
+    fn seg(ip_id: Option<u16>, seq: u32, payload: &[u8]) -> TcpSegment<'_> {
+        TcpSegment {
+            src: ep(1, 50000),
+            dst: ep(2, 445),
+            seq,
+            ack: 7,
+            flags: TcpFlags(TcpFlags::ACK),
+            window: 500,
+            window_scale: None,
+            sack: vec![],
+            payload,
+            payload_len: payload.len() as u32,
+            ip_id,
+            ttl: 64,
+            ts_val: None,
+        }
+    }
+
+    #[test]
+    fn a_copy_is_recognised_and_a_retransmission_is_not() {
+        let mut f = CopyFilter::new();
+        assert_eq!(f.check(&seg(Some(10), 100, b"abc"), None, 1, 0), None);
+        // The same packet on another interface 20 µs later, one router further on.
+        let mut routed = seg(Some(10), 100, b"abc");
+        routed.ttl = 63;
+        assert_eq!(f.check(&routed, None, 2, 20_000), Some(CopyOf { frame: 1, dt_ns: 20_000, ttl_drop: 1, first_iface: None }));
+        // The sender's retransmission: same bytes, a new IP identification.
+        assert_eq!(f.check(&seg(Some(11), 100, b"abc"), None, 3, 40_000), None);
+        // Same headers, other bytes: not the same packet.
+        assert_eq!(f.check(&seg(Some(12), 200, b"xyz"), None, 4, 50_000), None);
+        assert_eq!(f.check(&seg(Some(12), 200, b"xyZ"), None, 5, 60_000), None);
+        assert_eq!(f.set_aside, 1);
+    }
+
+    #[test]
+    fn pieces_cut_from_an_offloaded_segment_are_copies() {
+        let big: Vec<u8> = (0..4000u32).map(|i| (i * 7) as u8).collect();
+        let mut large = seg(Some(100), 1000, &big);
+        large.ts_val = Some(5);
+        let mut f = CopyFilter::new();
+        assert_eq!(f.check(&large, None, 1, 0), None);
+        let piece = |id: u16, at: usize, len: usize| {
+            let mut p = seg(Some(id), 1000 + at as u32, &big[at..at + len]);
+            p.ts_val = Some(5);
+            p
+        };
+        assert_eq!(f.check(&piece(100, 0, 1448), None, 2, 10_000).map(|c| c.frame), Some(1));
+        assert_eq!(f.check(&piece(101, 1448, 1448), None, 3, 11_000).map(|c| c.frame), Some(1));
+        assert_eq!(f.check(&piece(102, 2896, 1104), None, 4, 12_000).map(|c| c.frame), Some(1));
+        // The sender's own retransmission of a piece: a fresh identification.
+        assert_eq!(f.check(&piece(140, 1448, 1448), None, 5, 50_000), None);
+        // Other bytes at that place: not a piece of it.
+        let mut other = piece(101, 1448, 1448);
+        let changed = [0u8; 1448];
+        other.payload = &changed;
+        assert_eq!(f.check(&other, None, 6, 60_000), None);
+    }
+
+    #[test]
+    fn the_same_identity_long_after_is_not_a_copy() {
+        let mut f = CopyFilter::new();
+        f.check(&seg(Some(10), 100, b"abc"), None, 1, 0);
+        // IP identifications wrap: 16 bits, reused within seconds on a busy host.
+        assert_eq!(f.check(&seg(Some(10), 100, b"abc"), None, 2, COPY_WINDOW_NS + 1), None);
+        assert!(f.held() <= 1);
+    }
+
+    #[test]
+    fn without_identification_the_window_is_short() {
+        let v6 = |a: u16| Endpoint { addr: IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, a)), port: 445 };
+        let mut f = CopyFilter::new();
+        let mut s = seg(None, 100, b"abc");
+        (s.src, s.dst) = (v6(1), v6(2));
+        f.check(&s, None, 1, 0);
+        assert!(f.check(&s, None, 2, 500_000).is_some());
+        assert!(f.check(&s, None, 3, 5_000_000).is_none(), "5 ms later without id: a fast retransmission, not a copy");
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let mut f = CopyFilter::new();
+        for i in 0..(MAX_RECENT as u32 + 1000) {
+            f.check(&seg(Some(i as u16), i, b"a"), None, i + 1, 0);
+        }
+        assert!(f.held() <= MAX_RECENT);
+    }
+}

@@ -1,0 +1,91 @@
+//! Decoding below SMB through the real tshark: resynchronisation on a fuzzed
+//! capture believes no junk; the lab's share_not_found scenario captured in
+//! each encapsulation (tests/lab/make-encap-captures.sh) decodes exactly the
+//! SMB2 frames Wireshark decodes and raises the plain capture's findings; a
+//! capture smbdiag cannot open says so once.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use smbdiag_core::rules::catalog::{self, Severity};
+use smbdiag_core::smb::framing::MAX_RESYNC_NOTES;
+
+/// Frames where the filter matches.
+fn frames(cap: &Path, filter: &str) -> BTreeSet<u32> {
+    common::fields(cap, &["-Y", filter], &["frame.number"]).iter().filter_map(|r| r.first()?.parse().ok()).collect()
+}
+
+fn is_alarm(rule: &str) -> bool {
+    catalog::by_id(rule).is_some_and(|r| matches!(r.severity, Severity::Warn | Severity::Error))
+}
+
+#[test]
+fn fuzzed_smb1_stream_yields_no_invented_smb2_and_few_resync_notes() {
+    let cap = common::public_captures_dir().join("zeek-zeek/smb1-OSS-fuzz-54883.pcap");
+    // Wireshark sees no SMB2 in it; smbdiag must not either.
+    let wireshark_smb2 = frames(&cap, "smb2");
+    let smbdiag_msgs = frames(&cap, "smbdiag.cmd");
+    assert!(smbdiag_msgs.is_subset(&wireshark_smb2), "smbdiag shows SMB2 messages Wireshark does not: {smbdiag_msgs:?}");
+    let found = common::findings(&cap, &[]);
+    let alarms: Vec<String> = found.iter().filter(|r| is_alarm(&r.rule)).map(|r| format!("{}@{}: {}", r.rule, r.frame, r.text)).collect();
+    assert!(alarms.is_empty(), "{alarms:#?}");
+    assert!(!found.iter().any(|r| r.rule == "status.error"));
+    let resyncs = found.iter().filter(|r| r.rule == "decode.resync").count();
+    // The stream does lose step (it is fuzzed), and says so a bounded number of times (two directions).
+    assert!(resyncs >= 1 && resyncs <= 2 * MAX_RESYNC_NOTES as usize, "{resyncs} resync notes");
+    assert!(found.iter().any(|r| r.rule == "decode.resync" && r.text.contains("later ones are not noted")));
+}
+
+#[test]
+fn every_encapsulation_decodes_the_smb2_wireshark_decodes_with_the_same_findings() {
+    let lab = common::lab_captures_dir();
+    let plain = lab.join("share_not_found.pcap");
+    let rules_of = |cap: &Path| -> BTreeSet<String> { common::findings(cap, &[]).into_iter().map(|r| r.rule).collect() };
+    let plain_rules = rules_of(&plain);
+    assert!(plain_rules.contains("tree.share_not_found"));
+    let kinds = ["sll2", "sll", "vlan", "qinq", "gretap", "erspan2", "erspan3", "vxlan", "vxlan_frag", "vxlan6"];
+    let mut errors = Vec::new();
+    for kind in kinds {
+        let cap = lab.join(format!("share_not_found_{kind}.pcap"));
+        let wireshark_smb2 = frames(&cap, "smb2");
+        let smbdiag_msgs = frames(&cap, "smbdiag.cmd");
+        if wireshark_smb2.len() < 10 || smbdiag_msgs != wireshark_smb2 {
+            errors.push(format!("{kind}: Wireshark decodes SMB2 in frames {wireshark_smb2:?}, smbdiag in {smbdiag_msgs:?}"));
+        }
+        // The finding on the frame Wireshark's dissectors locate.
+        let tree = frames(&cap, "smb2.cmd == 3 && smb2.nt_status == 0xc00000cc");
+        let found = common::findings(&cap, &[]);
+        let at: Vec<u32> = found.iter().filter(|r| r.rule == "tree.share_not_found").map(|r| r.frame).collect();
+        if at.len() != 1 || tree.first() != at.first() {
+            errors.push(format!("{kind}: tree.share_not_found at {at:?}, Wireshark's TREE_CONNECT error at {tree:?}"));
+        }
+        let rules: BTreeSet<String> = found.into_iter().map(|r| r.rule).collect();
+        if rules != plain_rules {
+            errors.push(format!("{kind}: rules {rules:?}, the plain capture's {plain_rules:?}"));
+        }
+    }
+    // Fragments: the VXLAN underlay's 128-byte MTU fragmented the outer packets, the finding's frame among them.
+    let frag = lab.join("share_not_found_vxlan_frag.pcap");
+    let reassembled = frames(&frag, "ip.fragment && smb2.cmd == 3 && smb2.nt_status == 0xc00000cc");
+    if reassembled.is_empty() {
+        errors.push("vxlan_frag: the TREE_CONNECT error response was not fragmented: the capture does not test reassembly".into());
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+#[test]
+fn a_capture_whose_link_layer_is_not_decoded_says_so_once() {
+    let cap = common::repo_root().join("tests/captures/edited/share_not_found_unknown_link.pcap");
+    let total = frames(&cap, "frame").len();
+    // One pass: the note on the first frame, counting what was seen by then.
+    let one = common::findings(&cap, &[]);
+    assert_eq!(one.iter().map(|r| (r.frame, r.rule.as_str())).collect::<Vec<_>>(), vec![(1, "decode.skipped_frames")]);
+    assert!(one[0].text.contains("frames of a link type smbdiag does not decode: 1 (first in frame 1)"), "{}", one[0].text);
+    // Two passes: the same one note, with the whole capture's count.
+    let two = common::findings(&cap, &["-2"]);
+    assert_eq!(two.len(), 1);
+    let want = format!("frames of a link type smbdiag does not decode: {total} (first in frame 1)");
+    assert!(two[0].text.contains(&want), "{}", two[0].text);
+}
