@@ -138,9 +138,6 @@ struct Pref {
     default_value: u32,
 }
 
-/// Rule families that can be switched off (rule ids start with these).
-const FAMILIES: &[&str] = &["transport", "path", "negotiate", "session", "tree", "create", "perf", "security", "status", "decode"];
-
 fn prefs() -> Vec<Pref> {
     let d = Config::default();
     let mut v = vec![
@@ -173,7 +170,8 @@ fn prefs() -> Vec<Pref> {
             default_value: d.loss_rate_permille,
         },
     ];
-    for f in FAMILIES {
+    // The families come from the catalog: a new one needs no edit here.
+    for f in smbdiag_core::rules::catalog::families() {
         v.push(Pref {
             name: Box::leak(format!("enable_{f}").into_boxed_str()),
             title: Box::leak(format!("Enable {f}.* rules").into_boxed_str()),

@@ -7,6 +7,10 @@
 # Without CAPTURE it uses target/bench/bench_bulk.pcap, generating it first
 # with the lab (root: network namespaces) if missing: one 200 MiB file and
 # 3000 small files over SMB 3.1.1, wire-sized frames. Results: docs/performance.md.
+#
+# BENCH_PLUGIN=path/to/libsmbdiag.so measures that build instead (say, one kept
+# from before a change) and skips the build and the core-alone figure;
+# BENCH_WALL=0 skips the wall-time runs, BENCH_CALLGRIND=0 the instruction counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CAP=${1:-target/bench/bench_bulk.pcap}
@@ -14,18 +18,22 @@ if [ ! -f "$CAP" ]; then
     # A big capture buffer: tcpdump must not drop frames of the bulk transfer.
     SDLAB_OUT="$PWD/target/bench" SDLAB_TCPDUMP_BUFFER_KIB=1048576 tests/lab/make-captures.sh bench_bulk
 fi
-cargo build --release --workspace >/dev/null 2>&1
+SO=${BENCH_PLUGIN:-target/release/libsmbdiag.so}
+[ -n "${BENCH_PLUGIN:-}" ] || cargo build --release --workspace >/dev/null 2>&1
+echo "plugin: $SO"
 echo "capture: $CAP ($(du -h "$CAP" | cut -f1), $(capinfos -c -M "$CAP" | awk -F': *' '/Number of packets/ {print $2}') frames)"
 
-echo "== core alone (smbdiag-cli --bench, best of 5, one core)"
-target/release/smbdiag-cli --bench "$CAP" 5
+if [ -z "${BENCH_PLUGIN:-}" ]; then
+    echo "== core alone (smbdiag-cli --bench, best of 5, one core)"
+    target/release/smbdiag-cli --bench "$CAP" 5
+fi
 
 # tshark as an unprivileged user with a scratch HOME (root ignores personal plugins).
 HOMEDIR=$(mktemp -d /tmp/smbdiag-bench.XXXXXX)
 trap 'rm -rf "$HOMEDIR"' EXIT
 VER=$(pkg-config --modversion wireshark | cut -d. -f1,2)
 mkdir -p "$HOMEDIR/with/.local/lib/wireshark/plugins/$VER/epan" "$HOMEDIR/without"
-cp target/release/libsmbdiag.so "$HOMEDIR/with/.local/lib/wireshark/plugins/$VER/epan/smbdiag.so"
+cp "$SO" "$HOMEDIR/with/.local/lib/wireshark/plugins/$VER/epan/smbdiag.so"
 cp "$CAP" "$HOMEDIR/cap.pcap"
 chmod -R a+rwX "$HOMEDIR"
 run() { # HOME FILTER -> "seconds peak_kib"
@@ -34,6 +42,7 @@ run() { # HOME FILTER -> "seconds peak_kib"
              else HOME="$1" /usr/bin/time -f '%e %M' tshark -r "$HOMEDIR/cap.pcap" -Y "$2" >/dev/null; fi; } 2>&1 | tail -1)
     echo "$out"
 }
+if [ "${BENCH_WALL:-1}" = 1 ]; then
 echo "== tshark -r (one pass, display filter): 5 runs each, alternating"
 wo=(); wi=()
 for _ in 1 2 3 4 5; do
@@ -49,6 +58,7 @@ echo "without plugin: best $wo_best s, median $wo_med s, peak RSS $wo_rss KiB"
 echo "with plugin:    best $wi_best s, median $wi_med s, peak RSS $wi_rss KiB"
 awk -v a="$wi_best" -v b="$wo_best" -v c="$wi_med" -v d="$wo_med" -v ra="$wi_rss" -v rb="$wo_rss" \
     'BEGIN { printf "with/without: time %.3f (best) %.3f (median), peak RSS %.3f\n", a/b, c/d, ra/rb }'
+fi
 
 # Instructions, not seconds: wall time on a shared machine varies by more than
 # the 5% being measured, so count instructions with callgrind, minus tshark's

@@ -4,7 +4,7 @@
 use pcap_parser::pcapng::Block;
 use pcap_parser::{LegacyPcapSlice, PcapBlockOwned, PcapNGSlice};
 
-use crate::analyzer::FrameInput;
+use crate::pipeline::FrameInput;
 use crate::net::link::LinkType;
 
 /// Call `f` with every packet of a pcap or pcapng file held in memory, in

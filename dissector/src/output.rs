@@ -22,8 +22,8 @@ pub struct MessageFields {
     /// Path of the open the message addresses.
     pub file: Option<Arc<str>>,
     pub dialect: Option<Dialect>,
-    /// Authentication: "NTLMv2", "NTLMv1", "Kerberos", "anonymous", "guest"...
-    pub auth: Option<Arc<str>>,
+    /// How the session authenticated.
+    pub auth: Option<crate::smb::auth::Authentication>,
     /// `DOMAIN\user` of the session.
     pub user: Option<Arc<str>>,
     /// Kerberos SPN or NTLM target name the session authenticated to.

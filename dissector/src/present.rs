@@ -195,7 +195,7 @@ pub fn items<'a>(report: &'a FrameReport, want: FieldMask, out: &mut dyn FnMut(I
                 m.tree.as_deref().map(|t| Item::Str(FieldId::Tree, Cow::Borrowed(t))),
                 m.file.as_deref().map(|f| Item::Str(FieldId::File, Cow::Borrowed(f))),
                 m.dialect.map(|d| Item::Uint(FieldId::Dialect, d.0 as u64)),
-                m.auth.as_deref().map(|a| Item::Str(FieldId::Auth, Cow::Borrowed(a))),
+                m.auth.map(|a| Item::Str(FieldId::Auth, Cow::Borrowed(a.name()))),
                 m.user.as_deref().map(|u| Item::Str(FieldId::User, Cow::Borrowed(u))),
                 m.spn.as_deref().map(|t| Item::Str(FieldId::Spn, Cow::Borrowed(t))),
                 Some(Item::Uint(FieldId::Credits, m.credits as u64)),

@@ -80,8 +80,8 @@ impl Summary {
         if let Some(u) = &m.user {
             bounded_insert(&mut c.users, u);
         }
-        if let Some(a) = &m.auth {
-            bounded_insert(&mut c.auths, a);
+        if let Some(a) = m.auth {
+            bounded_insert(&mut c.auths, a.name());
         }
         if let Some(t) = &m.tree {
             bounded_insert(&mut c.trees, t);

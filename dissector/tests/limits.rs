@@ -32,6 +32,28 @@ fn echo(msg_id: u64) -> Vec<u8> {
     out
 }
 
+/// An SMB2 request with NBSS framing: command, message id, session id, body.
+fn request(cmd: u16, msg_id: u64, session_id: u64, body: &[u8]) -> Vec<u8> {
+    let mut smb = vec![0xfe, b'S', b'M', b'B', 64, 0, 1, 0, 0, 0, 0, 0];
+    smb.extend_from_slice(&cmd.to_le_bytes());
+    smb.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    smb.extend_from_slice(&msg_id.to_le_bytes());
+    smb.extend_from_slice(&[0u8; 8]);
+    smb.extend_from_slice(&session_id.to_le_bytes());
+    smb.extend_from_slice(&[0u8; 16]);
+    smb.extend_from_slice(body);
+    let mut out = (smb.len() as u32).to_be_bytes().to_vec();
+    out.extend(smb);
+    out
+}
+
+/// The `decode.state_limit` notes of a run: (frame, sentence).
+fn limit_notes(r: Option<&smbdiag_core::FrameReport>, frame: u32, notes: &mut Vec<(u32, String)>) {
+    if let Some(r) = r {
+        notes.extend(r.findings.iter().filter(|f| f.rule.id == "decode.state_limit").map(|f| (frame, f.text.clone())));
+    }
+}
+
 #[test]
 fn a_syn_scan_keeps_connection_state_bounded_and_says_so() {
     let mut an = Analyzer::new(Config::default());
@@ -75,6 +97,18 @@ fn requests_never_answered_keep_pending_state_bounded() {
     assert_eq!(last.messages[0].msg_id, 29_999);
     // ...while the tables of requests waiting for an answer stayed capped.
     let (smb, rules) = an.pending_requests();
+    // And each table said so once, from the request it first refused (frame
+    // 2 is message id 0): the SMB state's own and the transport rules' (perf
+    // does not time ECHO, which may wait by design).
+    let mut notes = Vec::new();
+    for f in 1..num {
+        limit_notes(an.report(f), f, &mut notes);
+    }
+    let pending = smbdiag_core::state::pending::MAX_PENDING_PER_CONN as u32;
+    let has = |frame: u32, words: &str| notes.iter().any(|(f, t)| *f == frame && t.contains(words) && t.contains(&format!("from frame {frame} on")));
+    assert!(has(2 + pending, "requests awaiting a response on one connection"), "{notes:?}");
+    assert!(has(2 + 4096, "requests awaiting a response for the transport rules"), "{notes:?}");
+    assert_eq!(notes.len(), 2, "one note per table: {notes:?}");
     assert!(smb > 1000 && smb <= smbdiag_core::state::pending::MAX_PENDING_PER_CONN, "pending {smb}");
     assert!(rules > 1000 && rules <= 4096, "rules' outstanding {rules}");
 }
@@ -111,4 +145,39 @@ fn kdc_streams_and_errors_stay_bounded() {
     }
     let (_, _, errors) = an.kdc_held();
     assert_eq!(errors, MAX_KDC_ERRORS);
+}
+
+#[test]
+fn sessions_beyond_the_bound_are_noted_once_from_the_first_refused() {
+    use smbdiag_core::state::session::MAX_SESSIONS;
+    let mut an = Analyzer::new(Config::default());
+    let (c, s) = ([10, 0, 0, 2], [10, 0, 0, 1]);
+    let mut seq = 1000u32;
+    // SESSION_SETUP requests naming a new session each (a client cycling
+    // through ids, or a crafted capture): the body's fixed part, no blob.
+    let mut body = vec![25, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 88, 0, 0, 0];
+    body.extend_from_slice(&[0u8; 8]);
+    let n = MAX_SESSIONS as u32 + 100;
+    let mut notes = Vec::new();
+    an.dissect(&FrameInput { number: 1, ts_ns: 0, link: LinkType::Ethernet, data: &frame(c, 50001, s, 445, seq - 1, 0x02, &[]), interface: None });
+    for i in 0..n {
+        let p = request(1, i as u64, 0x1000 + i as u64, &body);
+        let data = frame(c, 50001, s, 445, seq, 0x18, &p);
+        seq = seq.wrapping_add(p.len() as u32);
+        let number = i + 2;
+        limit_notes(an.dissect(&FrameInput { number, ts_ns: number as i64 * 1000, link: LinkType::Ethernet, data: &data, interface: None }), number, &mut notes);
+    }
+    let first_refused = 2 + MAX_SESSIONS as u32;
+    let sessions: Vec<_> = notes.iter().filter(|(_, t)| t.contains("table of SMB sessions")).collect();
+    assert_eq!(sessions.len(), 1, "{notes:?}");
+    assert_eq!(sessions[0].0, first_refused);
+    assert!(sessions[0].1.contains(&format!("from frame {first_refused} on: new sessions are not tracked")), "{}", sessions[0].1);
+    // Each other table that filled up says so once too: requests awaiting
+    // responses, and perf's timing of them (SESSION_SETUP is timed).
+    assert!(notes.iter().any(|(f, t)| *f == 2 + 4096 && t.contains("requests timed on one connection") && t.contains("perf.slow_response")), "{notes:?}");
+    let mut tables: Vec<&str> = notes.iter().map(|(_, t)| t.split(" is full").next().unwrap()).collect();
+    let all = tables.len();
+    tables.sort();
+    tables.dedup();
+    assert_eq!(tables.len(), all, "a table noted twice: {notes:?}");
 }

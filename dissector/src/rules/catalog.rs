@@ -217,7 +217,7 @@ rules! {
         "tests/captures/lab/credit_starvation.pcap");
     DECODE_STATE_LIMIT = ("decode.state_limit", Note, Undecoded,
         "smbdiag dropped state to stay within its memory bounds",
-        "The capture holds more live connections than smbdiag tracks at once (100,000): the longest idle ones were dropped, once per capture this note says so, with the count. A dropped connection that speaks again is decoded without its earlier context (no request for its responses, no share or file names). Next check: filter the capture to the hosts of interest (`tshark -r in.pcap -w out.pcap -Y \"ip.addr == ...\"`) before opening it.",
+        "One of smbdiag's bounded tables refused or dropped an entry: TCP connections (100,000), SMB sessions, tree connects and open files, requests awaiting a response on a connection, port-88 streams and KDC answers, or a rule family's own memory (requests it times, sessions it has reported...). Raised once per table (requests awaiting a response: once per connection), on the frame of the first refusal; the note names the table, its bound, the frame from which on, and what is missing from there: names not shown, or a rule that no longer judges. Next check: filter the capture to the hosts of interest (`tshark -r in.pcap -w out.pcap -Y \"ip.addr == ...\"`) before opening it.",
         "generated in the test suite (dissector/tests/limits.rs)");
     DECODE_TRUNCATED = ("decode.truncated", Note, Malformed,
         "SMB message cut short by the capture (snaplen or missing segments)",
@@ -246,6 +246,26 @@ pub fn by_id(id: &str) -> Option<&'static RuleDef> {
     RULES.iter().copied().find(|r| r.id == id)
 }
 
+impl RuleDef {
+    /// The rule's family: the part of its id before the dot (a preference
+    /// switches a family off).
+    pub fn family(&self) -> &'static str {
+        self.id.split_once('.').map_or(self.id, |(f, _)| f)
+    }
+}
+
+/// Every rule family, in the order of first appearance in `RULES`: a new
+/// family exists (and gets its preference) by adding its first rule.
+pub fn families() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = Vec::new();
+    for r in RULES {
+        if !v.contains(&r.family()) {
+            v.push(r.family());
+        }
+    }
+    v
+}
+
 /// Position of a rule in `RULES` (the front end's expert-item index).
 pub fn index_of(rule: &RuleDef) -> usize {
     RULES.iter().position(|r| std::ptr::eq(*r, rule)).expect("rule in RULES")
@@ -254,6 +274,17 @@ pub fn index_of(rule: &RuleDef) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn families_come_from_the_rule_ids() {
+        let f = families();
+        assert!(f.contains(&"transport") && f.contains(&"decode") && f.contains(&"session"));
+        assert!(RULES.iter().all(|r| f.contains(&r.family())));
+        let mut sorted = f.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), f.len());
+    }
 
     #[test]
     fn ids_unique_and_well_formed() {

@@ -8,6 +8,7 @@
 //! brought credits back: the server's limit, not the client, decides how much
 //! is in flight.
 
+use crate::limits::{Bound, Limit};
 use std::collections::hash_map::Entry;
 
 use ahash::HashMap;
@@ -102,9 +103,16 @@ pub struct CreditMsg {
     pub bytes: u64,
 }
 
+static PENDING_LIMIT: Limit = Limit {
+    table: "requests the credit books await on one connection",
+    max: MAX_PENDING,
+    effect: "the credit books of that connection are closed, so transport.credit_starvation does not judge it",
+};
+
 #[derive(Debug, Default)]
 pub struct CreditRules {
     conns: HashMap<ConnId, Conn>,
+    pending_bound: Bound,
 }
 
 impl CreditRules {
@@ -129,6 +137,10 @@ impl CreditRules {
             })
             .max()
             .unwrap_or(0)
+    }
+
+    pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
+        f(&mut self.pending_bound);
     }
 
     /// Encrypted messages hide their credits: the books are lost.
@@ -164,7 +176,8 @@ impl CreditRules {
 
     /// The books' step for one message; a finding when starvation becomes conclusive.
     pub fn on_credit_msg(&mut self, id: ConnId, m: &CreditMsg, data: bool) -> Option<Finding> {
-        let c = match self.conns.entry(id) {
+        let CreditRules { conns, pending_bound } = self;
+        let c = match conns.entry(id) {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => {
                 // The books open at the connection's first NEGOTIATE, message id 0:
@@ -178,6 +191,10 @@ impl CreditRules {
             }
         };
         let Conn::Tracking(b) = c else { return None };
+        if !m.is_response && m.cmd != Command::CANCEL && !b.pending.contains_key(&m.msg_id) && !pending_bound.admit(&PENDING_LIMIT, b.pending.len(), m.frame) {
+            *c = Conn::Done;
+            return None;
+        }
         let (keep, finding) = if m.is_response { b.on_response(m) } else { b.on_request(m, data) };
         if !keep || finding.is_some() {
             *c = Conn::Done;
@@ -202,7 +219,6 @@ impl Books {
         // message id used twice: the books cannot tell which one was charged.
         if m.msg_id.saturating_add(charge) > self.granted
             || charge > self.balance()
-            || self.pending.len() >= MAX_PENDING
             || self.pending.contains_key(&m.msg_id)
         {
             return (false, None);

@@ -101,7 +101,7 @@ fn names_used(ev: &MsgEvent<'_>, s: &Session) -> Vec<String> {
         names.push(host.split([':', '@']).next().unwrap_or(host).to_string());
     }
     for ((sid, _), tree) in ev.sessions.trees.iter() {
-        if *sid == s.id {
+        if *sid == s.key {
             if let Some(server) = tree.path.trim_start_matches('\\').split('\\').next().filter(|x| !x.is_empty()) {
                 if !names.iter().any(|n| n.eq_ignore_ascii_case(server)) {
                     names.push(server.to_string());
@@ -184,7 +184,7 @@ pub fn explain(errors: &[&KdcErrorSeen]) -> Option<(String, String, Vec<u32>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzer::FrameInput;
+    use crate::pipeline::FrameInput;
     use crate::kerberos::KDC_PORT;
     use crate::net::link::{self, Decoded};
 

@@ -8,6 +8,7 @@
 //! request (normally a few milliseconds), so the map is small; the evidence
 //! is looked up in the KDC log only when such a connection ends (FIN or RST).
 
+use crate::limits::{Bound, Limit};
 use std::net::IpAddr;
 
 use ahash::HashMap;
@@ -41,9 +42,20 @@ struct Pending {
 #[derive(Debug, Default)]
 pub struct KerberosFailedRules {
     pending: HashMap<ConnId, Pending>,
+    pending_bound: Bound,
 }
 
+static PENDING_LIMIT: Limit = Limit {
+    table: "connections awaiting their first SESSION_SETUP",
+    max: MAX_PENDING,
+    effect: "new connections are not followed from NEGOTIATE to SESSION_SETUP, so session.kerberos_failed does not judge them",
+};
+
 impl KerberosFailedRules {
+    pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
+        f(&mut self.pending_bound);
+    }
+
     pub fn forget(&mut self, id: ConnId) {
         self.pending.remove(&id);
     }
@@ -75,7 +87,7 @@ impl KerberosFailedRules {
             }
             return;
         }
-        if self.pending.contains_key(&id) || self.pending.len() >= MAX_PENDING {
+        if self.pending.contains_key(&id) || !self.pending_bound.admit(&PENDING_LIMIT, self.pending.len(), ev.frame) {
             return;
         }
         let netname = match ev.body {
@@ -162,7 +174,7 @@ fn errors_before_close<'a>(log: &'a KdcLog, client: IpAddr, p: &Pending, end_fra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzer::FrameInput;
+    use crate::pipeline::FrameInput;
     use crate::kerberos::messages::{KdcError, Principal};
     use crate::state::kdc::TicketSeen;
     use kerberos_parser::krb5::ErrorCode;

@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod credits;
+pub mod decode;
 pub mod kdc_evidence;
 pub mod kerberos_failed;
 pub mod perf;
@@ -16,23 +17,14 @@ pub mod status;
 pub mod status_advice;
 pub mod transport;
 
-use crate::analyzer::Config;
-use crate::net::flow::{ConnId, SegmentInfo};
-use crate::net::link::{Endpoint, TcpSegment};
-use crate::output::{Finding, MessageFields};
-use crate::smb::records::header_records::Smb2Header;
-use crate::smb::records::Body;
-use crate::state::kdc::KdcLog;
-use crate::state::session::{Session, SessionTable};
-use crate::state::track::Asked;
+pub use crate::state::events::{ConnView, MsgEvent, Smb1NegotiateEvent};
 
-/// The connection an event belongs to.
-#[derive(Clone, Copy, Debug)]
-pub struct ConnView {
-    pub id: ConnId,
-    pub client: Endpoint,
-    pub server: Endpoint,
-}
+use crate::config::Config;
+use crate::limits::Bound;
+use crate::net::flow::{ConnId, SegmentInfo};
+use crate::net::link::TcpSegment;
+use crate::output::Finding;
+use crate::state::kdc::KdcLog;
 
 /// A TCP segment event.
 pub struct SegEvent<'a> {
@@ -43,37 +35,6 @@ pub struct SegEvent<'a> {
     pub info: &'a SegmentInfo,
     /// What KDCs told clients on port 88 (errors, tickets), newest last.
     pub kdc: &'a KdcLog,
-}
-
-/// An SMB2 message event.
-pub struct MsgEvent<'a> {
-    pub frame: u32,
-    pub ts_ns: i64,
-    pub conn: ConnView,
-    pub hdr: &'a Smb2Header<'a>,
-    pub fields: &'a MessageFields,
-    /// NEGOTIATE requests: the dialects offered, as a phrase ("SMB 2.0.2, SMB 2.1").
-    pub negotiate_offer: Option<String>,
-    pub body: &'a Body<'a>,
-    /// For a response: what its request asked. For a request: itself.
-    pub asked: &'a Asked,
-    /// The session of the message, as known after this message.
-    pub session: Option<&'a Session>,
-    /// All sessions, trees and opens (e.g. to find who holds a file).
-    pub sessions: &'a SessionTable,
-    /// What KDCs told clients on port 88 (errors, tickets), newest last.
-    pub kdc: &'a KdcLog,
-}
-
-/// An SMB1 NEGOTIATE seen on a connection (requests offer dialect strings;
-/// a response selects one by index, 0xFFFF for none).
-pub struct Smb1NegotiateEvent<'a> {
-    pub frame: u32,
-    pub ts_ns: i64,
-    pub conn: ConnView,
-    pub is_response: bool,
-    pub dialects: &'a [String],
-    pub selected: Option<u16>,
 }
 
 #[derive(Debug, Default)]
@@ -108,6 +69,16 @@ impl Engine {
         self.transport.on_encrypted_from_server(id);
         self.perf.on_encrypted_from_server(id);
         self.credits.on_encrypted(id);
+    }
+
+    /// The bounds of every family's tables.
+    pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
+        self.transport.bounds(f);
+        self.perf.bounds(f);
+        self.credits.bounds(f);
+        self.status.bounds(f);
+        self.security.bounds(f);
+        self.kerberos_failed.bounds(f);
     }
 
     /// A connection ended for good: drop what the rules kept about it.

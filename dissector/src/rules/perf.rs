@@ -1,6 +1,7 @@
 //! Performance diagnoses: responses far slower than usual, and requests the
 //! server never answered while the connection carried on.
 
+use crate::limits::{Bound, Limit};
 use std::collections::BTreeMap;
 
 use ahash::{HashMap, HashSet};
@@ -8,7 +9,7 @@ use std::sync::Arc;
 
 use super::catalog;
 use super::{secs, MsgEvent, SegEvent};
-use crate::analyzer::Config;
+use crate::config::Config;
 use crate::net::flow::{ConnId, Dir};
 use crate::output::Finding;
 use crate::smb::types::{Command, NtStatus};
@@ -91,6 +92,9 @@ impl ConnPerf {
 #[derive(Debug, Default)]
 pub struct PerfRules {
     conns: HashMap<ConnId, ConnPerf>,
+    breaks_bound: Bound,
+    outstanding_bound: Bound,
+    files_bound: Bound,
     /// Oplock/lease break notifications sent by servers, most recent last.
     breaks: std::collections::VecDeque<BreakSent>,
 }
@@ -111,10 +115,33 @@ struct BreakSent {
 }
 
 const MAX_BREAKS: usize = 1024;
+const MAX_OUTSTANDING: usize = 4096;
+
+static BREAKS_LIMIT: Limit = Limit {
+    table: "oplock and lease breaks",
+    max: MAX_BREAKS,
+    effect: "the oldest break is forgotten for each new one, so a client slow to acknowledge it is not reported by perf.oplock_break_wait",
+};
+static OUTSTANDING_LIMIT: Limit = Limit {
+    table: "requests timed on one connection",
+    max: MAX_OUTSTANDING,
+    effect: "further requests on a full connection are not timed, so perf.slow_response and perf.unanswered do not judge them"
+};
+static FILES_LIMIT: Limit = Limit {
+    table: "files counted for small-file transfers on one connection",
+    max: MAX_TRACKED_FILES,
+    effect: "further files are not counted, so perf.small_files gives a lower file count and a higher average size than the transfer had",
+};
 /// An open that waited this long with a break to another client in between.
 const BREAK_WAIT_MIN_NS: i64 = 1_000_000_000;
 
 impl PerfRules {
+    pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
+        f(&mut self.breaks_bound);
+        f(&mut self.outstanding_bound);
+        f(&mut self.files_bound);
+    }
+
     pub fn forget(&mut self, id: ConnId) {
         self.conns.remove(&id);
     }
@@ -160,7 +187,7 @@ impl PerfRules {
         if h.command == Command::OPLOCK_BREAK {
             if h.is_response() && h.message_id == u64::MAX {
                 // Unsolicited: the server breaks a client's oplock or lease.
-                if self.breaks.len() >= MAX_BREAKS {
+                if !self.breaks_bound.admit(&BREAKS_LIMIT, self.breaks.len(), ev.frame) {
                     self.breaks.pop_front();
                 }
                 self.breaks.push_back(BreakSent {
@@ -181,7 +208,7 @@ impl PerfRules {
         let c = self.conns.entry(ev.conn.id).or_default();
         let pipe = ev.fields.tree.as_deref().is_some_and(crate::state::session::is_ipc_path);
         if !h.is_response() {
-            if waits_by_design(h.command) || c.outstanding.len() >= 4096 {
+            if waits_by_design(h.command) || !self.outstanding_bound.admit(&OUTSTANDING_LIMIT, c.outstanding.len(), ev.frame) {
                 return;
             }
             let key = (ev.frame, h.message_id);
@@ -264,7 +291,7 @@ impl PerfRules {
         if waits_by_design(h.command) || req.pipe {
             return;
         }
-        small_files(c, ev, &req, rt, out);
+        small_files(c, &mut self.files_bound, ev, &req, rt, out);
         if h.command == Command::CREATE && rt >= BREAK_WAIT_MIN_NS {
             let during = self.breaks.iter().rev().find(|b| b.server == ev.conn.server && b.conn != ev.conn.id && b.ts_ns >= req.ts_ns && b.ts_ns <= ev.ts_ns);
             if let Some(b) = during {
@@ -336,7 +363,7 @@ const SMALL_FILES_MIN: usize = 50;
 const SMALL_FILE_BYTES: u64 = 64 * 1024;
 const MAX_TRACKED_FILES: usize = 4096;
 
-fn small_files(c: &mut ConnPerf, ev: &MsgEvent<'_>, req: &Outstanding, rt: i64, out: &mut Vec<Finding>) {
+fn small_files(c: &mut ConnPerf, files_bound: &mut Bound, ev: &MsgEvent<'_>, req: &Outstanding, rt: i64, out: &mut Vec<Finding>) {
     use crate::smb::records::Body;
     let s = &mut c.small;
     match ev.hdr.command {
@@ -356,7 +383,7 @@ fn small_files(c: &mut ConnPerf, ev: &MsgEvent<'_>, req: &Outstanding, rt: i64, 
             };
             s.bytes += n;
             if let Some(f) = &ev.fields.file {
-                if n > 0 && s.data_files.len() < MAX_TRACKED_FILES {
+                if n > 0 && !s.data_files.contains(f) && files_bound.admit(&FILES_LIMIT, s.data_files.len(), ev.frame) {
                     s.data_files.insert(f.clone());
                 }
             }

@@ -4,10 +4,15 @@
 
 use ahash::HashSet;
 
+use crate::limits::{Bound, Limit};
+use crate::smb::auth::{Authentication, NtlmVersion};
+use crate::smb::records::negotiate_records::SMB1_NO_DIALECT;
+use crate::state::session::SessionKey;
+
 use super::catalog;
 use super::kdc_evidence;
 use super::{MsgEvent, Smb1NegotiateEvent};
-use crate::analyzer::Config;
+use crate::config::Config;
 use crate::net::flow::ConnId;
 use crate::output::Finding;
 use crate::smb::types::{Command, NtStatus};
@@ -20,18 +25,30 @@ pub struct SecurityRules {
     smb1_conns: HashSet<ConnId>,
     smb1_used: HashSet<ConnId>,
     /// Sessions already reported (per rule).
-    guest: HashSet<u64>,
-    unsigned: HashSet<u64>,
-    ntlmv1: HashSet<u64>,
-    fallback: HashSet<u64>,
-    trees: HashSet<(u64, u32)>,
+    guest: HashSet<SessionKey>,
+    unsigned: HashSet<SessionKey>,
+    ntlmv1: HashSet<SessionKey>,
+    fallback: HashSet<SessionKey>,
+    trees: HashSet<(SessionKey, u32)>,
+    reported_bound: Bound,
 }
 
-fn first_time<T: std::hash::Hash + Eq>(set: &mut HashSet<T>, key: T) -> bool {
-    set.len() < MAX_KEYS && set.insert(key)
+static REPORTED_LIMIT: Limit = Limit {
+    table: "connections and sessions a security rule has reported",
+    max: MAX_KEYS,
+    effect: "that security rule does not judge further connections or sessions",
+};
+
+/// The first time a rule sees `key` (it reports once per connection or session).
+fn first_time<T: std::hash::Hash + Eq>(set: &mut HashSet<T>, key: T, bound: &mut Bound, frame: u32) -> bool {
+    !set.contains(&key) && bound.admit(&REPORTED_LIMIT, set.len(), frame) && set.insert(key)
 }
 
 impl SecurityRules {
+    pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
+        f(&mut self.reported_bound);
+    }
+
     pub fn forget(&mut self, id: ConnId) {
         self.smb1_conns.remove(&id);
         self.smb1_used.remove(&id);
@@ -41,8 +58,8 @@ impl SecurityRules {
         let offers_smb1 = ev.dialects.iter().any(|d| !d.starts_with("SMB 2"));
         if ev.is_response {
             // An SMB1 answer that selects a dialect: this connection runs SMB1.
-            if let Some(i) = ev.selected.filter(|&i| i != 0xffff) {
-                if first_time(&mut self.smb1_used, ev.conn.id) {
+            if let Some(i) = ev.selected.filter(|&i| i != SMB1_NO_DIALECT) {
+                if first_time(&mut self.smb1_used, ev.conn.id, &mut self.reported_bound, ev.frame) {
                     out.push(Finding {
                         rule: &catalog::SECURITY_SMB1,
                         text: format!(
@@ -55,7 +72,7 @@ impl SecurityRules {
             }
             return;
         }
-        if offers_smb1 && first_time(&mut self.smb1_conns, ev.conn.id) {
+        if offers_smb1 && first_time(&mut self.smb1_conns, ev.conn.id, &mut self.reported_bound, ev.frame) {
             let smb2 = ev.dialects.iter().any(|d| d.starts_with("SMB 2"));
             out.push(Finding {
                 rule: &catalog::SECURITY_SMB1,
@@ -74,7 +91,7 @@ impl SecurityRules {
         let h = ev.hdr;
         let Some(s) = ev.session else { return };
         let final_setup = h.is_response() && h.command == Command::SESSION_SETUP && h.status != NtStatus::MORE_PROCESSING_REQUIRED && !ev.fields.interim;
-        if final_setup && s.kerberos_offered && s.auth.as_deref().is_some_and(|a| a.starts_with("NTLM")) && first_time(&mut self.fallback, s.id) {
+        if final_setup && s.kerberos_offered && s.auth.is_some_and(Authentication::is_ntlm) && first_time(&mut self.fallback, s.key, &mut self.reported_bound, ev.frame) {
             let name = s.target_spn.as_deref().map(|t| t.split_once('/').map(|x| x.1).unwrap_or(t)).unwrap_or("");
             // The KDC's own answer, when the capture holds the client's port-88 exchange, beats a guess.
             let kdc = kdc_evidence::evidence(ev, s);
@@ -105,34 +122,34 @@ impl SecurityRules {
                 rule: &catalog::SESSION_NTLM_FALLBACK,
                 text: format!(
                     "NTLM instead of Kerberos for session 0x{:x} ({}): Kerberos was on offer but not used; {why}. NTLM is weaker and, with strict name checking, aliases fail with it. Next check: {next}.",
-                    s.id,
+                    s.key.id,
                     s.user.as_deref().unwrap_or("user not captured")
                 ),
                 related_frames: related,
             });
         }
         if h.is_response() && h.command == Command::SESSION_SETUP && h.status == NtStatus::SUCCESS {
-            if s.is_guest && first_time(&mut self.guest, s.id) {
+            if s.is_guest && first_time(&mut self.guest, s.key, &mut self.reported_bound, ev.frame) {
                 out.push(Finding {
                     rule: &catalog::SECURITY_GUEST_SESSION,
                     text: format!(
                         "Guest logon: the server accepted the session (0x{:x}) as guest{}. A guest session cannot sign or encrypt, and current Windows clients refuse insecure guest logons (AllowInsecureGuestAuth off), so the same access fails there; a server that requires signing fails it too. Next check: give the client a real account, or on Samba review `map to guest` and `guest ok`.",
-                        s.id,
+                        s.key.id,
                         s.user.as_deref().map(|u| format!(" although the client asked for {u} (an unknown user mapped to guest)")).unwrap_or_default()
                     ),
                     related_frames: s.setup_frame.into_iter().collect(),
                 });
-            } else if (s.is_null || s.auth.as_deref().is_some_and(|a| a.starts_with("anonymous"))) && first_time(&mut self.guest, s.id) {
+            } else if (s.is_null || s.auth.is_some_and(Authentication::is_anonymous)) && first_time(&mut self.guest, s.key, &mut self.reported_bound, ev.frame) {
                 out.push(Finding {
                     rule: &catalog::SECURITY_NULL_SESSION,
                     text: format!(
                         "Anonymous (null) session 0x{:x} accepted by the server. Anonymous sessions can list shares and named pipes without an account; they cannot sign. Next check: RestrictAnonymous / RestrictNullSessAccess on Windows, `restrict anonymous = 2` on Samba, unless a legacy client needs them.",
-                        s.id
+                        s.key.id
                     ),
                     related_frames: s.setup_frame.into_iter().collect(),
                 });
             }
-            if s.auth.as_deref() == Some("NTLMv1") && first_time(&mut self.ntlmv1, s.id) {
+            if s.auth == Some(Authentication::Ntlm(NtlmVersion::V1)) && first_time(&mut self.ntlmv1, s.key, &mut self.reported_bound, ev.frame) {
                 out.push(Finding {
                     rule: &catalog::SECURITY_NTLMV1,
                     text: format!(
@@ -152,8 +169,8 @@ impl SecurityRules {
         if matches!(h.command, Command::NEGOTIATE | Command::SESSION_SETUP | Command::CANCEL | Command::OPLOCK_BREAK) {
             return;
         }
-        if let (Some(tid), Some(tree)) = (h.tree_id(), h.tree_id().and_then(|t| ev.sessions.tree(h.session_id, t))) {
-            if tree.encrypt_data && !s.encrypt_data && first_time(&mut self.trees, (h.session_id, tid)) {
+        if let (Some(tid), Some(tree)) = (h.tree_id(), h.tree_id().and_then(|t| ev.sessions.tree(ev.session_key, t))) {
+            if tree.encrypt_data && !s.encrypt_data && first_time(&mut self.trees, (ev.session_key, tid), &mut self.reported_bound, ev.frame) {
                 out.push(Finding {
                     rule: &catalog::SECURITY_NO_ENCRYPTION,
                     text: format!(
@@ -171,9 +188,9 @@ impl SecurityRules {
                 });
             }
         }
-        let can_sign = !s.is_guest && !s.is_null && !s.auth.as_deref().is_some_and(|a| a.starts_with("anonymous"));
+        let can_sign = !s.is_guest && !s.is_null && !s.auth.is_some_and(Authentication::is_anonymous);
         // SMB 3.1.1 signs every TREE_CONNECT whatever the settings, so it says nothing.
-        if can_sign && h.command != Command::TREE_CONNECT && !h.flags.is_signed() && first_time(&mut self.unsigned, h.session_id) {
+        if can_sign && h.command != Command::TREE_CONNECT && !h.flags.is_signed() && first_time(&mut self.unsigned, ev.session_key, &mut self.reported_bound, ev.frame) {
             out.push(Finding {
                 rule: &catalog::SECURITY_UNSIGNED_SESSION,
                 text: format!(

@@ -7,13 +7,15 @@ use ahash::HashMap;
 use super::catalog::{self, RuleDef};
 use super::status_advice::{advice, is_routine};
 use super::{secs, ConnView, MsgEvent};
-use crate::analyzer::Config;
+use crate::config::Config;
+use crate::limits::{Bound, Limit};
+use crate::smb::auth::Authentication;
 use crate::net::flow::ConnId;
 use crate::output::Finding;
 use crate::smb::records::file_records::FileOp;
 use crate::smb::records::Body;
 use crate::smb::types::{Command, CtlCode, Dialect, InfoType, NtStatus};
-use crate::state::session::Session;
+use crate::state::session::{Session, SessionKey};
 use crate::state::track::Asked;
 
 /// Earlier attempts kept per (server, share) for repeated tree connects.
@@ -26,7 +28,7 @@ pub struct StatusRules {
     tree_failures: HashMap<(String, String), Vec<u32>>,
     /// Last successful logon per session id: (response frame, time), and how
     /// often the session expired since it was first seen.
-    logons: HashMap<u64, Logon>,
+    logons: HashMap<SessionKey, Logon>,
     /// Connections where a CREATE was answered STATUS_PATH_NOT_COVERED: a DFS
     /// referral failing there is evidence, not the routine probe clients make
     /// before every share.
@@ -34,10 +36,41 @@ pub struct StatusRules {
     /// Sessions the client logged off: LOGOFF request frame and who it was
     /// (the session state forgets them, a later STATUS_USER_SESSION_DELETED
     /// still wants to name them).
-    logoffs: HashMap<u64, (u32, String)>,
+    logoffs: HashMap<SessionKey, (u32, String)>,
     /// Durable handles the server granted, by persistent file id.
     durable_grants: HashMap<u64, DurableGrant>,
+    logons_bound: Bound,
+    logoffs_bound: Bound,
+    grants_bound: Bound,
+    dfs_bound: Bound,
+    tree_failures_bound: Bound,
 }
+
+static LOGONS_LIMIT: Limit = Limit {
+    table: "logons",
+    max: MAX_KEYS,
+    effect: "the logons kept so far are forgotten, so a session that expires later is reported without its logon frame and age",
+};
+static LOGOFFS_LIMIT: Limit = Limit {
+    table: "logoffs",
+    max: MAX_KEYS,
+    effect: "the logoffs kept so far are forgotten, so a later STATUS_USER_SESSION_DELETED is not explained by the client's own LOGOFF",
+};
+static GRANTS_LIMIT: Limit = Limit {
+    table: "durable handles granted",
+    max: MAX_KEYS,
+    effect: "the grants kept so far are forgotten, so create.durable_handle_lost does not quote when an earlier handle was granted",
+};
+static DFS_LIMIT: Limit = Limit {
+    table: "connections with a DFS redirect",
+    max: MAX_KEYS,
+    effect: "DFS referral failures on further connections are taken for the routine probe and not reported",
+};
+static TREE_FAILURES_LIMIT: Limit = Limit {
+    table: "shares with failed tree connects",
+    max: MAX_KEYS,
+    effect: "failures on further shares are reported without the earlier attempts as evidence",
+};
 
 #[derive(Clone, Copy, Debug)]
 struct DurableGrant {
@@ -57,7 +90,7 @@ struct Logon {
 /// else how it authenticated and to which name.
 fn session_phrase(s: Option<&Session>, id: u64) -> String {
     let Some(s) = s else { return format!("session 0x{id:x}") };
-    match (s.user.as_deref(), s.auth.as_deref(), s.target_spn.as_deref()) {
+    match (s.user.as_deref(), s.auth.map(Authentication::name), s.target_spn.as_deref()) {
         (Some(u), _, _) => format!("session 0x{id:x} of {u}"),
         (None, Some(a), Some(spn)) => format!("session 0x{id:x} ({a}, ticket for {spn})"),
         (None, Some(a), None) => format!("session 0x{id:x} ({a})"),
@@ -143,6 +176,12 @@ fn session_rule(status: NtStatus) -> Option<&'static RuleDef> {
 }
 
 impl StatusRules {
+    pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
+        for b in [&mut self.logons_bound, &mut self.logoffs_bound, &mut self.grants_bound, &mut self.dfs_bound, &mut self.tree_failures_bound] {
+            f(b);
+        }
+    }
+
     pub fn forget(&mut self, id: ConnId) {
         self.dfs_redirected.remove(&id);
     }
@@ -151,22 +190,22 @@ impl StatusRules {
         let h = ev.hdr;
         let m = ev.fields;
         if h.is_response() && h.command == Command::SESSION_SETUP && h.status == NtStatus::SUCCESS && h.session_id != 0 {
-            if self.logons.len() >= MAX_KEYS && !self.logons.contains_key(&h.session_id) {
+            if !self.logons.contains_key(&ev.session_key) && !self.logons_bound.admit(&LOGONS_LIMIT, self.logons.len(), ev.frame) {
                 self.logons.clear(); // bounded: forget old sessions wholesale
             }
-            let l = self.logons.entry(h.session_id).or_default();
+            let l = self.logons.entry(ev.session_key).or_default();
             l.frame = ev.frame;
             l.ts_ns = ev.ts_ns;
         }
         if !h.is_response() && h.command == Command::LOGOFF && h.session_id != 0 {
-            if self.logoffs.len() >= MAX_KEYS {
+            if !self.logoffs.contains_key(&ev.session_key) && !self.logoffs_bound.admit(&LOGOFFS_LIMIT, self.logoffs.len(), ev.frame) {
                 self.logoffs.clear();
             }
-            self.logoffs.insert(h.session_id, (ev.frame, session_phrase(ev.session, h.session_id)));
+            self.logoffs.insert(ev.session_key, (ev.frame, session_phrase(ev.session, h.session_id)));
         }
         if let (Body::CreateResponse(r), NtStatus::SUCCESS) = (ev.body, h.status) {
             if r.durable_granted {
-                if self.durable_grants.len() >= MAX_KEYS {
+                if !self.durable_grants.contains_key(&r.file_id.persistent) && !self.grants_bound.admit(&GRANTS_LIMIT, self.durable_grants.len(), ev.frame) {
                     self.durable_grants.clear();
                 }
                 self.durable_grants.insert(r.file_id.persistent, DurableGrant { frame: ev.frame, ts_ns: ev.ts_ns, timeout_ms: r.durable_timeout_ms });
@@ -176,7 +215,10 @@ impl StatusRules {
             return;
         }
         let status = h.status;
-        if h.command == Command::CREATE && status == NtStatus::PATH_NOT_COVERED && self.dfs_redirected.len() < MAX_KEYS {
+        if h.command == Command::CREATE
+            && status == NtStatus::PATH_NOT_COVERED
+            && (self.dfs_redirected.contains_key(&ev.conn.id) || self.dfs_bound.admit(&DFS_LIMIT, self.dfs_redirected.len(), ev.frame))
+        {
             self.dfs_redirected.insert(ev.conn.id, ev.frame);
         }
         let req = m.request_frame;
@@ -186,7 +228,7 @@ impl StatusRules {
         // Statuses that mean the same on any command.
         match status {
             NtStatus::NETWORK_SESSION_EXPIRED => {
-                let logon = self.logons.get_mut(&h.session_id).map(|l| {
+                let logon = self.logons.get_mut(&ev.session_key).map(|l| {
                     l.expiries += 1;
                     *l
                 });
@@ -219,7 +261,7 @@ impl StatusRules {
                 );
             }
             NtStatus::USER_SESSION_DELETED => {
-                let text = match self.logoffs.get(&h.session_id) {
+                let text = match self.logoffs.get(&ev.session_key) {
                     Some((frame, who)) => format!(
                         "The server answered the {} request with STATUS_USER_SESSION_DELETED: the client itself logged {who} off in frame {frame} (LOGOFF) and then kept using the session id. The server is right; the client (or two parts of one client sharing a session) has a bug, and the request fails until it logs on again. Next check: the client application or SMB client version, and whether a new SESSION_SETUP follows.",
                         h.command
@@ -231,14 +273,14 @@ impl StatusRules {
                     ),
                 };
                 let mut related = related;
-                related.extend(self.logoffs.get(&h.session_id).map(|l| l.0));
+                related.extend(self.logoffs.get(&ev.session_key).map(|l| l.0));
                 return push(&catalog::SESSION_DELETED, text, related);
             }
             _ => {}
         }
 
         // Anonymous logons refused: the secure default, not a failure a user meets.
-        if h.command == Command::SESSION_SETUP && ev.session.and_then(|s| s.auth.as_deref()).is_some_and(|a| a.starts_with("anonymous")) {
+        if h.command == Command::SESSION_SETUP && ev.session.and_then(|s| s.auth).is_some_and(Authentication::is_anonymous) {
             return;
         }
         match (h.command, status, ev.asked) {
@@ -265,7 +307,7 @@ impl StatusRules {
             (Command::TREE_CONNECT, NtStatus::ACCESS_DENIED, Asked::TreeConnect { path }) => {
                 let path = path.as_deref().unwrap_or("(share path not captured)");
                 let enc = match m.dialect {
-                    Some(d) if d.0 < 0x0300 => format!(
+                    Some(d) if !d.is_smb3() => format!(
                         " The connection uses {}, which cannot encrypt: if the share requires encryption (Get-SmbShare -Name <share> | Select EncryptData; `smb encrypt = required` on Samba), that alone refuses the client.",
                         dialect_phrase(Some(d))
                     ),
@@ -296,13 +338,13 @@ impl StatusRules {
                         format!(
                             "Session setup refused with STATUS_ACCESS_DENIED for {} ({}): the client addressed the server as \"{used}\", but the server calls itself {own} (names from its NTLM CHALLENGE). A server with strict name checking rejects connections to a name that is not its own, such as a DNS CNAME alias; and {krb}. Fix: connect with the server's real name, or register the alias (setspn -S cifs/{used} <server>, netdom computername <server> /add:{used}) or set DisableStrictNameChecking / OptionalNames on the server.",
                             user_phrase(ev.session),
-                            ev.session.and_then(|s| s.auth.as_deref()).unwrap_or("NTLM")
+                            ev.session.and_then(|s| s.auth).map_or("NTLM", Authentication::name)
                         ),
                         related,
                     );
                 } else {
                     let enc = match m.dialect {
-                        Some(d) if d.0 < 0x0300 => format!(
+                        Some(d) if !d.is_smb3() => format!(
                             " The connection negotiated {}, which cannot encrypt: a server that requires encryption refuses such clients at session setup (MS-SMB2 3.3.5.5; `smb encrypt = required` on Samba, Set-SmbServerConfiguration -EncryptData $true -RejectUnencryptedAccess $true on Windows).",
                             dialect_phrase(Some(d))
                         ),
@@ -313,7 +355,7 @@ impl StatusRules {
                         format!(
                             "Session setup refused with STATUS_ACCESS_DENIED for {} ({}).{enc} Other causes: the server refuses guest or anonymous logons, or (on Windows) strict name checking rejected the name the client used. Next check: the server's security event log (4625) and SMBServer log, whether encryption is required, and the name the client connected to.",
                             user_phrase(ev.session),
-                            ev.session.and_then(|s| s.auth.as_deref()).unwrap_or("authentication not captured")
+                            ev.session.and_then(|s| s.auth).map_or("authentication not captured", Authentication::name)
                         ),
                         related,
                     );
@@ -341,7 +383,7 @@ impl StatusRules {
                     format!(
                         "Logon refused: SESSION_SETUP answered {s} for {} ({}): {}.{trust} Next check: {}.",
                         user_phrase(ev.session),
-                        ev.session.and_then(|x| x.auth.as_deref()).unwrap_or("authentication not captured"),
+                        ev.session.and_then(|x| x.auth).map_or("authentication not captured", Authentication::name),
                         a.map(|a| a.meaning).unwrap_or("the account cannot log on"),
                         next.strip_prefix("check ").unwrap_or(next)
                     ),
@@ -385,8 +427,7 @@ impl StatusRules {
                     }
                     NtStatus::OBJECT_NAME_NOT_FOUND | NtStatus::OBJECT_PATH_NOT_FOUND => {
                         // Only files the user wanted: not probes, and opened to read, write or run.
-                        const DATA_ACCESS: u32 = 0x0000_0001 | 0x0000_0002 | 0x0000_0020 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000 | 0x8000_0000 | 0x0200_0000;
-                        if is_probe_name(file) || desired_access & DATA_ACCESS == 0 || ev.session.is_none() && name.is_none() {
+                        if is_probe_name(file) || desired_access & crate::smb::records::create_records::DATA_ACCESS == 0 || ev.session.is_none() && name.is_none() {
                             return;
                         }
                         let what = if s == NtStatus::OBJECT_PATH_NOT_FOUND { "a folder on the path does not exist" } else { "the file does not exist in that folder" };
@@ -479,7 +520,7 @@ impl StatusRules {
 
     fn note_tree_failure(&mut self, conn: ConnView, path: &str, frame: u32) -> Vec<u32> {
         let key = (conn.server.addr.to_string(), path.to_ascii_lowercase());
-        if self.tree_failures.len() >= MAX_KEYS && !self.tree_failures.contains_key(&key) {
+        if !self.tree_failures.contains_key(&key) && !self.tree_failures_bound.admit(&TREE_FAILURES_LIMIT, self.tree_failures.len(), frame) {
             return Vec::new();
         }
         let v = self.tree_failures.entry(key).or_default();

@@ -7,7 +7,9 @@ use ahash::HashMap;
 
 use super::catalog;
 use super::{frames_phrase, secs, ConnView, MsgEvent, SegEvent, Smb1NegotiateEvent};
-use crate::analyzer::Config;
+use crate::config::Config;
+use crate::limits::{Bound, Limit};
+use crate::smb::records::negotiate_records::SMB1_NO_DIALECT;
 use crate::net::flow::{ConnId, Dir};
 use crate::output::Finding;
 use crate::smb::types::{Command, NtStatus};
@@ -81,13 +83,41 @@ pub struct TransportRules {
     /// (client, server) pairs that reached port 445: a refused 139 beside it is
     /// a client trying both (macOS, older Windows), not a problem.
     reached_445: ahash::HashSet<(std::net::IpAddr, std::net::IpAddr)>,
+    conns_bound: Bound,
+    outstanding_bound: Bound,
+    reached_bound: Bound,
 }
+
+static REACHED_LIMIT: Limit = Limit {
+    table: "client/server pairs seen reaching port 445",
+    max: 65_536,
+    effect: "a refused connection to port 139 from further pairs is reported as refused, though the client may have reached 445 (clients try both)",
+};
+
+const MAX_OUTSTANDING: usize = 4096;
+
+static CONNS_LIMIT: Limit = Limit {
+    table: "connections the transport rules follow",
+    max: MAX_CONNS,
+    effect: "the oldest-numbered connection is forgotten for each new one, so the transport.* rules judge it afresh if it speaks again",
+};
+static OUTSTANDING_LIMIT: Limit = Limit {
+    table: "requests awaiting a response for the transport rules on one connection",
+    max: MAX_OUTSTANDING,
+    effect: "further requests on a full connection are not followed, so transport.closed_with_pending does not count them",
+};
 
 fn is_smb_port(p: u16) -> bool {
     p == 445 || p == 139
 }
 
 impl TransportRules {
+    pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
+        f(&mut self.conns_bound);
+        f(&mut self.outstanding_bound);
+        f(&mut self.reached_bound);
+    }
+
     pub fn forget(&mut self, id: ConnId) {
         self.conns.remove(&id);
     }
@@ -109,14 +139,15 @@ impl TransportRules {
         self.conns.values().map(|c| c.outstanding.len()).max().unwrap_or(0)
     }
 
-    fn conn(&mut self, id: ConnId) -> &mut ConnRules {
-        if self.conns.len() >= MAX_CONNS && !self.conns.contains_key(&id) {
+    /// A connection's slot (fields, not `self`, so the other bounds stay free to use).
+    fn conn<'a>(conns: &'a mut HashMap<ConnId, ConnRules>, bound: &mut Bound, id: ConnId, frame: u32) -> &'a mut ConnRules {
+        if !conns.contains_key(&id) && !bound.admit(&CONNS_LIMIT, conns.len(), frame) {
             // Forget the oldest-numbered connections first.
-            if let Some(&oldest) = self.conns.keys().min() {
-                self.conns.remove(&oldest);
+            if let Some(&oldest) = conns.keys().min() {
+                conns.remove(&oldest);
             }
         }
-        self.conns.entry(id).or_default()
+        conns.entry(id).or_default()
     }
 
     pub fn on_segment(&mut self, cfg: &Config, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
@@ -133,12 +164,12 @@ impl TransportRules {
                 }
             }
         }
-        if obs.syn_ack && ev.conn.server.port == 445 && self.reached_445.len() < 65_536 {
+        if obs.syn_ack && ev.conn.server.port == 445 && (self.reached_445.contains(&pair) || self.reached_bound.admit(&REACHED_LIMIT, self.reached_445.len(), ev.frame)) {
             self.reached_445.insert(pair);
         }
         // A refused 139 beside a reachable 445 is a client trying both.
         let via_445 = obs.rst && ev.conn.server.port == 139 && self.reached_445.contains(&pair);
-        let c = self.conn(id);
+        let c = Self::conn(&mut self.conns, &mut self.conns_bound, id, ev.frame);
         c.ends.get_or_insert((ev.conn.client, ev.conn.server));
         if obs.syn {
             if c.syn_frames.is_empty() {
@@ -183,7 +214,7 @@ impl TransportRules {
         } else if answered_now && self.open_attempts.get(&pair) == Some(&id) {
             self.open_attempts.remove(&pair);
         }
-        let c = self.conn(id);
+        let c = Self::conn(&mut self.conns, &mut self.conns_bound, id, ev.frame);
         Self::loss(c, cfg, ev, out);
         Self::zero_window(c, ev, out);
         Self::reset_or_close(c, ev, out);
@@ -369,7 +400,7 @@ impl TransportRules {
     }
 
     pub fn on_message(&mut self, _cfg: &Config, ev: &MsgEvent<'_>, out: &mut Vec<Finding>) {
-        let c = self.conn(ev.conn.id);
+        let c = Self::conn(&mut self.conns, &mut self.conns_bound, ev.conn.id, ev.frame);
         c.smb_seen = true;
         let h = ev.hdr;
         if !h.is_response() {
@@ -379,7 +410,7 @@ impl TransportRules {
                 c.negotiate = None;
             }
             if h.command != Command::CANCEL {
-                if c.outstanding.len() < 4096 {
+                if c.outstanding.contains_key(&h.message_id) || self.outstanding_bound.admit(&OUTSTANDING_LIMIT, c.outstanding.len(), ev.frame) {
                     c.outstanding.insert(h.message_id, (ev.frame, h.command));
                 }
             }
@@ -414,7 +445,7 @@ impl TransportRules {
     }
 
     pub fn on_smb1_negotiate(&mut self, _cfg: &Config, ev: &Smb1NegotiateEvent<'_>, out: &mut Vec<Finding>) {
-        let c = self.conn(ev.conn.id);
+        let c = Self::conn(&mut self.conns, &mut self.conns_bound, ev.conn.id, ev.frame);
         c.smb_seen = true;
         if !ev.is_response {
             if !c.negotiate_reported {
@@ -428,7 +459,7 @@ impl TransportRules {
             return;
         }
         let Some((neg_frame, offered)) = c.negotiate.take() else { return };
-        if ev.selected == Some(0xffff) && !c.negotiate_reported {
+        if ev.selected == Some(SMB1_NO_DIALECT) && !c.negotiate_reported {
             c.negotiate_reported = true;
             out.push(Finding {
                 rule: &catalog::NEGOTIATE_REJECTED,

@@ -1,12 +1,9 @@
 //! From PDUs to messages: walks compound chains, updates connection state,
-//! matches responses to requests and fills the frame's report.
+//! matches responses to requests, and hands each message to the `Sink`.
 
-use crate::analyzer::{Config, Reports};
 use crate::net::flow::Dir;
-use crate::rules::{ConnView, Engine, MsgEvent, Smb1NegotiateEvent};
-use crate::summary::Summary;
-use crate::output::{Finding, FrameReport, MessageFields, OpaqueKind, OpaquePdu};
-use crate::rules::catalog;
+use crate::output::{MessageFields, OpaqueKind, OpaquePdu};
+use crate::smb::crypto::keys::KeyTable;
 use crate::smb::crypto::tracker::Hidden;
 use crate::smb::crypto::transform::DecryptError;
 use crate::smb::framing::{Pdu, PduKind};
@@ -14,13 +11,14 @@ use crate::smb::records::header_records::{self, Smb2Header, SMB2_HEADER_LEN};
 use crate::smb::records::{self, negotiate_records, Body};
 use crate::smb::types::{Command, NtStatus};
 
+use super::events::{ConnView, MsgEvent, Sink, Smb1NegotiateEvent, StateNote};
 use super::pending::PendingRequest;
 use super::track::{self, Asked};
 use super::kdc::KdcState;
 use super::session::SessionTable;
 use super::ConnCtx;
 
-/// The frame being processed and the reports of earlier frames.
+/// The frame being processed, and where its results go.
 pub struct FrameCtx<'a> {
     pub frame: u32,
     pub ts_ns: i64,
@@ -28,34 +26,11 @@ pub struct FrameCtx<'a> {
     pub conn: ConnView,
     /// Which way the PDU being processed travels.
     pub dir: Dir,
-    pub report: &'a mut FrameReport,
-    pub reports: &'a mut Reports,
-    pub engine: &'a mut Engine,
-    pub config: &'a Config,
-    pub summary: &'a mut Summary,
+    pub sink: &'a mut dyn Sink,
     /// Port-88 streams and what the KDCs said (the rules read the log).
     pub kdc: &'a mut KdcState,
-}
-
-pub fn note_resync(f: &mut FrameCtx<'_>, skipped: u64, ordinal: u32) {
-    let mut text = if skipped > 0 {
-        format!("{skipped} bytes of this TCP stream are missing from the capture or are not SMB; SMB decoding resumed at the next SMB header in this frame")
-    } else {
-        "SMB decoding resumed at an SMB header after bytes missing from the capture".to_string()
-    };
-    text.push_str(" (listed, but decoded only once the next header confirms the stream is back in step)");
-    if ordinal == crate::smb::framing::MAX_RESYNC_NOTES {
-        text.push_str(&format!(
-            ". This is resynchronisation {ordinal} in this direction of the connection; later ones are not noted (the stream may not be SMB, or the capture lost much of it)"
-        ));
-    }
-    push_finding(f, Finding { rule: &catalog::DECODE_RESYNC, text, related_frames: Vec::new() });
-}
-
-fn push_finding(f: &mut FrameCtx<'_>, finding: Finding) {
-    if !f.report.findings.iter().any(|x| x.rule == finding.rule && x.text == finding.text) {
-        f.report.findings.push(finding);
-    }
+    /// The user's SMB 3 keys (empty: encrypted messages stay opaque).
+    pub keys: &'a KeyTable,
 }
 
 pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
@@ -69,7 +44,7 @@ pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: 
             PduKind::Compressed => "an SMB3 compression header",
             PduKind::Smb1 => "an SMB1 header",
         };
-        f.report.opaque.push(OpaquePdu {
+        f.sink.opaque(OpaquePdu {
             kind: OpaqueKind::Unconfirmed,
             session_id: 0,
             description: format!("{} bytes starting with {what}, found by resynchronisation: not decoded until the stream is confirmed back in step", pdu.declared_len),
@@ -89,7 +64,7 @@ pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: 
 fn on_smb1_pdu(pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
     let Ok((_, h)) = header_records::parse_smb1_header(pdu.data) else { return };
     if h.command != header_records::Smb1Header::CMD_NEGOTIATE {
-        f.report.opaque.push(OpaquePdu {
+        f.sink.opaque(OpaquePdu {
             kind: OpaqueKind::Smb1,
             session_id: 0,
             description: format!("command 0x{:02x} (smbdiag decodes SMB2/3; SMB1 only for negotiation)", h.command),
@@ -98,7 +73,7 @@ fn on_smb1_pdu(pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
     }
     let (dialects, selected, description) = if h.is_response() {
         match negotiate_records::parse_smb1_negotiate_response(pdu.data) {
-            Ok((_, r)) if r.dialect_index == 0xffff => (Vec::new(), Some(0xffff), "NEGOTIATE response selecting no dialect".to_string()),
+            Ok((_, r)) if r.dialect_index == negotiate_records::SMB1_NO_DIALECT => (Vec::new(), Some(r.dialect_index), "NEGOTIATE response selecting no dialect".to_string()),
             Ok((_, r)) => (Vec::new(), Some(r.dialect_index), format!("NEGOTIATE response selecting dialect #{}", r.dialect_index)),
             Err(_) => (Vec::new(), None, format!("NEGOTIATE response, status {}", h.status)),
         }
@@ -107,13 +82,9 @@ fn on_smb1_pdu(pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
         let text = format!("NEGOTIATE request offering {}", d.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "));
         (d, None, text)
     };
-    f.report.opaque.push(OpaquePdu { kind: OpaqueKind::Smb1, session_id: 0, description });
+    f.sink.opaque(OpaquePdu { kind: OpaqueKind::Smb1, session_id: 0, description });
     let ev = Smb1NegotiateEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, is_response: h.is_response(), dialects: &dialects, selected };
-    let mut found = Vec::new();
-    f.engine.on_smb1_negotiate(f.config, &ev, &mut found);
-    for x in found {
-        push_finding(f, x);
-    }
+    f.sink.smb1_negotiate(&ev);
 }
 
 /// An encrypted message: decrypted with the user's key and decoded like a
@@ -121,11 +92,11 @@ fn on_smb1_pdu(pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
 /// saying what it hides. Bytes that fail authentication are never decoded.
 fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
     let Ok((_, t)) = header_records::parse_transform_header(pdu.data) else { return };
-    f.summary.on_encrypted(f.conn.id, f.conn.client, f.conn.server, f.frame);
-    let hidden = if f.config.keys.is_empty() {
+    f.sink.encrypted(f.conn, f.frame);
+    let hidden = if f.keys.is_empty() {
         Hidden::NoKey
     } else {
-        match ctx.crypto.decrypt(t.session_id, f.dir == Dir::ToServer, pdu.data, &f.config.keys) {
+        match ctx.crypto.decrypt(t.session_id, f.dir == Dir::ToServer, pdu.data, f.keys) {
             // Encrypted compressed messages are compressed first (MS-SMB2 3.1.4.4).
             Ok((plain, _)) if plain.starts_with(header_records::COMPRESSION_MAGIC) => return on_compressed(&plain, t.session_id, f),
             Ok((plain, cipher)) => {
@@ -135,16 +106,14 @@ fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f
             Err(h) => h,
         }
     };
-    if f.dir == Dir::ToClient {
-        f.engine.on_encrypted_from_server(f.conn.id);
-    }
+    f.sink.hidden(f.conn, f.dir);
     let why = match hidden {
         Hidden::Failed(DecryptError::Incomplete { have, need }) => format!(", not decrypted: the capture holds {have} of its {need} bytes"),
         Hidden::Failed(_) => ", not decrypted: the key does not fit".to_string(),
         Hidden::NoKey | Hidden::NoPreauth | Hidden::WrongPassword => String::new(),
     };
     let n = note_hidden(ctx, sessions, t.session_id, hidden, f);
-    f.report.opaque.push(OpaquePdu {
+    f.sink.opaque(OpaquePdu {
         kind: OpaqueKind::Encrypted,
         session_id: t.session_id,
         description: format!("SMB3 message {n} of session 0x{:016x} on this connection, {} bytes{why}", t.session_id, t.original_message_size),
@@ -154,7 +123,7 @@ fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f
 /// A compressed message: smbdiag does not decompress (yet), so it says what it holds.
 fn on_compressed(data: &[u8], session_id: u64, f: &mut FrameCtx<'_>) {
     if let Ok((_, c)) = header_records::parse_compression_header(data) {
-        f.report.opaque.push(OpaquePdu {
+        f.sink.opaque(OpaquePdu {
             kind: OpaqueKind::Compressed,
             session_id,
             description: format!("SMB3 message ({}), {} bytes uncompressed, not decompressed by smbdiag", c.algorithm_name(), c.original_size),
@@ -172,42 +141,14 @@ fn note_hidden(ctx: &mut ConnCtx, sessions: &SessionTable, sid: u64, hidden: Hid
     if s.noted.is_some() {
         return n;
     }
-    let rule = match hidden {
-        // A message too large to keep whole: not the key's fault, and the rest of the session decrypts.
-        Hidden::Failed(DecryptError::Incomplete { .. }) => return n,
-        Hidden::Failed(_) | Hidden::WrongPassword => &catalog::DECODE_DECRYPT_FAILED,
-        Hidden::NoKey | Hidden::NoPreauth => &catalog::DECODE_ENCRYPTED,
-    };
+    // A message too large to keep whole: not the key's fault, and the rest of the session decrypts.
+    if let Hidden::Failed(DecryptError::Incomplete { .. }) = hidden {
+        return n;
+    }
     let (dialect, cipher) = (ctx.crypto.dialect.or(ctx.dialect), ctx.crypto.cipher);
-    let user = sessions.session(sid).and_then(|s| s.user.clone());
-    let what = format!(
-        "Session 0x{sid:016x} (user {}, {}, {})",
-        user.as_deref().unwrap_or("unknown: its setup is not in the capture"),
-        dialect.map_or("dialect unknown".to_string(), |d| d.to_string()),
-        match (cipher, dialect) {
-            (Some(c), _) => c.name(),
-            (None, Some(d)) if d.is_smb3() && d != crate::smb::types::Dialect::SMB3_1_1 => "AES-128-CCM",
-            _ => "cipher unknown",
-        }
-    );
-    let wire: String = sid.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    let text = match hidden {
-        Hidden::NoKey => format!(
-            "{what} is encrypted and smbdiag has no key for it: its encrypted messages on this connection, from this one on, are hidden from the rules (tree connects, opens, statuses, response times); each is numbered in smbdiag.encrypted, and `-z smbdiag,summary` counts them per connection. Next check: give its session key in Wireshark's SMB2 \"Secret session keys for decryption\" table or in the preference smbdiag.session_keys, with session id {wire} (Wireshark's form) or 0x{sid:016x}.",
-        ),
-        Hidden::NoPreauth => format!(
-            "{what} is encrypted; a session key is given, but SMB 3.1.1 derives its keys from a hash of the NEGOTIATE and SESSION_SETUP exchange, which this capture does not hold, so its encrypted messages stay hidden. Next check: give the server-to-client and client-to-server keys instead (the 3rd and 4th fields of the key entry), or capture from before the session is set up.",
-        ),
-        Hidden::WrongPassword => format!(
-            "The password given for {} does not match the NTLMv2 logon of session 0x{sid:016x} (the client's NTProofStr differs; {what}): its encrypted messages stay hidden. Next check: the password or NT hash in the preference smbdiag.ntlm_passwords for this account (as it was at capture time).",
-            user.as_deref().unwrap_or("its user"),
-        ),
-        Hidden::Failed(_) => format!(
-            "The key given for session 0x{sid:016x} does not decrypt its encrypted messages (authentication tag mismatch; {what}): nothing is decoded from them. Likely cause: the key belongs to another session or capture, the server-to-client and client-to-server keys are swapped, or an AES-256 session was given a 16-byte key. Next check: the key logged for session id {wire} (Wireshark's form) and the cipher.",
-        ),
-    };
+    let user = sessions.session(ctx.session_key(sid)).and_then(|s| s.user.clone());
     ctx.crypto.session(sid).noted = Some(f.frame);
-    push_finding(f, Finding { rule, text, related_frames: Vec::new() });
+    f.sink.note(StateNote::Hidden { session_id: sid, hidden, user, dialect, cipher });
     n
 }
 
@@ -239,19 +180,15 @@ fn on_smb2_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, de
 }
 
 fn note_truncated(f: &mut FrameCtx<'_>, pdu: &Pdu<'_>, off: usize) {
-    let text = format!(
-        "SMB message at offset {off} of a {}-byte SMB PDU is cut short: {} bytes are missing from the capture, so only its first bytes are decoded",
-        pdu.declared_len, pdu.lost
-    );
-    push_finding(f, Finding { rule: &catalog::DECODE_TRUNCATED, text, related_frames: Vec::new() });
+    f.sink.note(StateNote::Truncated { offset: off, declared_len: pdu.declared_len, lost: pdu.lost });
 }
 
 fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'_>, msg: &[u8], cut: bool, decrypted: Option<&'static str>, f: &mut FrameCtx<'_>) {
     let is_response = hdr.is_response();
     let body = records::parse_body(hdr, msg);
     // Key derivation needs these messages' raw bytes; nobody pays for it without keys.
-    if matches!(hdr.command, Command::NEGOTIATE | Command::SESSION_SETUP) && !f.config.keys.is_empty() {
-        ctx.crypto.on_message(hdr, msg, &body, &f.config.keys);
+    if matches!(hdr.command, Command::NEGOTIATE | Command::SESSION_SETUP) && !f.keys.is_empty() {
+        ctx.crypto.on_message(hdr, msg, &body, f.keys);
     }
     let mut m = MessageFields {
         cmd: hdr.command,
@@ -267,7 +204,8 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
         decrypted,
         ..Default::default()
     };
-    if let Some(s) = sessions.session_mut(hdr.session_id).filter(|_| hdr.session_id != 0 && hdr.flags.is_signed()) {
+    let session_key = ctx.session_key(hdr.session_id);
+    if let Some(s) = sessions.session_mut(session_key).filter(|_| hdr.flags.is_signed()) {
         s.signed_seen = true;
     }
     let mut negotiate_offer = None;
@@ -296,7 +234,7 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
                     frame: f.frame,
                     ts_ns: f.ts_ns,
                     cmd: hdr.command,
-                    msg_index: f.report.messages.len(),
+                    msg_index: f.sink.messages_on_frame(),
                     async_id: None,
                     interim_frame: None,
                     asked: asked.clone(),
@@ -308,27 +246,22 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
     m.dialect = ctx.dialect;
     if let (Body::SessionSetupResponse(_) | Body::Error(_), Command::SESSION_SETUP) = (&body, hdr.command) {
         // Show the session's identity on the response that settles it.
-        if let Some(s) = sessions.session(hdr.session_id) {
+        if let Some(s) = sessions.session(session_key) {
             m.user = s.user.clone();
-            m.auth = s.auth.clone();
+            m.auth = s.auth;
             m.spn = s.target_spn.clone();
         }
     }
     if let (Body::ReadResponse(r), Some(_)) = (&body, m.file.as_ref()) {
-        f.summary.on_bytes(f.conn.id, r.data_length as u64, 0);
+        f.sink.bytes(f.conn.id, r.data_length as u64, 0);
     }
     if let Body::WriteResponse(w) = &body {
-        f.summary.on_bytes(f.conn.id, 0, w.count as u64);
+        f.sink.bytes(f.conn.id, 0, w.count as u64);
     }
-    let session = sessions.session(hdr.session_id);
-    let ev = MsgEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, hdr, fields: &m, negotiate_offer, body: &body, asked: &asked, session, sessions: &*sessions, kdc: &f.kdc.log };
-    let mut found = Vec::new();
-    f.engine.on_message(f.config, &ev, &mut found);
-    f.summary.on_message(f.conn.id, f.conn.client, f.conn.server, f.frame, &m, hdr.flags.is_signed());
-    f.report.messages.push(m);
-    for x in found {
-        push_finding(f, x);
-    }
+    let session = sessions.session(session_key);
+    let ev = MsgEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, hdr, fields: &m, negotiate_offer, body: &body, asked: &asked, session_key, session, sessions: &*sessions, kdc: &f.kdc.log };
+    f.sink.message(&ev);
+    f.sink.store(m);
 }
 
 /// The message holds all the bytes its header chain says it has.
@@ -352,10 +285,6 @@ fn match_response(ctx: &mut ConnCtx, hdr: &Smb2Header<'_>, m: &mut MessageFields
         return Some(req.clone());
     }
     let req = ctx.pending.remove(hdr.message_id)?;
-    let frame = f.frame;
-    let target = if req.frame == frame { Some(&mut *f.report) } else { f.reports.get_mut(req.frame) };
-    if let Some(msg) = target.and_then(|r| r.messages.get_mut(req.msg_index)) {
-        msg.response_frame = Some(frame);
-    }
+    f.sink.answered(req.frame, req.msg_index, f.frame);
     Some(req)
 }

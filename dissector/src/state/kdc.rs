@@ -12,6 +12,7 @@ use ahash::HashMap;
 use crate::kerberos::framing::RecordFramer;
 use crate::kerberos::messages::{self, KdcError, KdcMessage, Principal};
 use crate::kerberos::KDC_PORT;
+use crate::limits::{Bound, Limit};
 use crate::net::flow::{ConnId, Dir};
 use crate::net::link::Endpoint;
 use crate::net::reassembly::StreamChunk;
@@ -25,6 +26,27 @@ pub const MAX_KDC_TICKETS: usize = 256;
 pub const MAX_KDC_STREAMS: usize = 1024;
 /// UDP client/KDC pairs whose last request is remembered.
 pub const MAX_KDC_UDP_PAIRS: usize = 256;
+
+static ERRORS_LIMIT: Limit = Limit {
+    table: "KDC errors",
+    max: MAX_KDC_ERRORS,
+    effect: "the oldest KDC error is forgotten for each new one, so a SESSION_SETUP long after its client's KDC exchange is judged without the KDC's answer",
+};
+static TICKETS_LIMIT: Limit = Limit {
+    table: "KDC tickets",
+    max: MAX_KDC_TICKETS,
+    effect: "the oldest ticket issued is forgotten for each new one, so a KDC error the client later got past may be quoted as evidence",
+};
+static STREAMS_LIMIT: Limit = Limit {
+    table: "port-88 TCP streams",
+    max: MAX_KDC_STREAMS,
+    effect: "the least recently active streams are dropped, and a KDC message split across the drop is not read",
+};
+static UDP_LIMIT: Limit = Limit {
+    table: "port-88 UDP client/KDC pairs",
+    max: MAX_KDC_UDP_PAIRS,
+    effect: "the oldest pair's last request is forgotten, so a later KDC error to it does not name the service asked for",
+};
 
 /// A KRB-ERROR sent to a client.
 #[derive(Clone, Debug)]
@@ -55,18 +77,20 @@ pub struct TicketSeen {
 pub struct KdcLog {
     pub errors: VecDeque<KdcErrorSeen>,
     pub tickets: VecDeque<TicketSeen>,
+    errors_bound: Bound,
+    tickets_bound: Bound,
 }
 
 impl KdcLog {
     fn push_error(&mut self, e: KdcErrorSeen) {
-        if self.errors.len() >= MAX_KDC_ERRORS {
+        if !self.errors_bound.admit(&ERRORS_LIMIT, self.errors.len(), e.frame) {
             self.errors.pop_front();
         }
         self.errors.push_back(e);
     }
 
     fn push_ticket(&mut self, t: TicketSeen) {
-        if self.tickets.len() >= MAX_KDC_TICKETS {
+        if !self.tickets_bound.admit(&TICKETS_LIMIT, self.tickets.len(), t.frame) {
             self.tickets.pop_front();
         }
         self.tickets.push_back(t);
@@ -95,6 +119,8 @@ pub struct KdcState {
     pub log: KdcLog,
     /// Streams dropped to stay under `MAX_KDC_STREAMS`.
     pub streams_evicted: u64,
+    streams_bound: Bound,
+    udp_bound: Bound,
 }
 
 /// Where one message was seen.
@@ -125,7 +151,7 @@ impl KdcState {
     /// Stream bytes of one direction of a port-88 TCP connection. The
     /// direction only picks the framer: what a message is tells who sent it.
     pub fn on_tcp(&mut self, conn: ConnId, dir: Dir, client: IpAddr, chunk: StreamChunk<'_>, frame: u32, ts_ns: i64) {
-        if !self.streams.contains_key(&conn) && self.streams.len() >= MAX_KDC_STREAMS {
+        if !self.streams.contains_key(&conn) && !self.streams_bound.admit(&STREAMS_LIMIT, self.streams.len(), frame) {
             self.evict();
         }
         let s = self.streams.entry(conn).or_default();
@@ -151,7 +177,7 @@ impl KdcState {
         // A datagram holds one whole message (no record mark on UDP).
         let Some(m) = messages::read_message(payload, true) else { return };
         let key = (client, kdc);
-        if !self.udp.contains_key(&key) && self.udp.len() >= MAX_KDC_UDP_PAIRS {
+        if !self.udp.contains_key(&key) && !self.udp_bound.admit(&UDP_LIMIT, self.udp.len(), frame) {
             if let Some(oldest) = self.udp.iter().min_by_key(|(_, (f, _))| *f).map(|(k, _)| *k) {
                 self.udp.remove(&oldest);
             }
@@ -166,6 +192,14 @@ impl KdcState {
                 self.udp.remove(&key);
             }
         }
+    }
+
+    /// The bounds of the port-88 tables.
+    pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
+        f(&mut self.streams_bound);
+        f(&mut self.udp_bound);
+        f(&mut self.log.errors_bound);
+        f(&mut self.log.tickets_bound);
     }
 
     /// A connection ended for good.

@@ -2,6 +2,7 @@
 //! and the requests waiting for their responses; sessions, trees and opens.
 
 pub mod dispatch;
+pub mod events;
 pub mod kdc;
 pub mod pending;
 pub mod session;
@@ -27,6 +28,8 @@ pub struct SmbConnection {
 /// Protocol state of one connection.
 #[derive(Debug, Default)]
 pub struct ConnCtx {
+    /// The server's address: with the session id, it names a session.
+    pub server: Option<std::net::IpAddr>,
     pub dialect: Option<Dialect>,
     /// The server's NEGOTIATE SecurityMode (signing enabled/required).
     pub server_security_mode: Option<SecurityMode>,
@@ -40,9 +43,20 @@ pub struct ConnCtx {
     pub crypto: crate::smb::crypto::tracker::ConnCrypto,
 }
 
+impl ConnCtx {
+    /// The session a message of this connection names.
+    pub fn session_key(&self, id: u64) -> session::SessionKey {
+        let mut key = session::SessionKey { id, ..Default::default() };
+        if let Some(server) = self.server {
+            key.server = server;
+        }
+        key
+    }
+}
+
 impl SmbConnection {
-    pub fn new(smb_port: bool) -> Self {
-        SmbConnection { to_server: Framer::new(smb_port), to_client: Framer::new(smb_port), ctx: ConnCtx::default() }
+    pub fn new(smb_port: bool, server: std::net::IpAddr) -> Self {
+        SmbConnection { to_server: Framer::new(smb_port), to_client: Framer::new(smb_port), ctx: ConnCtx { server: Some(server), ..Default::default() } }
     }
 
     /// The framer of one direction and the shared context.

@@ -4,11 +4,18 @@
 
 use ahash::HashMap;
 
+use crate::limits::{Bound, Limit};
 use crate::smb::types::Command;
 
 /// Bound on outstanding requests per connection: a capture of requests never
 /// answered must not grow memory without limit.
 pub const MAX_PENDING_PER_CONN: usize = 8192;
+
+pub static PENDING_LIMIT: Limit = Limit {
+    table: "requests awaiting a response on one connection",
+    max: MAX_PENDING_PER_CONN,
+    effect: "the oldest unanswered request is forgotten for each new one, so a late response to it shows no request frame and no response time",
+};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct PendingRequest {
@@ -28,16 +35,15 @@ pub struct PendingRequest {
 pub struct PendingTable {
     by_msg_id: HashMap<u64, PendingRequest>,
     /// Requests dropped because the table was full.
-    pub dropped: u64,
+    pub bound: Bound,
 }
 
 impl PendingTable {
     pub fn insert(&mut self, msg_id: u64, req: PendingRequest) {
-        if self.by_msg_id.len() >= MAX_PENDING_PER_CONN && !self.by_msg_id.contains_key(&msg_id) {
+        if !self.by_msg_id.contains_key(&msg_id) && !self.bound.admit(&PENDING_LIMIT, self.by_msg_id.len(), req.frame) {
             // Drop the oldest to stay bounded.
             if let Some((&oldest, _)) = self.by_msg_id.iter().min_by_key(|(_, r)| r.frame) {
                 self.by_msg_id.remove(&oldest);
-                self.dropped += 1;
             }
         }
         self.by_msg_id.insert(msg_id, req);

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use crate::output::MessageFields;
-use crate::smb::auth::{parse_security_blob, AuthInfo, AuthToken};
+use crate::smb::auth::{parse_security_blob, AuthInfo, AuthToken, Authentication, Mechanism, NtlmVersion};
 use crate::smb::records::create_records::CreateRequest;
 use crate::smb::records::file_records::{FileOp, FileRequest};
 use crate::smb::records::header_records::Smb2Header;
-use crate::smb::records::tree_records::SHAREFLAG_ENCRYPT_DATA;
+use crate::smb::records::tree_records::{SHAREFLAG_DFS, SHAREFLAG_ENCRYPT_DATA};
 use crate::smb::records::{Body, FileId};
 use crate::smb::types::{Command, Dialect, NtStatus};
 
@@ -50,7 +50,7 @@ pub fn on_request(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Head
         Body::NegotiateRequest(r) => Asked::Negotiate { dialects: r.dialects.clone() },
         Body::SessionSetupRequest(r) => {
             let auth = parse_security_blob(r.blob);
-            if let Some(s) = sessions.session_mut(hdr.session_id).filter(|_| hdr.session_id != 0) {
+            if let Some(s) = sessions.setup_session(ctx.session_key(hdr.session_id), frame) {
                 apply_client_token(s, &auth);
                 s.setup_frame.get_or_insert(frame);
             }
@@ -58,7 +58,7 @@ pub fn on_request(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Head
         }
         Body::TreeConnectRequest(r) => Asked::TreeConnect { path: r.path.as_deref().map(Arc::from) },
         Body::CreateRequest(r) => {
-            let name = create_name(sessions, hdr, r);
+            let name = create_name(ctx, sessions, hdr, r);
             if hdr.flags.is_related() || hdr.next_command != 0 {
                 ctx.chain_create = name.clone();
             }
@@ -76,34 +76,34 @@ pub fn on_request(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Head
     }
 }
 
-fn create_name(sessions: &SessionTable, hdr: &Smb2Header<'_>, r: &CreateRequest) -> Option<Arc<str>> {
+fn create_name(ctx: &ConnCtx, sessions: &SessionTable, hdr: &Smb2Header<'_>, r: &CreateRequest) -> Option<Arc<str>> {
     let name = r.name.as_deref()?;
     // On a DFS share the name is already the whole DFS path (MS-SMB2 2.2.13).
     if hdr.flags.is_dfs() && !name.is_empty() {
         return Some(Arc::from(format!("\\\\{}", name.trim_start_matches('\\'))));
     }
-    let tree = hdr.tree_id().and_then(|t| sessions.tree(hdr.session_id, t));
+    let tree = hdr.tree_id().and_then(|t| sessions.tree(ctx.session_key(hdr.session_id), t));
     Some(join(tree, name))
 }
 
 fn apply_client_token(s: &mut super::session::Session, auth: &AuthInfo) {
-    s.kerberos_offered |= auth.mechs_offered.contains(&"Kerberos");
+    s.kerberos_offered |= auth.mechs_offered.contains(&Mechanism::Kerberos);
     match &auth.token {
         Some(AuthToken::NtlmAuthenticate(a)) => {
-            s.auth = Some(Arc::from(if a.anonymous {
-                "anonymous (NTLM)"
+            s.auth = Some(if a.anonymous {
+                Authentication::AnonymousNtlm
             } else if a.ntlm_v2 {
-                "NTLMv2"
+                Authentication::Ntlm(NtlmVersion::V2)
             } else {
-                "NTLMv1"
-            }));
+                Authentication::Ntlm(NtlmVersion::V1)
+            });
             if !a.anonymous {
                 s.user = Some(Arc::from(if a.domain.is_empty() { a.user.clone() } else { format!("{}\\{}", a.domain, a.user) }));
             }
             s.target_spn = a.target_spn.as_deref().map(Arc::from);
         }
         Some(AuthToken::KerberosApReq { realm, sname }) => {
-            s.auth = Some(Arc::from("Kerberos"));
+            s.auth = Some(Authentication::Kerberos);
             s.target_spn = Some(Arc::from(format!("{}@{}", sname.join("/"), realm)));
         }
         _ => {}
@@ -113,17 +113,18 @@ fn apply_client_token(s: &mut super::session::Session, auth: &AuthInfo) {
 /// A final response: apply what it confirms.
 pub fn on_response(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'_>, body: &Body<'_>, asked: &Asked, frame: u32) {
     let ok = hdr.status == NtStatus::SUCCESS;
+    let sk = ctx.session_key(hdr.session_id);
     match (body, asked) {
         (Body::NegotiateResponse(r), _) => {
             if r.dialect != Dialect::SMB2_WILDCARD {
                 ctx.dialect = Some(r.dialect);
             }
             ctx.server_security_mode = Some(r.security_mode);
-            ctx.server_offers_kerberos = parse_security_blob(r.security_blob).mechs_offered.contains(&"Kerberos");
+            ctx.server_offers_kerberos = parse_security_blob(r.security_blob).mechs_offered.contains(&Mechanism::Kerberos);
         }
         (Body::SessionSetupResponse(r), Asked::SessionSetup { auth }) => {
             let server = parse_security_blob(r.blob);
-            if let Some(s) = sessions.session_mut(hdr.session_id).filter(|_| hdr.session_id != 0) {
+            if let Some(s) = sessions.setup_session(sk, frame) {
                 // The first leg's request had no session id yet.
                 if s.auth.is_none() {
                     apply_client_token(s, auth);
@@ -139,7 +140,7 @@ pub fn on_response(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Hea
                     s.is_null = r.flags.is_null();
                     s.encrypt_data = r.flags.encrypt_data();
                     if s.is_guest {
-                        s.auth = Some(Arc::from("guest"));
+                        s.auth = Some(Authentication::Guest);
                     }
                 }
             }
@@ -148,31 +149,31 @@ pub fn on_response(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Hea
             if let Some(tid) = hdr.tree_id() {
                 let is_ipc = super::session::is_ipc_path(path);
                 sessions.add_tree(
-                    hdr.session_id,
+                    sk,
                     tid,
-                    Tree { path: path.clone(), connect_frame: frame, encrypt_data: r.share_flags.has(SHAREFLAG_ENCRYPT_DATA), dfs: r.share_flags.has(1), is_ipc },
+                    Tree { path: path.clone(), connect_frame: frame, encrypt_data: r.share_flags.has(SHAREFLAG_ENCRYPT_DATA), dfs: r.share_flags.has(SHAREFLAG_DFS), is_ipc },
                 );
             }
         }
         (Body::CreateResponse(r), Asked::Create { name: Some(name), tree_id, .. }) if ok => {
-            sessions.add_open(hdr.session_id, key(r.file_id), Open { path: name.clone(), tree_id: *tree_id, create_frame: frame, ..Default::default() });
+            sessions.add_open(sk, key(r.file_id), Open { path: name.clone(), tree_id: *tree_id, create_frame: frame, ..Default::default() });
         }
         (_, Asked::File { key: Some(k), op: FileOp::Close }) if ok => {
-            sessions.remove_open(hdr.session_id, *k);
+            sessions.remove_open(sk, *k);
         }
         (_, Asked::File { key: Some(k), op: FileOp::SetInfo { rename_to: Some(new), .. } }) if ok => {
-            let tree = sessions.open(hdr.session_id, *k).and_then(|o| o.tree_id).and_then(|t| sessions.tree(hdr.session_id, t)).cloned();
-            if let Some(o) = sessions.open_mut(hdr.session_id, *k) {
+            let tree = sessions.open(sk, *k).and_then(|o| o.tree_id).and_then(|t| sessions.tree(sk, t)).cloned();
+            if let Some(o) = sessions.open_mut(sk, *k) {
                 o.path = join(tree.as_ref(), new.trim_start_matches('\\'));
             }
         }
         (Body::ReadResponse(r), Asked::File { key: Some(k), .. }) => {
-            if let Some(o) = sessions.open_mut(hdr.session_id, *k) {
+            if let Some(o) = sessions.open_mut(sk, *k) {
                 o.bytes_read += r.data_length as u64;
             }
         }
         (Body::WriteResponse(r), Asked::File { key: Some(k), .. }) => {
-            if let Some(o) = sessions.open_mut(hdr.session_id, *k) {
+            if let Some(o) = sessions.open_mut(sk, *k) {
                 o.bytes_written += r.count as u64;
             }
         }
@@ -182,10 +183,10 @@ pub fn on_response(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Hea
         match hdr.command {
             Command::TREE_DISCONNECT => {
                 if let Some(t) = hdr.tree_id() {
-                    sessions.remove_tree(hdr.session_id, t);
+                    sessions.remove_tree(sk, t);
                 }
             }
-            Command::LOGOFF => sessions.remove_session(hdr.session_id),
+            Command::LOGOFF => sessions.remove_session(sk),
             _ => {}
         }
     }
@@ -193,12 +194,13 @@ pub fn on_response(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Hea
 
 /// Fill the context fields a message shows: share, file, user, auth.
 pub fn fill_context(ctx: &ConnCtx, sessions: &SessionTable, hdr: &Smb2Header<'_>, body: &Body<'_>, asked: &Asked, m: &mut MessageFields) {
-    if let Some(s) = sessions.session(hdr.session_id) {
+    let sk = ctx.session_key(hdr.session_id);
+    if let Some(s) = sessions.session(sk) {
         m.user = s.user.clone();
-        m.auth = s.auth.clone();
+        m.auth = s.auth;
         m.spn = s.target_spn.clone();
     }
-    m.tree = hdr.tree_id().and_then(|t| sessions.tree(hdr.session_id, t)).map(|t| t.path.clone());
+    m.tree = hdr.tree_id().and_then(|t| sessions.tree(sk, t)).map(|t| t.path.clone());
     match asked {
         Asked::TreeConnect { path } => m.tree = m.tree.clone().or_else(|| path.clone()),
         Asked::Create { name, .. } => m.file = name.clone(),
@@ -214,7 +216,7 @@ pub fn fill_context(ctx: &ConnCtx, sessions: &SessionTable, hdr: &Smb2Header<'_>
             }
         }
         Asked::File { key: Some(k), .. } => {
-            m.file = sessions.open(hdr.session_id, *k).map(|o| o.path.clone());
+            m.file = sessions.open(sk, *k).map(|o| o.path.clone());
             if m.file.is_none() && k.is_related_placeholder() {
                 m.file = ctx.chain_create.clone();
             }
@@ -222,6 +224,6 @@ pub fn fill_context(ctx: &ConnCtx, sessions: &SessionTable, hdr: &Smb2Header<'_>
         _ => {}
     }
     if let Body::BreakNotification(crate::smb::records::file_records::BreakNotification::Oplock { file_id, .. }) = body {
-        m.file = sessions.opens.iter().find(|((_, k), _)| *k == key(*file_id)).map(|(_, o)| o.path.clone());
+        m.file = sessions.opens.iter().find(|((s, k), _)| s.server == sk.server && *k == key(*file_id)).map(|(_, o)| o.path.clone());
     }
 }

@@ -4,7 +4,7 @@
 
 use der_parser::asn1_rs::{Any, Class, FromBer, FromDer};
 
-use super::{ntlmssp_records, AuthInfo, AuthToken};
+use super::{ntlmssp_records, AuthInfo, AuthToken, Mechanism};
 
 const OID_SPNEGO: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x02];
 const OID_NTLMSSP: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a];
@@ -13,12 +13,12 @@ const OID_MS_KRB5: &[u8] = &[0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x0
 const OID_KRB5_U2U: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02, 0x03];
 const OID_NEGOEX: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x1e];
 
-fn mech_name(oid: &[u8]) -> &'static str {
+fn mechanism(oid: &[u8]) -> Mechanism {
     match oid {
-        OID_NTLMSSP => "NTLM",
-        OID_KRB5 | OID_MS_KRB5 | OID_KRB5_U2U => "Kerberos",
-        OID_NEGOEX => "NEGOEX",
-        _ => "unknown",
+        OID_NTLMSSP => Mechanism::Ntlm,
+        OID_KRB5 | OID_MS_KRB5 | OID_KRB5_U2U => Mechanism::Kerberos,
+        OID_NEGOEX => Mechanism::Negoex,
+        _ => Mechanism::Unknown,
     }
 }
 
@@ -66,15 +66,15 @@ fn negotiation_token(nego: &Any<'_>) -> AuthInfo {
         let Ok((_, value)) = Any::from_ber(field.data) else { continue };
         match (nego.header.tag().0, field.header.tag().0) {
             // negTokenInit.mechTypes
-            (0, 0) => info.mechs_offered = children(value.data).iter().map(|o| mech_name(o.data)).collect(),
+            (0, 0) => info.mechs_offered = children(value.data).iter().map(|o| mechanism(o.data)).collect(),
             // negTokenInit.mechToken, negTokenResp.responseToken
             (0, 2) | (1, 2) => info.token = mech_token_any(value.data),
             // negTokenResp.negState (ENUMERATED)
             (1, 0) => info.neg_state = value.data.first().map(|&b| b as u32),
             // negTokenResp.supportedMech: remembered when no token says more
             (1, 1) => {
-                if info.token.is_none() && mech_name(value.data) == "NEGOEX" {
-                    info.token = Some(AuthToken::Other("NEGOEX"));
+                if info.token.is_none() && mechanism(value.data) == Mechanism::Negoex {
+                    info.token = Some(AuthToken::Other(Mechanism::Negoex));
                 }
             }
             _ => {}
@@ -98,11 +98,11 @@ fn mech_token_any(tok: &[u8]) -> Option<AuthToken> {
 /// Inside a GSS-API framing: OID, then for Kerberos a 2-byte token id and the message.
 fn mech_token(data: &[u8]) -> Option<AuthToken> {
     let (rest, oid) = Any::from_ber(data).ok()?;
-    match mech_name(oid.data) {
-        "Kerberos" => kerberos(rest.get(2..)?),
-        "NTLM" => ntlmssp_records::parse_ntlmssp(rest),
-        "NEGOEX" => Some(AuthToken::Other("NEGOEX")),
-        _ => None,
+    match mechanism(oid.data) {
+        Mechanism::Kerberos => kerberos(rest.get(2..)?),
+        Mechanism::Ntlm => ntlmssp_records::parse_ntlmssp(rest),
+        Mechanism::Negoex => Some(AuthToken::Other(Mechanism::Negoex)),
+        Mechanism::Unknown => None,
     }
 }
 

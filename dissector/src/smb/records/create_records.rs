@@ -35,6 +35,18 @@ pub const FILE_DIRECTORY_FILE: u32 = 0x0000_0001;
 pub const FILE_DELETE_ON_CLOSE: u32 = 0x0000_1000;
 pub const FILE_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
 
+/// DesiredAccess bits (MS-SMB2 2.2.13.1.1) that read, write or run a file's data.
+pub const FILE_READ_DATA: u32 = 0x0000_0001;
+pub const FILE_WRITE_DATA: u32 = 0x0000_0002;
+pub const FILE_EXECUTE: u32 = 0x0000_0020;
+pub const MAXIMUM_ALLOWED: u32 = 0x0200_0000;
+pub const GENERIC_ALL: u32 = 0x1000_0000;
+pub const GENERIC_EXECUTE: u32 = 0x2000_0000;
+pub const GENERIC_WRITE: u32 = 0x4000_0000;
+pub const GENERIC_READ: u32 = 0x8000_0000;
+/// Any of them: an open meant for the data, not a probe of attributes.
+pub const DATA_ACCESS: u32 = FILE_READ_DATA | FILE_WRITE_DATA | FILE_EXECUTE | MAXIMUM_ALLOWED | GENERIC_ALL | GENERIC_EXECUTE | GENERIC_WRITE | GENERIC_READ;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CreateRequest {
     pub oplock_level: u8,

@@ -199,7 +199,11 @@ pub struct Smb1NegotiateRequest {
     pub dialects: Vec<String>,
 }
 
-/// SMB1 NEGOTIATE response: the index of the dialect chosen (0xFFFF: none).
+/// DialectIndex of an SMB1 NEGOTIATE response that accepts none of the
+/// dialects offered (MS-CIFS 2.2.4.52.2).
+pub const SMB1_NO_DIALECT: u16 = 0xffff;
+
+/// SMB1 NEGOTIATE response: the index of the dialect chosen (`SMB1_NO_DIALECT`: none).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Smb1NegotiateResponse {
     pub dialect_index: u16,

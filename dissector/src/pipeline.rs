@@ -1,58 +1,32 @@
-//! The pipeline: one captured frame in, its `FrameReport` out. The first pass
-//! over a frame builds state; later passes (clicks, refilters, `tshark -2`)
-//! return what the first pass stored, updated by what later frames learnt
-//! (e.g. the response frame of a request).
+//! The pipeline: one captured frame in, its `FrameReport` out. It only
+//! orchestrates, one way: frame → link decode → flow (reassembly) → framer →
+//! messages and state (`state::dispatch`) → rules (through the state's
+//! `Sink`) → output (the stored report, the summary). The first pass over a
+//! frame builds state; later passes (clicks, refilters, `tshark -2`) return
+//! what the first pass stored, updated by what later frames learnt (e.g. the
+//! response frame of a request).
 
 use std::collections::hash_map::Entry;
 
 use ahash::HashMap;
 
+use crate::config::Config;
+use crate::limits::{self, Bound, Limit};
 use crate::net::copies::CopyFilter;
 use crate::two_points::TwoPoints;
 use crate::net::flow::{ConnId, Dir, FlowTable};
-use crate::rules::{ConnView, Engine, SegEvent};
+use crate::rules::{decode, ConnView, Engine, MsgEvent, SegEvent, Smb1NegotiateEvent};
 use crate::net::defrag::Defrag;
 use crate::net::link::{self, Decoded, LinkType};
 use crate::net::skips::SkipLog;
-use crate::output::{Finding, FrameReport};
+use crate::output::{Finding, FrameReport, MessageFields, OpaquePdu};
 use crate::rules::catalog;
 use crate::smb::framing::FramingNote;
 use crate::state::dispatch::{self, FrameCtx};
+use crate::state::events::{Sink, StateNote};
 use crate::state::kdc::KdcState;
 use crate::state::{SmbConnection, SmbState};
 use crate::summary::Summary;
-
-/// Thresholds and switches (Wireshark preferences map onto these).
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Responses slower than this are worth a look (seconds).
-    pub slow_response_s: f64,
-    /// A request unanswered this long while later ones are answered is lost (seconds).
-    pub unanswered_s: f64,
-    /// Share of a direction's data segments retransmitted (per mille, with at
-    /// least 3 retransmissions) that raises transport.packet_loss.
-    pub loss_rate_permille: u32,
-    /// Rule families switched off (the part of the rule id before the dot).
-    pub disabled_families: Vec<String>,
-    /// In a capture merged from two capture points, the interface of the
-    /// client's side (None: inferred from TTLs).
-    pub client_interface: Option<u32>,
-    /// The user's SMB 3 keys (none: encrypted messages stay opaque, at no cost).
-    pub keys: std::sync::Arc<crate::smb::crypto::keys::KeyTable>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config { slow_response_s: 1.0, unanswered_s: 10.0, loss_rate_permille: 5, disabled_families: Vec::new(), client_interface: None, keys: Default::default() }
-    }
-}
-
-impl Config {
-    pub fn rule_enabled(&self, id: &str) -> bool {
-        let family = id.split('.').next().unwrap_or(id);
-        !self.disabled_families.iter().any(|f| f == family)
-    }
-}
 
 /// One captured frame as the front end hands it over.
 #[derive(Clone, Copy, Debug)]
@@ -123,7 +97,98 @@ pub struct Analyzer {
     skips: SkipLog,
     /// Highest frame number processed on the first pass.
     last_frame: u32,
-    state_limit_noted: bool,
+    /// Connections the flow table dropped, as a bounded table.
+    flows_bound: Bound,
+    flows_evicted: u64,
+    /// `limits::refusals()` when the tables were last looked through.
+    refusals_seen: u64,
+}
+
+static FLOWS_LIMIT: Limit = Limit {
+    table: "TCP connections",
+    max: crate::net::flow::MAX_CONNECTIONS,
+    effect: "the longest idle connections are dropped, and those that speak again are decoded without their earlier context (requests, share and file names)",
+};
+
+/// One `decode.state_limit` note for a bounded table's first refusal.
+fn limit_note(b: &mut Bound, out: &mut Vec<Finding>) {
+    if let Some((limit, frame)) = b.take_unreported() {
+        out.push(Finding { rule: &catalog::DECODE_STATE_LIMIT, text: limits::note_text(limit, frame), related_frames: vec![] });
+    }
+}
+
+/// Where the state's results go on a first pass: the rules, the summary, the
+/// frame's report and (for responses) the stored report of the request.
+struct Out<'a> {
+    report: &'a mut FrameReport,
+    reports: &'a mut Reports,
+    engine: &'a mut Engine,
+    config: &'a Config,
+    summary: &'a mut Summary,
+}
+
+impl Out<'_> {
+    fn push_finding(&mut self, finding: Finding) {
+        if !self.report.findings.iter().any(|x| x.rule == finding.rule && x.text == finding.text) {
+            self.report.findings.push(finding);
+        }
+    }
+}
+
+impl Sink for Out<'_> {
+    fn message(&mut self, ev: &MsgEvent<'_>) {
+        let mut found = Vec::new();
+        self.engine.on_message(self.config, ev, &mut found);
+        self.summary.on_message(ev.conn.id, ev.conn.client, ev.conn.server, ev.frame, ev.fields, ev.hdr.flags.is_signed());
+        for x in found {
+            self.push_finding(x);
+        }
+    }
+
+    fn store(&mut self, m: MessageFields) {
+        self.report.messages.push(m);
+    }
+
+    fn smb1_negotiate(&mut self, ev: &Smb1NegotiateEvent<'_>) {
+        let mut found = Vec::new();
+        self.engine.on_smb1_negotiate(self.config, ev, &mut found);
+        for x in found {
+            self.push_finding(x);
+        }
+    }
+
+    fn encrypted(&mut self, conn: ConnView, frame: u32) {
+        self.summary.on_encrypted(conn.id, conn.client, conn.server, frame);
+    }
+
+    fn hidden(&mut self, conn: ConnView, dir: Dir) {
+        if dir == Dir::ToClient {
+            self.engine.on_encrypted_from_server(conn.id);
+        }
+    }
+
+    fn bytes(&mut self, conn: ConnId, read: u64, written: u64) {
+        self.summary.on_bytes(conn, read, written);
+    }
+
+    fn opaque(&mut self, pdu: OpaquePdu) {
+        self.report.opaque.push(pdu);
+    }
+
+    fn note(&mut self, note: StateNote) {
+        self.push_finding(decode::finding(note));
+    }
+
+    fn answered(&mut self, request_frame: u32, msg_index: usize, response_frame: u32) {
+        let target = if request_frame == response_frame { Some(&mut *self.report) } else { self.reports.get_mut(request_frame) };
+        if let Some(msg) = target.and_then(|r| r.messages.get_mut(msg_index)) {
+            msg.response_frame = Some(response_frame);
+        }
+    }
+
+    fn messages_on_frame(&self) -> usize {
+        self.report.messages.len()
+    }
 }
 
 impl Analyzer {
@@ -213,19 +278,19 @@ impl Analyzer {
             Dir::ToServer => ConnView { id, client: seg.src, server: seg.dst },
             Dir::ToClient => ConnView { id, client: seg.dst, server: seg.src },
         };
-        let Analyzer { config, flows, smb, kdc, reports, engine, summary, state_limit_noted, .. } = self;
+        let Analyzer { config, points, flows, smb, kdc, reports, engine, summary, flows_bound, flows_evicted, refusals_seen, .. } = self;
+        let config: &Config = config;
+        let mut out = Out { report: &mut report, reports, engine, config, summary };
         let mut fctx = FrameCtx {
             frame: input.number,
             ts_ns: input.ts_ns,
             conn: view_of(ConnId(0), Dir::ToServer),
             dir: Dir::ToServer,
-            report: &mut report,
-            reports,
-            engine,
-            config,
-            summary,
-            kdc,
+            sink: &mut out,
+            kdc: &mut *kdc,
+            keys: &config.keys,
         };
+        let mut pending_notes = Vec::new();
         let info = flows.on_segment(&seg, input.number, input.ts_ns, &mut |of, chunk| {
             // The connection's own ends: a chunk an ACK released travels
             // against this segment, so the segment's src/dst would mislead.
@@ -237,47 +302,50 @@ impl Analyzer {
                 return;
             }
             let SmbState { conns, sessions } = &mut *smb;
-            let sc = conns.entry(conn).or_insert_with(|| SmbConnection::new(smb_port));
+            let sc = conns.entry(conn).or_insert_with(|| SmbConnection::new(smb_port, of.server.addr));
             let (framer, ctx) = sc.split(dir);
             let mut notes = Vec::new();
             framer.feed(chunk, &mut |pdu| dispatch::on_pdu(ctx, sessions, &pdu, &mut fctx), &mut |n| notes.push(n));
             for n in notes {
                 if let FramingNote::Resynced { skipped, ordinal } = n {
-                    dispatch::note_resync(&mut fctx, skipped, ordinal);
+                    fctx.sink.note(StateNote::Resynced { skipped, ordinal });
                 }
             }
+            limit_note(&mut ctx.pending.bound, &mut pending_notes);
         });
+        out.report.findings.append(&mut pending_notes);
         // Connections that ended for good take their state with them.
         if !flows.gone.is_empty() {
             for id in flows.gone.drain(..) {
                 smb.conns.remove(&id);
-                fctx.kdc.forget(id);
-                fctx.engine.forget(id);
+                kdc.forget(id);
+                out.engine.forget(id);
             }
-            if flows.evicted > 0 && !*state_limit_noted {
-                *state_limit_noted = true;
-                fctx.report.findings.push(Finding {
-                    rule: &catalog::DECODE_STATE_LIMIT,
-                    text: format!(
-                        "More than {} connections at once: smbdiag dropped the state of the {} idle longest to stay within its memory bounds. Those that speak again are decoded without their earlier context (requests, share and file names). Filter the capture to the hosts of interest before opening it.",
-                        crate::net::flow::MAX_CONNECTIONS,
-                        flows.evicted
-                    ),
-                    related_frames: vec![],
-                });
+            if flows.evicted > *flows_evicted {
+                *flows_evicted = flows.evicted;
+                flows_bound.refuse(&FLOWS_LIMIT, input.number);
             }
         }
-        let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info, kdc: &fctx.kdc.log };
+        // Every bounded table that refused its first entry on this frame says so.
+        if limits::refusals() != *refusals_seen {
+            *refusals_seen = limits::refusals();
+            let found = &mut out.report.findings;
+            limit_note(flows_bound, found);
+            smb.sessions.bounds(&mut |b| limit_note(b, found));
+            kdc.bounds(&mut |b| limit_note(b, found));
+            out.engine.bounds(&mut |b| limit_note(b, found));
+        }
+        let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info, kdc: &kdc.log };
         let mut found = Vec::new();
-        fctx.engine.on_segment(fctx.config, &ev, &mut found);
+        out.engine.on_segment(out.config, &ev, &mut found);
         // What both capture points show replaces what one alone suggested.
         let superseded = TwoPoints::superseded(&two_sided);
         found.retain(|f| !superseded.contains(&f.rule.id));
         found.extend(two_sided);
-        fctx.report.findings.extend(found);
-        for m in report.messages.iter().filter(|m| m.is_response && !m.interim) {
+        out.report.findings.extend(found);
+        for m in out.report.messages.iter().filter(|m| m.is_response && !m.interim) {
             if let Some(rq) = m.request_frame {
-                self.points.on_response(m.cmd, rq, input.number);
+                points.on_response(m.cmd, rq, input.number);
             }
         }
         self.finish_findings(input.number, &mut report);
