@@ -56,25 +56,8 @@ extern "C" {
 
 /// Wireshark's loader calls `plugin_register`, which must be exported from
 /// here (rustc exports only Rust items from a cdylib); the work is C's
-/// (`proto_register_plugin`). A bare jump, so no Rust frame is on the stack
-/// while Wireshark code runs.
-#[cfg(target_arch = "x86_64")]
-#[unsafe(naked)]
-#[no_mangle]
-pub extern "C" fn plugin_register() {
-    core::arch::naked_asm!("jmp {}", sym smbdiag_shim_plugin_register)
-}
-
-#[cfg(target_arch = "aarch64")]
-#[unsafe(naked)]
-#[no_mangle]
-pub extern "C" fn plugin_register() {
-    core::arch::naked_asm!("b {}", sym smbdiag_shim_plugin_register)
-}
-
-/// Elsewhere an ordinary call (registration runs outside any TRY block, so
-/// no exception can unwind through it; a THROW there aborts Wireshark).
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+/// (`proto_register_plugin`). Registration runs outside any TRY block, so no
+/// Wireshark exception can unwind through this frame (a THROW there aborts).
 #[no_mangle]
 pub extern "C" fn plugin_register() {
     unsafe { smbdiag_shim_plugin_register() }
