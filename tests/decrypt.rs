@@ -55,8 +55,10 @@ fn keyed() -> Vec<Keyed> {
 type Row = (String, String, String, String, String);
 
 fn wireshark_messages(cap: &Path, uat: &str) -> Vec<(String, Vec<Row>)> {
-    // Wireshark shows decrypted messages only with its keys.
-    rows(common::fields(cap, &["-o", uat, "-Y", "smb2.cmd"], &["frame.number", "smb2.msg_id", "smb2.cmd", "smb2.nt_status", "smb2.tree", "smb2.filename"]))
+    // Wireshark shows decrypted messages only with its keys. Two passes: from
+    // 4.6 on, one pass leaves a CREATE request's smb2.filename empty (the name
+    // shows on the response only); with -2 every version names it on the request.
+    rows(common::fields(cap, &["-2", "-o", uat, "-Y", "smb2.cmd"], &["frame.number", "smb2.msg_id", "smb2.cmd", "smb2.nt_status", "smb2.tree", "smb2.filename"]))
 }
 
 fn smbdiag_messages(cap: &Path, opts: &[&str]) -> Vec<(String, Vec<Row>)> {

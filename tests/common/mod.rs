@@ -14,6 +14,8 @@ use std::sync::OnceLock;
 
 pub struct Scratch {
     pub home: PathBuf,
+    /// A HOME without the plugin: Wireshark alone, to tell its own failures from smbdiag's.
+    pub bare_home: PathBuf,
     pub as_nobody: bool,
 }
 
@@ -53,6 +55,8 @@ pub fn scratch() -> &'static Scratch {
         // scripts/setup.sh as root, say) must not stand in for the one under test.
         std::fs::create_dir_all(home.join("no-global-plugins")).unwrap();
         std::fs::copy(&so, plugdir.join("smbdiag.so")).unwrap();
+        let bare_home = home.join("bare-home");
+        std::fs::create_dir_all(&bare_home).unwrap();
         let as_nobody = unsafe { libc::geteuid() } == 0;
         if as_nobody {
             // nobody must be able to read the plugin and write its own config dirs.
@@ -60,7 +64,7 @@ pub fn scratch() -> &'static Scratch {
             // The temp folder must let nobody through; add that, never take anything away.
             Command::new("chmod").arg("o+x").arg(std::env::temp_dir()).status().ok();
         }
-        Scratch { home, as_nobody }
+        Scratch { home, bare_home, as_nobody }
     })
 }
 
@@ -83,43 +87,92 @@ pub struct Output {
     pub stdout: String,
     pub stderr: String,
     pub ok: bool,
+    /// The signal that ended tshark (6 when it aborted), if one did.
+    pub signal: Option<i32>,
+}
+
+/// Which tshark runs: with the plugin under test, or Wireshark alone (same
+/// user, same empty global plugin folder, a HOME without the plugin).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Plugin {
+    Loaded,
+    Absent,
 }
 
 /// Run tshark with the plugin; arguments as given (capture paths must come from `readable`).
 pub fn tshark(args: &[&str]) -> Output {
-    run(tshark_command(None, args)).0
+    let out = tshark_command(Plugin::Loaded, args).output().expect("run tshark (is it installed?)");
+    output(out.status, out.stdout, out.stderr)
 }
 
-/// `tshark`, killed (SIGKILL: a hung tshark may ignore SIGTERM) after
-/// `limit_s` seconds: None when it did not end in time.
-pub fn tshark_bounded(limit_s: u32, args: &[&str]) -> Option<Output> {
-    let (out, code) = run(tshark_command(Some(limit_s), args));
-    // timeout(1) kills itself with the same signal after killing tshark (no exit code).
-    code.filter(|&c| c != 124 && c != 137).map(|_| out)
+/// `tshark`, killed (SIGKILL: a hung tshark may ignore SIGTERM) when it has
+/// not ended after `limit`: None then, and only then. A tshark that ends by a
+/// signal of its own (an abort) is an Output with `signal` set, never a hang.
+pub fn tshark_bounded(limit: std::time::Duration, plugin: Plugin, args: &[&str]) -> Option<Output> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = tshark_command(plugin, args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tshark (is it installed?)");
+    // Both pipes are drained while waiting: tshark -V fills a pipe long before it ends.
+    let drain = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(child.stdout.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
+    let err = drain(child.stderr.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
+    let deadline = std::time::Instant::now() + limit;
+    // setpriv and env exec tshark, so the child is tshark itself.
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait for tshark") {
+            break Some(st);
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    status.map(|st| output(st, out, err))
 }
 
-fn run(mut cmd: Command) -> (Output, Option<i32>) {
-    let out = cmd.output().expect("run tshark (is it installed?)");
-    let o = Output { stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), ok: out.status.success() };
-    (o, out.status.code())
-}
-
-fn tshark_command(limit_s: Option<u32>, args: &[&str]) -> Command {
-    let s = scratch();
-    let mut argv: Vec<String> = Vec::new();
-    if let Some(secs) = limit_s {
-        argv.extend(["timeout".into(), "-s".into(), "KILL".into(), secs.to_string()]);
+fn output(status: std::process::ExitStatus, stdout: Vec<u8>, stderr: Vec<u8>) -> Output {
+    use std::os::unix::process::ExitStatusExt;
+    Output {
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        ok: status.success(),
+        signal: status.signal(),
     }
+}
+
+fn tshark_command(plugin: Plugin, args: &[&str]) -> Command {
+    let s = scratch();
+    let home = match plugin {
+        Plugin::Loaded => &s.home,
+        Plugin::Absent => &s.bare_home,
+    };
+    let mut argv: Vec<String> = Vec::new();
     if s.as_nobody {
         argv.extend(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env"].map(String::from));
-        argv.push(format!("HOME={}", s.home.display()));
+        argv.push(format!("HOME={}", home.display()));
         argv.push(format!("WIRESHARK_PLUGIN_DIR={}", s.home.join("no-global-plugins").display()));
     }
     argv.push("tshark".into());
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);
     if !s.as_nobody {
-        cmd.env("HOME", &s.home);
+        cmd.env("HOME", home);
         cmd.env("WIRESHARK_PLUGIN_DIR", s.home.join("no-global-plugins"));
     }
     cmd.args(args).current_dir(&s.home);
