@@ -25,6 +25,7 @@ use crate::net::flow::{ConnId, SegmentInfo};
 use crate::net::link::TcpSegment;
 use crate::output::Finding;
 use crate::state::kdc::KdcLog;
+use crate::state::pending::PendingTable;
 
 /// A TCP segment event.
 pub struct SegEvent<'a> {
@@ -35,6 +36,8 @@ pub struct SegEvent<'a> {
     pub info: &'a SegmentInfo,
     /// What KDCs told clients on port 88 (errors, tickets), newest last.
     pub kdc: &'a KdcLog,
+    /// On a FIN or RST: the connection's requests still awaiting a response.
+    pub pending: Option<&'a PendingTable>,
 }
 
 #[derive(Debug, Default)]
@@ -63,10 +66,10 @@ impl Engine {
         self.kerberos_failed.on_message(ev);
     }
 
-    /// The server sent an encrypted message: it may answer any request
-    /// outstanding on the connection, so none of them can be called unanswered.
+    /// The server sent an encrypted message that stays hidden: it may answer
+    /// any request outstanding on the connection (the state marks them), and
+    /// it hides the credits it grants.
     pub fn on_encrypted_from_server(&mut self, id: ConnId) {
-        self.transport.on_encrypted_from_server(id);
         self.perf.on_encrypted_from_server(id);
         self.credits.on_encrypted(id);
     }
@@ -75,7 +78,6 @@ impl Engine {
     pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
         self.transport.bounds(f);
         self.perf.bounds(f);
-        self.credits.bounds(f);
         self.status.bounds(f);
         self.security.bounds(f);
         self.kerberos_failed.bounds(f);
@@ -89,11 +91,6 @@ impl Engine {
         self.security.forget(id);
         self.status.forget(id);
         self.kerberos_failed.forget(id);
-    }
-
-    /// The most outstanding requests the rules track on one connection.
-    pub fn outstanding_requests(&self) -> usize {
-        self.transport.max_outstanding().max(self.perf.max_outstanding()).max(self.credits.max_outstanding())
     }
 
     /// Connections the rules hold state for (for bounds tests).

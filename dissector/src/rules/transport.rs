@@ -12,7 +12,7 @@ use crate::limits::{Bound, Limit};
 use crate::smb::records::negotiate_records::SMB1_NO_DIALECT;
 use crate::net::flow::{ConnId, Dir};
 use crate::output::Finding;
-use crate::smb::types::{Command, NtStatus};
+use crate::smb::types::Command;
 
 /// SYNs (first + retransmissions) with no SYN/ACK that make "unanswered" conclusive.
 const SYN_TRIES_CONCLUSIVE: usize = 3;
@@ -54,8 +54,6 @@ struct ConnRules {
     to_client: DirStats,
     loss_reported: bool,
     smb_seen: bool,
-    /// Requests sent and not yet finally answered: message id → (frame, command).
-    outstanding: HashMap<u64, (u32, Command)>,
     /// The NEGOTIATE request waiting for its answer: frame and what it offered.
     negotiate: Option<(u32, String)>,
     negotiate_reported: bool,
@@ -84,7 +82,6 @@ pub struct TransportRules {
     /// a client trying both (macOS, older Windows), not a problem.
     reached_445: ahash::HashSet<(std::net::IpAddr, std::net::IpAddr)>,
     conns_bound: Bound,
-    outstanding_bound: Bound,
     reached_bound: Bound,
 }
 
@@ -94,17 +91,10 @@ static REACHED_LIMIT: Limit = Limit {
     effect: "a refused connection to port 139 from further pairs is reported as refused, though the client may have reached 445 (clients try both)",
 };
 
-const MAX_OUTSTANDING: usize = 4096;
-
 static CONNS_LIMIT: Limit = Limit {
     table: "connections the transport rules follow",
     max: MAX_CONNS,
     effect: "the oldest-numbered connection is forgotten for each new one, so the transport.* rules judge it afresh if it speaks again",
-};
-static OUTSTANDING_LIMIT: Limit = Limit {
-    table: "requests awaiting a response for the transport rules on one connection",
-    max: MAX_OUTSTANDING,
-    effect: "further requests on a full connection are not followed, so transport.closed_with_pending does not count them",
 };
 
 fn is_smb_port(p: u16) -> bool {
@@ -114,7 +104,6 @@ fn is_smb_port(p: u16) -> bool {
 impl TransportRules {
     pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
         f(&mut self.conns_bound);
-        f(&mut self.outstanding_bound);
         f(&mut self.reached_bound);
     }
 
@@ -122,21 +111,8 @@ impl TransportRules {
         self.conns.remove(&id);
     }
 
-    /// Encrypted answers cannot be matched to requests: the ones outstanding
-    /// may have been answered (Samba encrypts answers on an encrypt-desired
-    /// share even to plain requests).
-    pub fn on_encrypted_from_server(&mut self, id: ConnId) {
-        if let Some(c) = self.conns.get_mut(&id) {
-            c.outstanding.clear();
-        }
-    }
-
     pub fn len(&self) -> usize {
         self.conns.len()
-    }
-
-    pub fn max_outstanding(&self) -> usize {
-        self.conns.values().map(|c| c.outstanding.len()).max().unwrap_or(0)
     }
 
     /// A connection's slot (fields, not `self`, so the other bounds stay free to use).
@@ -366,13 +342,17 @@ impl TransportRules {
                 return;
             }
         }
+        // The requests still unanswered, as the state matched them; those
+        // before an encrypted message from the server may have been answered
+        // by it (Samba encrypts answers on an encrypt-desired share even to
+        // plain requests).
+        let mut pending: Vec<(u32, Command)> = ev.pending.map(|p| p.since(p.hidden_mark()).map(|r| (r.frame, r.cmd)).collect()).unwrap_or_default();
         // Requests piled up with not one response: the capture is missing the
         // server's side (a one-directional capture), not the server its answers.
-        if c.outstanding.is_empty() || c.responses_seen == 0 && c.outstanding.len() > 1 {
+        if pending.is_empty() || c.responses_seen == 0 && pending.len() > 1 {
             return;
         }
         c.closed_reported = true;
-        let mut pending: Vec<(u32, Command)> = c.outstanding.values().copied().collect();
         pending.sort();
         let list: Vec<String> = pending.iter().take(5).map(|(f, cmd)| format!("{cmd} (frame {f})")).collect();
         let more = if pending.len() > 5 { format!(" and {} more", pending.len() - 5) } else { String::new() };
@@ -409,11 +389,6 @@ impl TransportRules {
             if h.command != Command::NEGOTIATE {
                 c.negotiate = None;
             }
-            if h.command != Command::CANCEL {
-                if c.outstanding.contains_key(&h.message_id) || self.outstanding_bound.admit(&OUTSTANDING_LIMIT, c.outstanding.len(), ev.frame) {
-                    c.outstanding.insert(h.message_id, (ev.frame, h.command));
-                }
-            }
             if h.command == Command::NEGOTIATE && !c.negotiate_reported {
                 let offered = ev.negotiate_offer.clone().unwrap_or_else(|| "SMB2/3 dialects".to_string());
                 c.negotiate = Some((ev.frame, offered));
@@ -421,10 +396,6 @@ impl TransportRules {
             return;
         }
         c.responses_seen = c.responses_seen.saturating_add(1);
-        let interim = h.status == NtStatus::PENDING && h.flags.is_async();
-        if !interim {
-            c.outstanding.remove(&h.message_id);
-        }
         if h.command == Command::NEGOTIATE {
             if let Some((neg_frame, offered)) = c.negotiate.take() {
                 if h.status.is_error() && !c.negotiate_reported {
