@@ -1,15 +1,15 @@
-//! Connection-level diagnoses: can the client reach SMB at all, does the
-//! server agree on a dialect, and is TCP losing or stalling the traffic.
+//! Connection-level diagnoses (transport.*): can the client reach SMB at
+//! all, is TCP losing or stalling the traffic, and did a connection end
+//! with requests unanswered.
 
 use std::collections::VecDeque;
 
 use ahash::HashMap;
 
 use super::catalog;
-use super::{frames_phrase, secs, ConnView, MsgEvent, SegEvent, Smb1NegotiateEvent};
+use super::{frames_phrase, secs, MsgEvent, SegEvent, Smb1NegotiateEvent};
 use crate::config::Config;
 use crate::limits::{Bound, Limit};
-use crate::smb::records::negotiate_records::SMB1_NO_DIALECT;
 use crate::net::flow::{ConnId, Dir};
 use crate::output::Finding;
 use crate::smb::types::Command;
@@ -54,9 +54,6 @@ struct ConnRules {
     to_client: DirStats,
     loss_reported: bool,
     smb_seen: bool,
-    /// The NEGOTIATE request waiting for its answer: frame and what it offered.
-    negotiate: Option<(u32, String)>,
-    negotiate_reported: bool,
     closed_reported: bool,
     responses_seen: u32,
     /// The connection attempt was answered and taken off `open_attempts`.
@@ -328,20 +325,6 @@ impl TransportRules {
             Dir::ToServer => ("client", ev.conn.client.addr),
             Dir::ToClient => ("server", ev.conn.server.addr),
         };
-        // A NEGOTIATE left unanswered by a reset or close: the server refused the dialects.
-        if let Some((neg_frame, offered)) = c.negotiate.take() {
-            if ev.info.dir == Dir::ToClient || obs.rst {
-                c.negotiate_reported = true;
-                c.closed_reported = true;
-                let how = if obs.rst { "reset the connection (TCP RST)" } else { "closed the connection (TCP FIN)" };
-                out.push(Finding {
-                    rule: &catalog::NEGOTIATE_REJECTED,
-                    text: negotiate_rejected_text(&offered, neg_frame, &format!("the {who} {by} {how} in frame {} instead of answering", ev.frame), ev.conn),
-                    related_frames: vec![neg_frame],
-                });
-                return;
-            }
-        }
         // The requests still unanswered, as the state matched them; those
         // before an encrypted message from the server may have been answered
         // by it (Samba encrypts answers on an encrypt-desired share even to
@@ -379,85 +362,16 @@ impl TransportRules {
         });
     }
 
-    pub fn on_message(&mut self, _cfg: &Config, ev: &MsgEvent<'_>, out: &mut Vec<Finding>) {
+    pub fn on_message(&mut self, ev: &MsgEvent<'_>) {
         let c = Self::conn(&mut self.conns, &mut self.conns_bound, ev.conn.id, ev.frame);
         c.smb_seen = true;
-        let h = ev.hdr;
-        if !h.is_response() {
-            // Any other request means the negotiation went through, even if
-            // the capture missed its response (one-directional captures).
-            if h.command != Command::NEGOTIATE {
-                c.negotiate = None;
-            }
-            if h.command == Command::NEGOTIATE && !c.negotiate_reported {
-                let offered = ev.negotiate_offer.clone().unwrap_or_else(|| "SMB2/3 dialects".to_string());
-                c.negotiate = Some((ev.frame, offered));
-            }
-            return;
-        }
-        c.responses_seen = c.responses_seen.saturating_add(1);
-        if h.command == Command::NEGOTIATE {
-            if let Some((neg_frame, offered)) = c.negotiate.take() {
-                if h.status.is_error() && !c.negotiate_reported {
-                    c.negotiate_reported = true;
-                    out.push(Finding {
-                        rule: &catalog::NEGOTIATE_REJECTED,
-                        text: negotiate_rejected_text(
-                            &offered,
-                            neg_frame,
-                            &format!("the server answered {} in frame {}", h.status, ev.frame),
-                            ev.conn,
-                        ),
-                        related_frames: vec![neg_frame],
-                    });
-                }
-            }
+        if ev.hdr.is_response() {
+            c.responses_seen = c.responses_seen.saturating_add(1);
         }
     }
 
-    pub fn on_smb1_negotiate(&mut self, _cfg: &Config, ev: &Smb1NegotiateEvent<'_>, out: &mut Vec<Finding>) {
+    pub fn on_smb1_negotiate(&mut self, ev: &Smb1NegotiateEvent<'_>) {
         let c = Self::conn(&mut self.conns, &mut self.conns_bound, ev.conn.id, ev.frame);
         c.smb_seen = true;
-        if !ev.is_response {
-            if !c.negotiate_reported {
-                let offered = if ev.dialects.is_empty() {
-                    "SMB1 dialects".to_string()
-                } else {
-                    ev.dialects.iter().map(|d| format!("\"{d}\"")).collect::<Vec<_>>().join(", ")
-                };
-                c.negotiate = Some((ev.frame, offered));
-            }
-            return;
-        }
-        let Some((neg_frame, offered)) = c.negotiate.take() else { return };
-        if ev.selected == Some(SMB1_NO_DIALECT) && !c.negotiate_reported {
-            c.negotiate_reported = true;
-            out.push(Finding {
-                rule: &catalog::NEGOTIATE_REJECTED,
-                text: negotiate_rejected_text(
-                    &offered,
-                    neg_frame,
-                    &format!("the server answered with an SMB1 NEGOTIATE response selecting no dialect (index 0xFFFF) in frame {}", ev.frame),
-                    ev.conn,
-                ),
-                related_frames: vec![neg_frame],
-            });
-        }
     }
-}
-
-fn negotiate_rejected_text(offered: &str, neg_frame: u32, answer: &str, conn: ConnView) -> String {
-    let smb1_only = offered.contains('"') && !offered.contains("SMB 2");
-    let cause = if smb1_only {
-        format!(
-            "The client offered only SMB1 dialects and the server has SMB1 disabled (current Windows and Samba do). SMB1 is deprecated: enable SMB2/3 on the client (or upgrade the device); re-enabling SMB1 on {} is a last resort. Check `Get-SmbServerConfiguration | Select EnableSMB1Protocol` on the server",
-            conn.server.addr
-        )
-    } else {
-        format!(
-            "The server will not speak any SMB2/3 dialect the client offers: SMB2 is disabled on it (note that SMB3 is a dialect of SMB2, so `EnableSMB2Protocol = False` disables SMB3 too), or its minimum protocol is above the client's maximum (Samba `server min protocol`). Check `Get-SmbServerConfiguration | Select EnableSMB2Protocol` on {} and the client's maximum protocol",
-            conn.server.addr
-        )
-    };
-    format!("SMB dialect negotiation rejected: the client {} offered {offered} in frame {neg_frame}, and {answer}. {cause}.", conn.client.addr)
 }
