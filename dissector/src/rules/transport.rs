@@ -114,7 +114,8 @@ impl TransportRules {
 
     /// A connection's slot (fields, not `self`, so the other bounds stay free to use).
     fn conn<'a>(conns: &'a mut HashMap<ConnId, ConnRules>, bound: &mut Bound, id: ConnId, frame: u32) -> &'a mut ConnRules {
-        if !conns.contains_key(&id) && !bound.admit(&CONNS_LIMIT, conns.len(), frame) {
+        // The full table is checked first: one lookup per call while it is not.
+        if conns.len() >= CONNS_LIMIT.max && !conns.contains_key(&id) && !bound.admit(&CONNS_LIMIT, conns.len(), frame) {
             // Forget the oldest-numbered connections first.
             if let Some(&oldest) = conns.keys().min() {
                 conns.remove(&oldest);
