@@ -335,7 +335,9 @@ impl Analyzer {
             kdc.bounds(&mut |b| limit_note(b, found));
             out.engine.bounds(&mut |b| limit_note(b, found));
         }
-        let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info, kdc: &kdc.log };
+        // What a closing connection leaves unanswered (looked up only then).
+        let pending = if info.obs.fin || info.obs.rst { smb.conns.get(&info.conn).map(|c| &c.ctx.pending) } else { None };
+        let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info, kdc: &kdc.log, pending };
         let mut found = Vec::new();
         out.engine.on_segment(out.config, &ev, &mut found);
         // What both capture points show replaces what one alone suggested.
@@ -380,10 +382,10 @@ impl Analyzer {
         (self.flows.len(), self.smb.conns.len(), self.engine.tracked_connections())
     }
 
-    /// The most requests waiting for a response on any one connection, in the
-    /// SMB state and in the rules' own tables (for bounds tests).
-    pub fn pending_requests(&self) -> (usize, usize) {
-        (self.smb.conns.values().map(|c| c.ctx.pending.len()).max().unwrap_or(0), self.engine.outstanding_requests())
+    /// The most requests waiting for a response on any one connection (the
+    /// one table, in the SMB state; for bounds tests).
+    pub fn pending_requests(&self) -> usize {
+        self.smb.conns.values().map(|c| c.ctx.pending.len()).max().unwrap_or(0)
     }
 
     /// Port-88 state held: TCP streams, bytes buffered in their record

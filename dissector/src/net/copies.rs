@@ -121,6 +121,21 @@ impl Default for CopyFilter {
     }
 }
 
+/// The bytes of a payload that go into its identity: its two ends. The
+/// headers (addresses, IP id, sequence and acknowledgement numbers, window,
+/// timestamp, length) already tell segments apart; the payload only guards
+/// against equal headers over other data, and hashing every byte of every
+/// frame cost about 1,400 instructions a full-sized frame (half of what the
+/// plugin spent on a frame of a bulk transfer).
+fn sample(payload: &[u8]) -> (&[u8], &[u8]) {
+    const END: usize = 64;
+    if payload.len() <= 2 * END {
+        (payload, &[])
+    } else {
+        (&payload[..END], &payload[payload.len() - END..])
+    }
+}
+
 impl CopyFilter {
     pub fn new() -> Self {
         Self::default()
@@ -174,7 +189,7 @@ impl CopyFilter {
             window: seg.window,
             ts_val: seg.ts_val,
             payload_len: seg.payload_len,
-            payload_hash: self.hasher.hash_one(seg.payload),
+            payload_hash: self.hasher.hash_one(sample(seg.payload)),
         }
     }
 

@@ -8,7 +8,6 @@
 //! brought credits back: the server's limit, not the client, decides how much
 //! is in flight.
 
-use crate::limits::{Bound, Limit};
 use std::collections::hash_map::Entry;
 
 use ahash::HashMap;
@@ -26,19 +25,6 @@ const STALLS_MIN: u32 = 8;
 /// multi-credit requests) is a client using a large window to the full, not a
 /// starved one.
 const WINDOW_MAX: u64 = 64;
-/// Requests awaiting their first response that one connection's books hold;
-/// beyond it the books are given up (a bound, and no client needs more).
-const MAX_PENDING: usize = 4096;
-
-/// A request the client sent that has not been answered yet.
-#[derive(Debug, Clone, Copy)]
-struct Pend {
-    /// Credits it still holds (0 once an interim response answered it).
-    charge: u64,
-    /// Credits it asked for.
-    asked: u16,
-    data: bool,
-}
 
 /// The client spent its credits below what its next READ/WRITE needs.
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +43,9 @@ struct Books {
     /// Credits granted in all (the initial one included) and charged in all.
     granted: u64,
     charged: u64,
-    pending: HashMap<u64, Pend>,
+    /// The state's number of the first request these books count: answers
+    /// to earlier ones are not in them.
+    first_seq: u64,
     /// Credits held by unanswered requests.
     out_charge: u64,
     data_in_flight: usize,
@@ -101,18 +89,33 @@ pub struct CreditMsg {
     pub interim: bool,
     /// Bytes a READ response returned or a WRITE response wrote.
     pub bytes: u64,
+    /// The exchange as the state matched it: for a request, its own entry;
+    /// for a response, the request it answers (none: not matched).
+    pub request: Option<CreditReq>,
+    /// The state's number the next request will get.
+    pub next_seq: u64,
+    /// The state forgot unanswered requests of this connection (its table is bounded).
+    pub pending_dropped: bool,
 }
 
-static PENDING_LIMIT: Limit = Limit {
-    table: "requests the credit books await on one connection",
-    max: MAX_PENDING,
-    effect: "the credit books of that connection are closed, so transport.credit_starvation does not judge it",
-};
+/// The request of an exchange, as the books need it.
+#[derive(Debug, Clone, Copy)]
+pub struct CreditReq {
+    pub seq: u64,
+    pub charge: u16,
+    /// Its CreditRequest.
+    pub asked: u16,
+    /// A READ or WRITE.
+    pub data: bool,
+    /// An interim response answered it already (its charge was returned then).
+    pub answered: bool,
+    /// Its message id was still awaiting an earlier request's answer.
+    pub reused_id: bool,
+}
 
 #[derive(Debug, Default)]
 pub struct CreditRules {
     conns: HashMap<ConnId, Conn>,
-    pending_bound: Bound,
 }
 
 impl CreditRules {
@@ -128,19 +131,9 @@ impl CreditRules {
         self.conns.is_empty()
     }
 
-    pub fn max_outstanding(&self) -> usize {
-        self.conns
-            .values()
-            .map(|c| match c {
-                Conn::Tracking(b) => b.pending.len(),
-                Conn::Done => 0,
-            })
-            .max()
-            .unwrap_or(0)
-    }
-
-    pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
-        f(&mut self.pending_bound);
+    /// The books of a connection are open.
+    pub fn tracking(&self, id: ConnId) -> bool {
+        matches!(self.conns.get(&id), Some(Conn::Tracking(_)))
     }
 
     /// Encrypted messages hide their credits: the books are lost.
@@ -167,6 +160,16 @@ impl CreditRules {
             credits: h.credits,
             interim: h.status == NtStatus::PENDING && h.flags.is_async(),
             bytes,
+            request: ev.request.map(|r| CreditReq {
+                seq: r.seq,
+                charge: r.credit_charge,
+                asked: r.credits_asked,
+                data: matches!(r.cmd, Command::READ | Command::WRITE),
+                answered: h.is_response() && r.interim_frame.is_some(),
+                reused_id: r.reused_id,
+            }),
+            next_seq: ev.pending.next_seq(),
+            pending_dropped: ev.pending.dropped() > 0,
         };
         let data = !m.is_response && matches!(h.command, Command::READ | Command::WRITE);
         if let Some(f) = self.on_credit_msg(ev.conn.id, &m, data) {
@@ -176,8 +179,7 @@ impl CreditRules {
 
     /// The books' step for one message; a finding when starvation becomes conclusive.
     pub fn on_credit_msg(&mut self, id: ConnId, m: &CreditMsg, data: bool) -> Option<Finding> {
-        let CreditRules { conns, pending_bound } = self;
-        let c = match conns.entry(id) {
+        let c = match self.conns.entry(id) {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => {
                 // The books open at the connection's first NEGOTIATE, message id 0:
@@ -186,12 +188,17 @@ impl CreditRules {
                 if m.cmd != Command::NEGOTIATE || m.msg_id != 0 {
                     return None;
                 }
-                let b = Books { granted: 1, charged: u64::from(m.is_response), ..Default::default() };
+                let first_seq = match (m.is_response, m.request) {
+                    (false, Some(r)) => r.seq,
+                    _ => m.next_seq,
+                };
+                let b = Books { granted: 1, charged: u64::from(m.is_response), first_seq, ..Default::default() };
                 v.insert(Conn::Tracking(Box::new(b)))
             }
         };
         let Conn::Tracking(b) = c else { return None };
-        if !m.is_response && m.cmd != Command::CANCEL && !b.pending.contains_key(&m.msg_id) && !pending_bound.admit(&PENDING_LIMIT, b.pending.len(), m.frame) {
+        // A request the state had to forget leaves its credits unaccounted.
+        if m.pending_dropped {
             *c = Conn::Done;
             return None;
         }
@@ -217,15 +224,11 @@ impl Books {
         // A request beyond the credits granted, or more than the balance: a
         // grant is missing from the capture (or the client misbehaves); a
         // message id used twice: the books cannot tell which one was charged.
-        if m.msg_id.saturating_add(charge) > self.granted
-            || charge > self.balance()
-            || self.pending.contains_key(&m.msg_id)
-        {
+        if m.msg_id.saturating_add(charge) > self.granted || charge > self.balance() || m.request.is_some_and(|r| r.reused_id) {
             return (false, None);
         }
         self.charged += charge;
         self.out_charge += charge;
-        self.pending.insert(m.msg_id, Pend { charge, asked: m.credits, data });
         let mut finding = None;
         let stalled = self.starved.take();
         if data {
@@ -264,18 +267,14 @@ impl Books {
     fn on_response(&mut self, m: &CreditMsg) -> (bool, Option<Finding>) {
         self.granted = self.granted.saturating_add(u64::from(m.credits));
         let mut short = false;
-        if m.msg_id != u64::MAX {
-            let done = !m.interim;
-            if let Some(p) = self.pending.get_mut(&m.msg_id) {
-                short = m.credits < p.asked;
-                self.out_charge = self.out_charge.saturating_sub(p.charge);
-                p.charge = 0;
-                if done {
-                    if p.data {
-                        self.data_in_flight = self.data_in_flight.saturating_sub(1);
-                    }
-                    self.pending.remove(&m.msg_id);
-                }
+        // Only requests these books charged (the state matched the exchange).
+        if let Some(r) = m.request.filter(|r| r.seq >= self.first_seq && m.msg_id != u64::MAX) {
+            short = m.credits < r.asked;
+            if !r.answered {
+                self.out_charge = self.out_charge.saturating_sub(u64::from(r.charge.max(1)));
+            }
+            if !m.interim && r.data {
+                self.data_in_flight = self.data_in_flight.saturating_sub(1);
             }
         }
         self.bytes = self.bytes.saturating_add(m.bytes);
@@ -333,23 +332,48 @@ fn bytes_phrase(n: u64) -> String {
 mod tests {
     use super::*;
 
+    /// Messages as the state hands them over: requests entered in a pending
+    /// table (here a map by message id), responses matched to them.
     struct Sim {
         rules: CreditRules,
         frame: u32,
         ts: i64,
         next_id: u64,
+        next_seq: u64,
+        pending: std::collections::HashMap<u64, CreditReq>,
         found: Vec<Finding>,
     }
 
     impl Sim {
         fn new() -> Self {
-            Sim { rules: CreditRules::default(), frame: 0, ts: 0, next_id: 0, found: Vec::new() }
+            Sim { rules: CreditRules::default(), frame: 0, ts: 0, next_id: 0, next_seq: 0, pending: Default::default(), found: Vec::new() }
         }
         #[allow(clippy::too_many_arguments)]
         fn msg(&mut self, is_response: bool, cmd: Command, msg_id: u64, charge: u16, credits: u16, data: bool, bytes: u64) {
             self.frame += 1;
             self.ts += 100_000;
-            let m = CreditMsg { frame: self.frame, ts_ns: self.ts, is_response, cmd, msg_id, charge, credits, interim: false, bytes };
+            let request = if is_response {
+                self.pending.remove(&msg_id)
+            } else {
+                let r = CreditReq { seq: self.next_seq, charge, asked: credits, data, answered: false, reused_id: self.pending.contains_key(&msg_id) };
+                self.next_seq += 1;
+                self.pending.insert(msg_id, r);
+                Some(r)
+            };
+            let m = CreditMsg {
+                frame: self.frame,
+                ts_ns: self.ts,
+                is_response,
+                cmd,
+                msg_id,
+                charge,
+                credits,
+                interim: false,
+                bytes,
+                request,
+                next_seq: self.next_seq,
+                pending_dropped: false,
+            };
             if let Some(f) = self.rules.on_credit_msg(ConnId(1), &m, data) {
                 self.found.push(f);
             }
@@ -434,6 +458,27 @@ mod tests {
             s.exchange(Command::READ, 4, 8189, 4);
         }
         assert!(s.found.is_empty());
-        assert_eq!(s.rules.max_outstanding(), 0);
+        assert!(!s.rules.tracking(ConnId(1)));
+        // A request the state had to forget: the books close.
+        let mut s = Sim::new();
+        s.logon(4);
+        assert!(s.rules.tracking(ConnId(1)));
+        s.frame += 1;
+        let m = CreditMsg {
+            frame: s.frame,
+            ts_ns: s.ts,
+            is_response: false,
+            cmd: Command::READ,
+            msg_id: 2,
+            charge: 1,
+            credits: 1,
+            interim: false,
+            bytes: 0,
+            request: None,
+            next_seq: s.next_seq,
+            pending_dropped: true,
+        };
+        assert!(s.rules.on_credit_msg(ConnId(1), &m, true).is_none());
+        assert!(!s.rules.tracking(ConnId(1)));
     }
 }

@@ -7,15 +7,20 @@
 //! proves is raised on that frame and points back with related frames.
 
 pub mod catalog;
+pub mod create;
 pub mod credits;
 pub mod decode;
 pub mod kdc_evidence;
 pub mod kerberos_failed;
+pub mod negotiate;
 pub mod perf;
+pub mod responses;
 pub mod security;
+pub mod session;
 pub mod status;
 pub mod status_advice;
 pub mod transport;
+pub mod tree;
 
 pub use crate::state::events::{ConnView, MsgEvent, Smb1NegotiateEvent};
 
@@ -25,6 +30,7 @@ use crate::net::flow::{ConnId, SegmentInfo};
 use crate::net::link::TcpSegment;
 use crate::output::Finding;
 use crate::state::kdc::KdcLog;
+use crate::state::pending::PendingTable;
 
 /// A TCP segment event.
 pub struct SegEvent<'a> {
@@ -35,13 +41,19 @@ pub struct SegEvent<'a> {
     pub info: &'a SegmentInfo,
     /// What KDCs told clients on port 88 (errors, tickets), newest last.
     pub kdc: &'a KdcLog,
+    /// On a FIN or RST: the connection's requests still awaiting a response.
+    pub pending: Option<&'a PendingTable>,
 }
 
 #[derive(Debug, Default)]
 pub struct Engine {
     transport: transport::TransportRules,
+    negotiate: negotiate::NegotiateRules,
     perf: perf::PerfRules,
     credits: credits::CreditRules,
+    session: session::SessionRules,
+    tree: tree::TreeRules,
+    create: create::CreateRules,
     status: status::StatusRules,
     security: security::SecurityRules,
     kerberos_failed: kerberos_failed::KerberosFailedRules,
@@ -49,24 +61,44 @@ pub struct Engine {
 
 impl Engine {
     pub fn on_segment(&mut self, cfg: &Config, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
+        let from = out.len();
         self.transport.on_segment(cfg, ev, out);
+        let closed = out.len();
+        self.negotiate.on_segment(ev, out);
+        if out.len() > closed {
+            // A NEGOTIATE refused by a close: that close is the refusal, not requests cut off.
+            let mut i = from;
+            while i < closed {
+                if out[i].rule.id == catalog::TRANSPORT_CLOSED_WITH_PENDING.id || out[i].rule.id == catalog::TRANSPORT_RESET_MID_SESSION.id {
+                    out.remove(i);
+                    break;
+                }
+                i += 1;
+            }
+        }
         self.perf.on_segment(ev);
         self.kerberos_failed.on_segment(ev, out);
     }
 
     pub fn on_message(&mut self, cfg: &Config, ev: &MsgEvent<'_>, out: &mut Vec<Finding>) {
-        self.transport.on_message(cfg, ev, out);
+        self.transport.on_message(ev);
+        self.negotiate.on_message(ev, out);
         self.perf.on_message(cfg, ev, out);
         self.credits.on_message(ev, out);
-        self.status.on_message(cfg, ev, out);
+        // One family explains a failed response (the others stay quiet on it).
+        let why = responses::explainer(ev);
+        self.session.on_message(ev, why, out);
+        self.tree.on_message(ev, why, out);
+        self.create.on_message(ev, why, out);
+        self.status.on_message(ev, why, out);
         self.security.on_message(cfg, ev, out);
         self.kerberos_failed.on_message(ev);
     }
 
-    /// The server sent an encrypted message: it may answer any request
-    /// outstanding on the connection, so none of them can be called unanswered.
+    /// The server sent an encrypted message that stays hidden: it may answer
+    /// any request outstanding on the connection (the state marks them), and
+    /// it hides the credits it grants.
     pub fn on_encrypted_from_server(&mut self, id: ConnId) {
-        self.transport.on_encrypted_from_server(id);
         self.perf.on_encrypted_from_server(id);
         self.credits.on_encrypted(id);
     }
@@ -75,7 +107,9 @@ impl Engine {
     pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
         self.transport.bounds(f);
         self.perf.bounds(f);
-        self.credits.bounds(f);
+        self.session.bounds(f);
+        self.tree.bounds(f);
+        self.create.bounds(f);
         self.status.bounds(f);
         self.security.bounds(f);
         self.kerberos_failed.bounds(f);
@@ -84,6 +118,7 @@ impl Engine {
     /// A connection ended for good: drop what the rules kept about it.
     pub fn forget(&mut self, id: ConnId) {
         self.transport.forget(id);
+        self.negotiate.forget(id);
         self.perf.forget(id);
         self.credits.forget(id);
         self.security.forget(id);
@@ -91,18 +126,14 @@ impl Engine {
         self.kerberos_failed.forget(id);
     }
 
-    /// The most outstanding requests the rules track on one connection.
-    pub fn outstanding_requests(&self) -> usize {
-        self.transport.max_outstanding().max(self.perf.max_outstanding()).max(self.credits.max_outstanding())
-    }
-
     /// Connections the rules hold state for (for bounds tests).
     pub fn tracked_connections(&self) -> usize {
-        self.transport.len().max(self.perf.len()).max(self.credits.len()).max(self.kerberos_failed.tracked())
+        self.transport.len().max(self.negotiate.len()).max(self.perf.len()).max(self.credits.len()).max(self.kerberos_failed.tracked())
     }
 
     pub fn on_smb1_negotiate(&mut self, cfg: &Config, ev: &Smb1NegotiateEvent<'_>, out: &mut Vec<Finding>) {
-        self.transport.on_smb1_negotiate(cfg, ev, out);
+        self.transport.on_smb1_negotiate(ev);
+        self.negotiate.on_smb1_negotiate(ev, out);
         self.security.on_smb1_negotiate(cfg, ev, out);
     }
 }
@@ -131,4 +162,27 @@ pub fn secs(ns: i64) -> String {
     } else {
         format!("{:.0} µs", s * 1e6)
     }
+}
+
+/// Who a session is, for a sentence: the user when the logon showed it,
+/// else how it authenticated and to which name.
+pub fn session_phrase(s: Option<&crate::state::session::Session>, id: u64) -> String {
+    let Some(s) = s else { return format!("session 0x{id:x}") };
+    match (s.user.as_deref(), s.auth.map(crate::smb::auth::Authentication::name), s.target_spn.as_deref()) {
+        (Some(u), _, _) => format!("session 0x{id:x} of {u}"),
+        (None, Some(a), Some(spn)) => format!("session 0x{id:x} ({a}, ticket for {spn})"),
+        (None, Some(a), None) => format!("session 0x{id:x} ({a})"),
+        (None, None, _) => format!("session 0x{id:x}"),
+    }
+}
+
+pub fn user_phrase(s: Option<&crate::state::session::Session>) -> String {
+    match s.and_then(|s| s.user.as_deref()) {
+        Some(u) => format!("user {u}"),
+        None => "the session's user".to_string(),
+    }
+}
+
+pub fn dialect_phrase(d: Option<crate::smb::types::Dialect>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_else(|| "an unknown dialect".to_string())
 }

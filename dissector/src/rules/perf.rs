@@ -2,7 +2,6 @@
 //! server never answered while the connection carried on.
 
 use crate::limits::{Bound, Limit};
-use std::collections::BTreeMap;
 
 use ahash::{HashMap, HashSet};
 use std::sync::Arc;
@@ -12,7 +11,9 @@ use super::{secs, MsgEvent, SegEvent};
 use crate::config::Config;
 use crate::net::flow::{ConnId, Dir};
 use crate::output::Finding;
-use crate::smb::types::{Command, NtStatus};
+use crate::smb::types::Command;
+use crate::state::pending::{PendingRequest, MAX_PENDING_PER_CONN};
+use crate::state::session::is_ipc_path;
 
 /// Samples of a command's response time kept per connection for its "usual".
 const HISTORY: usize = 64;
@@ -27,16 +28,13 @@ fn waits_by_design(cmd: Command) -> bool {
     matches!(cmd, Command::CHANGE_NOTIFY | Command::OPLOCK_BREAK | Command::CANCEL | Command::LOCK | Command::ECHO)
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Outstanding {
-    frame: u32,
-    ts_ns: i64,
-    cmd: Command,
-    msg_id: u64,
-    reported: bool,
-    pipe: bool,
-    /// The server's interim STATUS_PENDING: it has the request and works on it.
-    interim_frame: Option<u32>,
+/// A request the rules time: not one that waits by design, nor one on a named pipe.
+fn timed(r: &PendingRequest) -> bool {
+    !waits_by_design(r.cmd) && !is_pipe(r)
+}
+
+fn is_pipe(r: &PendingRequest) -> bool {
+    r.tree.as_deref().is_some_and(is_ipc_path)
 }
 
 #[derive(Debug, Default)]
@@ -45,9 +43,13 @@ struct ConnPerf {
     syn_ns: Option<i64>,
     rtt_ns: Option<i64>,
     history: HashMap<Command, Vec<i64>>,
-    /// Requests without a final answer, by request frame.
-    outstanding: BTreeMap<(u32, u64), Outstanding>,
-    by_msg_id: HashMap<u64, (u32, u64)>,
+    /// The state's requests entered before this number were cut off by a FIN
+    /// or RST: nothing will answer them, and they are not judged.
+    closed_mark: u64,
+    /// Timed requests outstanding (not on a named pipe), for the most in flight.
+    in_flight: usize,
+    /// Outstanding requests already reported unanswered (the state's numbers).
+    reported: HashSet<u64>,
     /// Last TCP retransmission on the connection: a response that waited on
     /// one is slow because of loss (transport.packet_loss), not the server.
     last_retx_ns: Option<i64>,
@@ -93,7 +95,6 @@ impl ConnPerf {
 pub struct PerfRules {
     conns: HashMap<ConnId, ConnPerf>,
     breaks_bound: Bound,
-    outstanding_bound: Bound,
     files_bound: Bound,
     /// Oplock/lease break notifications sent by servers, most recent last.
     breaks: std::collections::VecDeque<BreakSent>,
@@ -115,17 +116,11 @@ struct BreakSent {
 }
 
 const MAX_BREAKS: usize = 1024;
-const MAX_OUTSTANDING: usize = 4096;
 
 static BREAKS_LIMIT: Limit = Limit {
     table: "oplock and lease breaks",
     max: MAX_BREAKS,
     effect: "the oldest break is forgotten for each new one, so a client slow to acknowledge it is not reported by perf.oplock_break_wait",
-};
-static OUTSTANDING_LIMIT: Limit = Limit {
-    table: "requests timed on one connection",
-    max: MAX_OUTSTANDING,
-    effect: "further requests on a full connection are not timed, so perf.slow_response and perf.unanswered do not judge them"
 };
 static FILES_LIMIT: Limit = Limit {
     table: "files counted for small-file transfers on one connection",
@@ -138,7 +133,6 @@ const BREAK_WAIT_MIN_NS: i64 = 1_000_000_000;
 impl PerfRules {
     pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
         f(&mut self.breaks_bound);
-        f(&mut self.outstanding_bound);
         f(&mut self.files_bound);
     }
 
@@ -146,21 +140,17 @@ impl PerfRules {
         self.conns.remove(&id);
     }
 
-    /// Encrypted answers cannot be matched to requests: drop the outstanding
-    /// ones rather than call them unanswered later.
+    /// Encrypted answers cannot be matched to requests: the state marks the
+    /// outstanding ones, which are not judged; the count in flight starts afresh.
     pub fn on_encrypted_from_server(&mut self, id: ConnId) {
         if let Some(c) = self.conns.get_mut(&id) {
-            c.outstanding.clear();
-            c.by_msg_id.clear();
+            c.in_flight = 0;
+            c.reported.clear();
         }
     }
 
     pub fn len(&self) -> usize {
         self.conns.len()
-    }
-
-    pub fn max_outstanding(&self) -> usize {
-        self.conns.values().map(|c| c.outstanding.len()).max().unwrap_or(0)
     }
 
     pub fn on_segment(&mut self, ev: &SegEvent<'_>) {
@@ -177,8 +167,11 @@ impl PerfRules {
         }
         if o.fin || o.rst {
             // Nothing more will be answered on this connection.
-            c.outstanding.clear();
-            c.by_msg_id.clear();
+            if let Some(p) = ev.pending {
+                c.closed_mark = p.next_seq();
+            }
+            c.in_flight = 0;
+            c.reported.clear();
         }
     }
 
@@ -206,45 +199,46 @@ impl PerfRules {
             }
         }
         let c = self.conns.entry(ev.conn.id).or_default();
-        let pipe = ev.fields.tree.as_deref().is_some_and(crate::state::session::is_ipc_path);
+        // The exchange as the state matched it; requests cut off by a FIN/RST
+        // or perhaps answered by a hidden message are not judged.
+        let Some(req) = ev.request else { return };
+        let mark = c.closed_mark.max(ev.pending.hidden_mark());
+        if req.seq < mark || waits_by_design(req.cmd) {
+            return;
+        }
         if !h.is_response() {
-            if waits_by_design(h.command) || !self.outstanding_bound.admit(&OUTSTANDING_LIMIT, c.outstanding.len(), ev.frame) {
-                return;
-            }
-            let key = (ev.frame, h.message_id);
-            c.outstanding.insert(key, Outstanding { frame: ev.frame, ts_ns: ev.ts_ns, cmd: h.command, msg_id: h.message_id, reported: false, pipe, interim_frame: None });
-            c.by_msg_id.insert(h.message_id, key);
-            // (Counting only when the total could beat the maximum.)
-            if !pipe && c.outstanding.len() > c.small.max_in_flight {
-                let n = c.outstanding.values().filter(|o| !o.pipe).count();
-                c.small.max_in_flight = c.small.max_in_flight.max(n);
+            if !is_pipe(req) {
+                c.in_flight += 1;
+                c.small.max_in_flight = c.small.max_in_flight.max(c.in_flight);
             }
             return;
         }
-        if h.status == NtStatus::PENDING && h.flags.is_async() {
-            // Interim: the clock runs until the final response.
-            if let Some(o) = c.by_msg_id.get(&h.message_id).and_then(|k| c.outstanding.get_mut(k)) {
-                o.interim_frame.get_or_insert(ev.frame);
-            }
+        // Interim: the clock runs until the final response (the state keeps its frame).
+        if ev.fields.interim {
             return;
         }
-        let Some(key) = c.by_msg_id.remove(&h.message_id) else { return };
-        let Some(req) = c.outstanding.remove(&key) else { return };
+        if !is_pipe(req) {
+            c.in_flight = c.in_flight.saturating_sub(1);
+        }
+        c.reported.remove(&req.seq);
         let rt = ev.ts_ns - req.ts_ns;
         // Requests issued before this one and still unanswered long after.
         let unanswered_ns = (cfg.unanswered_s * 1e9) as i64;
-        let mut stale = Vec::new();
-        for (_, o) in c.outstanding.range(..key) {
+        let mut stale: Vec<&PendingRequest> = Vec::new();
+        for o in ev.pending.since(mark).take_while(|o| o.seq < req.seq) {
             // Only when the answered request came well after the stale one: a burst
             // answered together after a stall is slowness, not a lost request.
-            if !o.reported && ev.ts_ns - o.ts_ns >= unanswered_ns && req.ts_ns - o.ts_ns >= unanswered_ns / 2 && !o.pipe {
-                stale.push(*o);
+            if timed(o) && !c.reported.contains(&o.seq) && ev.ts_ns - o.ts_ns >= unanswered_ns && req.ts_ns - o.ts_ns >= unanswered_ns / 2 {
+                stale.push(o);
             }
         }
+        stale.sort_by_key(|o| (o.frame, o.msg_id));
+        if c.reported.len() + stale.len() > MAX_PENDING_PER_CONN {
+            // Those the state forgot (its table is bounded) can go.
+            c.reported.retain(|s| ev.pending.since(*s).next().is_some_and(|r| r.seq == *s));
+        }
         for o in stale {
-            if let Some(x) = c.outstanding.get_mut(&(o.frame, o.msg_id)) {
-                x.reported = true;
-            }
+            c.reported.insert(o.seq);
             // An open held up by a break the server sent another client after it.
             let holder = if o.cmd == Command::CREATE {
                 self.breaks.iter().rev().find(|b| b.server == ev.conn.server && b.conn != ev.conn.id && b.ts_ns >= o.ts_ns && b.acked.is_none())
@@ -288,18 +282,17 @@ impl PerfRules {
                 related_frames: related,
             });
         }
-        if waits_by_design(h.command) || req.pipe {
+        if is_pipe(req) {
             return;
         }
-        small_files(c, &mut self.files_bound, ev, &req, rt, out);
+        small_files(c, &mut self.files_bound, ev, req, rt, out);
         if h.command == Command::CREATE && rt >= BREAK_WAIT_MIN_NS {
             let during = self.breaks.iter().rev().find(|b| b.server == ev.conn.server && b.conn != ev.conn.id && b.ts_ns >= req.ts_ns && b.ts_ns <= ev.ts_ns);
             if let Some(b) = during {
-                out.push(break_wait_finding(ev, &req, rt, b));
+                out.push(break_wait_finding(ev, req, rt, b));
                 return;
             }
         }
-        let c = self.conns.entry(ev.conn.id).or_default();
         // A compound's later responses share the first one's wait: judge the chain once.
         if h.flags.is_related() {
             return;
@@ -363,7 +356,7 @@ const SMALL_FILES_MIN: usize = 50;
 const SMALL_FILE_BYTES: u64 = 64 * 1024;
 const MAX_TRACKED_FILES: usize = 4096;
 
-fn small_files(c: &mut ConnPerf, files_bound: &mut Bound, ev: &MsgEvent<'_>, req: &Outstanding, rt: i64, out: &mut Vec<Finding>) {
+fn small_files(c: &mut ConnPerf, files_bound: &mut Bound, ev: &MsgEvent<'_>, req: &PendingRequest, rt: i64, out: &mut Vec<Finding>) {
     use crate::smb::records::Body;
     let s = &mut c.small;
     match ev.hdr.command {
@@ -425,7 +418,7 @@ fn bytes_phrase(n: u64) -> String {
     }
 }
 
-fn break_wait_finding(ev: &MsgEvent<'_>, req: &Outstanding, rt: i64, b: &BreakSent) -> Finding {
+fn break_wait_finding(ev: &MsgEvent<'_>, req: &PendingRequest, rt: i64, b: &BreakSent) -> Finding {
     let file = ev.fields.file.as_deref().or(b.file.as_deref()).unwrap_or("the file");
     let ack = match b.acked {
         Some((f, t)) if t <= ev.ts_ns => format!(

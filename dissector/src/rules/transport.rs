@@ -1,18 +1,18 @@
-//! Connection-level diagnoses: can the client reach SMB at all, does the
-//! server agree on a dialect, and is TCP losing or stalling the traffic.
+//! Connection-level diagnoses (transport.*): can the client reach SMB at
+//! all, is TCP losing or stalling the traffic, and did a connection end
+//! with requests unanswered.
 
 use std::collections::VecDeque;
 
 use ahash::HashMap;
 
 use super::catalog;
-use super::{frames_phrase, secs, ConnView, MsgEvent, SegEvent, Smb1NegotiateEvent};
+use super::{frames_phrase, secs, MsgEvent, SegEvent, Smb1NegotiateEvent};
 use crate::config::Config;
 use crate::limits::{Bound, Limit};
-use crate::smb::records::negotiate_records::SMB1_NO_DIALECT;
 use crate::net::flow::{ConnId, Dir};
 use crate::output::Finding;
-use crate::smb::types::{Command, NtStatus};
+use crate::smb::types::Command;
 
 /// SYNs (first + retransmissions) with no SYN/ACK that make "unanswered" conclusive.
 const SYN_TRIES_CONCLUSIVE: usize = 3;
@@ -54,11 +54,6 @@ struct ConnRules {
     to_client: DirStats,
     loss_reported: bool,
     smb_seen: bool,
-    /// Requests sent and not yet finally answered: message id → (frame, command).
-    outstanding: HashMap<u64, (u32, Command)>,
-    /// The NEGOTIATE request waiting for its answer: frame and what it offered.
-    negotiate: Option<(u32, String)>,
-    negotiate_reported: bool,
     closed_reported: bool,
     responses_seen: u32,
     /// The connection attempt was answered and taken off `open_attempts`.
@@ -84,7 +79,6 @@ pub struct TransportRules {
     /// a client trying both (macOS, older Windows), not a problem.
     reached_445: ahash::HashSet<(std::net::IpAddr, std::net::IpAddr)>,
     conns_bound: Bound,
-    outstanding_bound: Bound,
     reached_bound: Bound,
 }
 
@@ -94,17 +88,10 @@ static REACHED_LIMIT: Limit = Limit {
     effect: "a refused connection to port 139 from further pairs is reported as refused, though the client may have reached 445 (clients try both)",
 };
 
-const MAX_OUTSTANDING: usize = 4096;
-
 static CONNS_LIMIT: Limit = Limit {
     table: "connections the transport rules follow",
     max: MAX_CONNS,
     effect: "the oldest-numbered connection is forgotten for each new one, so the transport.* rules judge it afresh if it speaks again",
-};
-static OUTSTANDING_LIMIT: Limit = Limit {
-    table: "requests awaiting a response for the transport rules on one connection",
-    max: MAX_OUTSTANDING,
-    effect: "further requests on a full connection are not followed, so transport.closed_with_pending does not count them",
 };
 
 fn is_smb_port(p: u16) -> bool {
@@ -114,7 +101,6 @@ fn is_smb_port(p: u16) -> bool {
 impl TransportRules {
     pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
         f(&mut self.conns_bound);
-        f(&mut self.outstanding_bound);
         f(&mut self.reached_bound);
     }
 
@@ -122,26 +108,14 @@ impl TransportRules {
         self.conns.remove(&id);
     }
 
-    /// Encrypted answers cannot be matched to requests: the ones outstanding
-    /// may have been answered (Samba encrypts answers on an encrypt-desired
-    /// share even to plain requests).
-    pub fn on_encrypted_from_server(&mut self, id: ConnId) {
-        if let Some(c) = self.conns.get_mut(&id) {
-            c.outstanding.clear();
-        }
-    }
-
     pub fn len(&self) -> usize {
         self.conns.len()
     }
 
-    pub fn max_outstanding(&self) -> usize {
-        self.conns.values().map(|c| c.outstanding.len()).max().unwrap_or(0)
-    }
-
     /// A connection's slot (fields, not `self`, so the other bounds stay free to use).
     fn conn<'a>(conns: &'a mut HashMap<ConnId, ConnRules>, bound: &mut Bound, id: ConnId, frame: u32) -> &'a mut ConnRules {
-        if !conns.contains_key(&id) && !bound.admit(&CONNS_LIMIT, conns.len(), frame) {
+        // The full table is checked first: one lookup per call while it is not.
+        if conns.len() >= CONNS_LIMIT.max && !conns.contains_key(&id) && !bound.admit(&CONNS_LIMIT, conns.len(), frame) {
             // Forget the oldest-numbered connections first.
             if let Some(&oldest) = conns.keys().min() {
                 conns.remove(&oldest);
@@ -352,27 +326,17 @@ impl TransportRules {
             Dir::ToServer => ("client", ev.conn.client.addr),
             Dir::ToClient => ("server", ev.conn.server.addr),
         };
-        // A NEGOTIATE left unanswered by a reset or close: the server refused the dialects.
-        if let Some((neg_frame, offered)) = c.negotiate.take() {
-            if ev.info.dir == Dir::ToClient || obs.rst {
-                c.negotiate_reported = true;
-                c.closed_reported = true;
-                let how = if obs.rst { "reset the connection (TCP RST)" } else { "closed the connection (TCP FIN)" };
-                out.push(Finding {
-                    rule: &catalog::NEGOTIATE_REJECTED,
-                    text: negotiate_rejected_text(&offered, neg_frame, &format!("the {who} {by} {how} in frame {} instead of answering", ev.frame), ev.conn),
-                    related_frames: vec![neg_frame],
-                });
-                return;
-            }
-        }
+        // The requests still unanswered, as the state matched them; those
+        // before an encrypted message from the server may have been answered
+        // by it (Samba encrypts answers on an encrypt-desired share even to
+        // plain requests).
+        let mut pending: Vec<(u32, Command)> = ev.pending.map(|p| p.since(p.hidden_mark()).map(|r| (r.frame, r.cmd)).collect()).unwrap_or_default();
         // Requests piled up with not one response: the capture is missing the
         // server's side (a one-directional capture), not the server its answers.
-        if c.outstanding.is_empty() || c.responses_seen == 0 && c.outstanding.len() > 1 {
+        if pending.is_empty() || c.responses_seen == 0 && pending.len() > 1 {
             return;
         }
         c.closed_reported = true;
-        let mut pending: Vec<(u32, Command)> = c.outstanding.values().copied().collect();
         pending.sort();
         let list: Vec<String> = pending.iter().take(5).map(|(f, cmd)| format!("{cmd} (frame {f})")).collect();
         let more = if pending.len() > 5 { format!(" and {} more", pending.len() - 5) } else { String::new() };
@@ -399,94 +363,16 @@ impl TransportRules {
         });
     }
 
-    pub fn on_message(&mut self, _cfg: &Config, ev: &MsgEvent<'_>, out: &mut Vec<Finding>) {
+    pub fn on_message(&mut self, ev: &MsgEvent<'_>) {
         let c = Self::conn(&mut self.conns, &mut self.conns_bound, ev.conn.id, ev.frame);
         c.smb_seen = true;
-        let h = ev.hdr;
-        if !h.is_response() {
-            // Any other request means the negotiation went through, even if
-            // the capture missed its response (one-directional captures).
-            if h.command != Command::NEGOTIATE {
-                c.negotiate = None;
-            }
-            if h.command != Command::CANCEL {
-                if c.outstanding.contains_key(&h.message_id) || self.outstanding_bound.admit(&OUTSTANDING_LIMIT, c.outstanding.len(), ev.frame) {
-                    c.outstanding.insert(h.message_id, (ev.frame, h.command));
-                }
-            }
-            if h.command == Command::NEGOTIATE && !c.negotiate_reported {
-                let offered = ev.negotiate_offer.clone().unwrap_or_else(|| "SMB2/3 dialects".to_string());
-                c.negotiate = Some((ev.frame, offered));
-            }
-            return;
-        }
-        c.responses_seen = c.responses_seen.saturating_add(1);
-        let interim = h.status == NtStatus::PENDING && h.flags.is_async();
-        if !interim {
-            c.outstanding.remove(&h.message_id);
-        }
-        if h.command == Command::NEGOTIATE {
-            if let Some((neg_frame, offered)) = c.negotiate.take() {
-                if h.status.is_error() && !c.negotiate_reported {
-                    c.negotiate_reported = true;
-                    out.push(Finding {
-                        rule: &catalog::NEGOTIATE_REJECTED,
-                        text: negotiate_rejected_text(
-                            &offered,
-                            neg_frame,
-                            &format!("the server answered {} in frame {}", h.status, ev.frame),
-                            ev.conn,
-                        ),
-                        related_frames: vec![neg_frame],
-                    });
-                }
-            }
+        if ev.hdr.is_response() {
+            c.responses_seen = c.responses_seen.saturating_add(1);
         }
     }
 
-    pub fn on_smb1_negotiate(&mut self, _cfg: &Config, ev: &Smb1NegotiateEvent<'_>, out: &mut Vec<Finding>) {
+    pub fn on_smb1_negotiate(&mut self, ev: &Smb1NegotiateEvent<'_>) {
         let c = Self::conn(&mut self.conns, &mut self.conns_bound, ev.conn.id, ev.frame);
         c.smb_seen = true;
-        if !ev.is_response {
-            if !c.negotiate_reported {
-                let offered = if ev.dialects.is_empty() {
-                    "SMB1 dialects".to_string()
-                } else {
-                    ev.dialects.iter().map(|d| format!("\"{d}\"")).collect::<Vec<_>>().join(", ")
-                };
-                c.negotiate = Some((ev.frame, offered));
-            }
-            return;
-        }
-        let Some((neg_frame, offered)) = c.negotiate.take() else { return };
-        if ev.selected == Some(SMB1_NO_DIALECT) && !c.negotiate_reported {
-            c.negotiate_reported = true;
-            out.push(Finding {
-                rule: &catalog::NEGOTIATE_REJECTED,
-                text: negotiate_rejected_text(
-                    &offered,
-                    neg_frame,
-                    &format!("the server answered with an SMB1 NEGOTIATE response selecting no dialect (index 0xFFFF) in frame {}", ev.frame),
-                    ev.conn,
-                ),
-                related_frames: vec![neg_frame],
-            });
-        }
     }
-}
-
-fn negotiate_rejected_text(offered: &str, neg_frame: u32, answer: &str, conn: ConnView) -> String {
-    let smb1_only = offered.contains('"') && !offered.contains("SMB 2");
-    let cause = if smb1_only {
-        format!(
-            "The client offered only SMB1 dialects and the server has SMB1 disabled (current Windows and Samba do). SMB1 is deprecated: enable SMB2/3 on the client (or upgrade the device); re-enabling SMB1 on {} is a last resort. Check `Get-SmbServerConfiguration | Select EnableSMB1Protocol` on the server",
-            conn.server.addr
-        )
-    } else {
-        format!(
-            "The server will not speak any SMB2/3 dialect the client offers: SMB2 is disabled on it (note that SMB3 is a dialect of SMB2, so `EnableSMB2Protocol = False` disables SMB3 too), or its minimum protocol is above the client's maximum (Samba `server min protocol`). Check `Get-SmbServerConfiguration | Select EnableSMB2Protocol` on {} and the client's maximum protocol",
-            conn.server.addr
-        )
-    };
-    format!("SMB dialect negotiation rejected: the client {} offered {offered} in frame {neg_frame}, and {answer}. {cause}.", conn.client.addr)
 }

@@ -106,6 +106,10 @@ fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f
             Err(h) => h,
         }
     };
+    if f.dir == Dir::ToClient {
+        // It may answer any request outstanding now.
+        ctx.pending.mark_hidden();
+    }
     f.sink.hidden(f.conn, f.dir);
     let why = match hidden {
         Hidden::Failed(DecryptError::Incomplete { have, need }) => format!(", not decrypted: the capture holds {have} of its {need} bytes"),
@@ -209,14 +213,16 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
         s.signed_seen = true;
     }
     let mut negotiate_offer = None;
+    // A response: the request it answers (matched once, here). A request: entered in the table.
+    let answered = if is_response { match_response(ctx, hdr, &mut m, f) } else { None };
+    let no_request = Asked::default();
     let asked = if is_response {
-        let req = match_response(ctx, hdr, &mut m, f);
-        let asked = req.map(|r| r.asked).unwrap_or_default();
-        track::fill_context(ctx, sessions, hdr, &body, &asked, &mut m);
+        let asked = answered.as_ref().map_or(&no_request, |r| &r.asked);
+        track::fill_context(ctx, sessions, hdr, &body, asked, &mut m);
         if !m.interim {
-            track::on_response(ctx, sessions, hdr, &body, &asked, f.frame);
+            track::on_response(ctx, sessions, hdr, &body, asked, f.frame);
         }
-        asked
+        None
     } else {
         if !hdr.flags.is_related() {
             ctx.chain_create = None;
@@ -228,20 +234,25 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
         }
         // CANCEL reuses the id of the request it cancels and gets no response.
         if hdr.command != Command::CANCEL {
-            ctx.pending.insert(
-                hdr.message_id,
-                PendingRequest {
-                    frame: f.frame,
-                    ts_ns: f.ts_ns,
-                    cmd: hdr.command,
-                    msg_index: f.sink.messages_on_frame(),
-                    async_id: None,
-                    interim_frame: None,
-                    asked: asked.clone(),
-                },
-            );
+            ctx.pending.insert(PendingRequest {
+                frame: f.frame,
+                ts_ns: f.ts_ns,
+                cmd: hdr.command,
+                msg_id: hdr.message_id,
+                seq: 0,
+                credit_charge: hdr.credit_charge,
+                credits_asked: hdr.credits,
+                reused_id: false,
+                msg_index: f.sink.messages_on_frame(),
+                async_id: None,
+                interim_frame: None,
+                session_id: hdr.session_id,
+                tree: m.tree.clone(),
+                file: m.file.clone(),
+                asked: asked.clone(),
+            });
         }
-        asked
+        Some(asked)
     };
     m.dialect = ctx.dialect;
     if let (Body::SessionSetupResponse(_) | Body::Error(_), Command::SESSION_SETUP) = (&body, hdr.command) {
@@ -259,7 +270,27 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
         f.sink.bytes(f.conn.id, 0, w.count as u64);
     }
     let session = sessions.session(session_key);
-    let ev = MsgEvent { frame: f.frame, ts_ns: f.ts_ns, conn: f.conn, hdr, fields: &m, negotiate_offer, body: &body, asked: &asked, session_key, session, sessions: &*sessions, kdc: &f.kdc.log };
+    let pending = &ctx.pending;
+    let (asked, request) = match &asked {
+        Some(a) => (a, if hdr.command == Command::CANCEL { None } else { pending.get(hdr.message_id) }),
+        None => (answered.as_ref().map_or(&no_request, |r| &r.asked), answered.as_ref()),
+    };
+    let ev = MsgEvent {
+        frame: f.frame,
+        ts_ns: f.ts_ns,
+        conn: f.conn,
+        hdr,
+        fields: &m,
+        negotiate_offer,
+        body: &body,
+        asked,
+        request,
+        pending,
+        session_key,
+        session,
+        sessions: &*sessions,
+        kdc: &f.kdc.log,
+    };
     f.sink.message(&ev);
     f.sink.store(m);
 }
@@ -269,7 +300,8 @@ fn pdu_complete(msg: &[u8], hdr: &Smb2Header<'_>) -> bool {
     hdr.next_command == 0 || msg.len() >= hdr.next_command as usize
 }
 
-/// Match a response to its request; returns the request once finally answered.
+/// Match a response to its request; returns the request as it stood before
+/// this response (an interim one leaves it in the table).
 fn match_response(ctx: &mut ConnCtx, hdr: &Smb2Header<'_>, m: &mut MessageFields, f: &mut FrameCtx<'_>) -> Option<PendingRequest> {
     let interim = hdr.status == NtStatus::PENDING && hdr.flags.is_async();
     let req = ctx.pending.get_mut(hdr.message_id)?;
@@ -280,9 +312,10 @@ fn match_response(ctx: &mut ConnCtx, hdr: &Smb2Header<'_>, m: &mut MessageFields
     m.response_time_ns = Some(f.ts_ns - req.ts_ns);
     if interim {
         m.interim = true;
+        let before = req.clone();
         req.async_id = hdr.async_id();
-        req.interim_frame = Some(f.frame);
-        return Some(req.clone());
+        req.interim_frame.get_or_insert(f.frame);
+        return Some(before);
     }
     let req = ctx.pending.remove(hdr.message_id)?;
     f.sink.answered(req.frame, req.msg_index, f.frame);

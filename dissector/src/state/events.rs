@@ -14,6 +14,7 @@ use crate::smb::records::Body;
 use crate::smb::types::Dialect;
 
 use super::kdc::KdcLog;
+use super::pending::{PendingRequest, PendingTable};
 use super::session::{Session, SessionKey, SessionTable};
 use super::track::Asked;
 
@@ -37,6 +38,14 @@ pub struct MsgEvent<'a> {
     pub body: &'a Body<'a>,
     /// For a response: what its request asked. For a request: itself.
     pub asked: &'a Asked,
+    /// The exchange, matched once by the state (message id, command checked).
+    /// For a request: its entry in the connection's pending table (none for
+    /// CANCEL, which gets no response). For a response: the request it
+    /// answers, as it stood before this response (so `interim_frame` is an
+    /// earlier interim response); the response is this event's frame and time.
+    pub request: Option<&'a PendingRequest>,
+    /// The connection's requests still awaiting a final response, after this message.
+    pub pending: &'a PendingTable,
     /// The session the message names (server address, session id).
     pub session_key: SessionKey,
     /// The session of the message, as known after this message.
