@@ -14,6 +14,11 @@ use crate::net::reassembly::StreamChunk;
 /// Bytes kept of one PDU: headers and command bodies live at the start; the
 /// bulk of a large READ/WRITE is data nobody needs for diagnosis.
 pub const PDU_KEEP_PREFIX: usize = 64 * 1024;
+/// Bytes kept of one encrypted PDU when the user gave keys: decryption needs
+/// the whole message, and Samba and Windows READ and WRITE up to 8 MiB in one
+/// (plus headers and a compound's other messages). One direction holds at
+/// most this much, and only while such a PDU is in transit.
+pub const ENCRYPTED_PDU_KEEP: usize = 8 * 1024 * 1024 + 64 * 1024;
 /// Largest NBSS length accepted when looking for sync (MS-SMB2 2.1: 0xFFFFFF).
 const MAX_NBSS_LEN: usize = 0x00ff_ffff;
 /// Resynchronisations of one direction that get a note: junk that keeps
@@ -114,6 +119,9 @@ pub struct Framer {
     on_probation: bool,
     /// The next PDU framed is the one a hunt found.
     hunted_next: bool,
+    /// Bytes kept of an encrypted PDU: PDU_KEEP_PREFIX, or ENCRYPTED_PDU_KEEP
+    /// when there are keys to decrypt it with.
+    transform_keep: usize,
 }
 
 impl Framer {
@@ -130,7 +138,26 @@ impl Framer {
             resyncs: 0,
             on_probation: false,
             hunted_next: false,
+            transform_keep: PDU_KEEP_PREFIX,
         }
+    }
+
+    /// Keep encrypted PDUs whole (up to ENCRYPTED_PDU_KEEP), for decryption.
+    /// Plain PDUs keep only their PDU_KEEP_PREFIX as before.
+    pub fn keep_encrypted(mut self, yes: bool) -> Self {
+        self.transform_keep = if yes { ENCRYPTED_PDU_KEEP } else { PDU_KEEP_PREFIX };
+        self
+    }
+
+    /// Forget the PDU being collected; a buffer grown for a large encrypted
+    /// PDU is given back rather than held for the rest of the connection.
+    fn reset_buf(&mut self) {
+        if self.buf.capacity() > 4 + PDU_KEEP_PREFIX {
+            self.buf = Vec::new();
+        } else {
+            self.buf.clear();
+        }
+        self.dropped = 0;
     }
 
     pub fn is_dead(&self) -> bool {
@@ -162,8 +189,7 @@ impl Framer {
                         self.hunted_next = false;
                     }
                 }
-                self.buf.clear();
-                self.dropped = 0;
+                self.reset_buf();
                 self.state = after_gap(n, need);
             }
             State::Skipping { need } => self.state = after_gap(n, need),
@@ -255,8 +281,15 @@ impl Framer {
                     }
                 }
                 State::InPdu { declared, need } => {
-                    let take = need.min(d.len());
-                    let room = (4 + PDU_KEEP_PREFIX).saturating_sub(self.buf.len());
+                    // Up to the magic first: the kind decides how much is kept.
+                    let upto = if self.buf.len() < 8 { 8 - self.buf.len() } else { usize::MAX };
+                    let take = need.min(d.len()).min(upto);
+                    let limit = if self.buf.len() >= 8 && &self.buf[4..8] == TRANSFORM_MAGIC { self.transform_keep } else { PDU_KEEP_PREFIX };
+                    if limit > PDU_KEEP_PREFIX && self.buf.len() == 8 {
+                        // One allocation for the whole message, not a doubling per chunk.
+                        self.buf.reserve_exact(declared.min(limit).saturating_sub(4));
+                    }
+                    let room = (4 + limit).saturating_sub(self.buf.len());
                     let keep = take.min(room);
                     self.buf.extend_from_slice(&d[..keep]);
                     self.dropped += take - keep;
@@ -276,8 +309,7 @@ impl Framer {
                             None => false,
                         };
                         self.buf = buf;
-                        self.buf.clear();
-                        self.dropped = 0;
+                        self.reset_buf();
                         self.state = State::Synced;
                         if !delivered {
                             self.lose_sync(on_note);
@@ -684,6 +716,42 @@ mod tests {
         assert!(p.is_empty());
         assert!(notes.contains(&FramingNote::NotSmb));
         assert!(f.is_dead());
+    }
+
+    /// An NBSS-framed transform PDU of `len` bytes (magic, then `tag`).
+    fn transform_pdu(len: usize, tag: u8) -> Vec<u8> {
+        let mut v = vec![0, (len >> 16) as u8, (len >> 8) as u8, len as u8];
+        v.extend_from_slice(TRANSFORM_MAGIC);
+        v.extend(std::iter::repeat(tag).take(len - 4));
+        v
+    }
+
+    fn feed_all(f: &mut Framer, bytes: &[u8]) -> Vec<(usize, usize, u8)> {
+        let mut got = Vec::new();
+        for c in bytes.chunks(1448) {
+            f.feed(StreamChunk::Data(c), &mut |p| got.push((p.data.len(), p.declared_len, p.data[p.data.len() - 1])), &mut |_| {});
+        }
+        got
+    }
+
+    #[test]
+    fn encrypted_pdu_is_kept_whole_only_with_keys_and_within_the_bound() {
+        let big = transform_pdu(3 * 1024 * 1024, 5);
+        let plain = smb2_pdu(3 * 1024 * 1024, 6);
+        // Keys given: the transform whole, a plain PDU its prefix as before,
+        // and the large buffer given back once the PDU is delivered.
+        let mut f = Framer::new(true).keep_encrypted(true);
+        assert_eq!(feed_all(&mut f, &big), vec![(big.len() - 4, big.len() - 4, 5)]);
+        assert!(f.buffered() <= 4 + PDU_KEEP_PREFIX, "{}", f.buffered());
+        assert_eq!(feed_all(&mut f, &plain), vec![(PDU_KEEP_PREFIX, plain.len() - 4, 6)]);
+        // Past the bound: only ENCRYPTED_PDU_KEEP bytes, never more.
+        let huge = transform_pdu(ENCRYPTED_PDU_KEEP + 100_000, 7);
+        let got = feed_all(&mut f, &huge);
+        assert_eq!((got[0].0, got[0].1), (ENCRYPTED_PDU_KEEP, huge.len() - 4));
+        // No keys: a transform costs what a plain PDU does.
+        let mut f = Framer::new(true);
+        assert_eq!(feed_all(&mut f, &big)[0].0, PDU_KEEP_PREFIX);
+        assert!(f.buffered() <= 4 + PDU_KEEP_PREFIX);
     }
 
     #[test]

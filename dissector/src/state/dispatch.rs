@@ -107,7 +107,13 @@ fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f
         }
     };
     f.sink.hidden(f.conn, f.dir);
+    // Whole in the capture but cut by the framer's memory bound.
+    let too_large = matches!(hidden, Hidden::Failed(DecryptError::Incomplete { .. })) && pdu.is_whole() && pdu.data.len() < pdu.declared_len;
+    if too_large && !std::mem::replace(&mut ctx.crypto.too_large_noted, true) {
+        f.sink.note(StateNote::EncryptedTooLarge { session_id: t.session_id, size: pdu.declared_len, kept: pdu.data.len() });
+    }
     let why = match hidden {
+        Hidden::Failed(DecryptError::Incomplete { .. }) if too_large => format!(", not decrypted: larger than the {} bytes smbdiag keeps of one encrypted message", pdu.data.len()),
         Hidden::Failed(DecryptError::Incomplete { have, need }) => format!(", not decrypted: the capture holds {have} of its {need} bytes"),
         Hidden::Failed(_) => ", not decrypted: the key does not fit".to_string(),
         Hidden::NoKey | Hidden::NoPreauth | Hidden::WrongPassword => String::new(),
@@ -155,7 +161,7 @@ fn note_hidden(ctx: &mut ConnCtx, sessions: &SessionTable, sid: u64, hidden: Hid
 fn on_smb2_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, decrypted: Option<&'static str>, f: &mut FrameCtx<'_>) {
     let mut off = 0usize;
     // Bounded: each step advances by at least a header, and a PDU holds at
-    // most PDU_KEEP_PREFIX bytes.
+    // most PDU_KEEP_PREFIX bytes (ENCRYPTED_PDU_KEEP once decrypted).
     loop {
         let Some(rest) = pdu.data.get(off..) else { break };
         let hdr = match header_records::parse_smb2_header(rest) {
