@@ -14,10 +14,11 @@ use crate::net::reassembly::StreamChunk;
 /// Bytes kept of one PDU: headers and command bodies live at the start; the
 /// bulk of a large READ/WRITE is data nobody needs for diagnosis.
 pub const PDU_KEEP_PREFIX: usize = 64 * 1024;
-/// Bytes kept of one encrypted PDU when the user gave keys: decryption needs
-/// the whole message, and Samba and Windows READ and WRITE up to 8 MiB in one
-/// (plus headers and a compound's other messages). One direction holds at
-/// most this much, and only while such a PDU is in transit.
+/// Bytes kept of one encrypted PDU when the user gave keys, and of one
+/// compressed PDU: decryption and decompression need the whole message, and
+/// Samba and Windows READ and WRITE up to 8 MiB in one (plus headers and a
+/// compound's other messages). One direction holds at most this much, and
+/// only while such a PDU is in transit.
 pub const ENCRYPTED_PDU_KEEP: usize = 8 * 1024 * 1024 + 64 * 1024;
 /// Largest NBSS length accepted when looking for sync (MS-SMB2 2.1: 0xFFFFFF).
 const MAX_NBSS_LEN: usize = 0x00ff_ffff;
@@ -284,7 +285,13 @@ impl Framer {
                     // Up to the magic first: the kind decides how much is kept.
                     let upto = if self.buf.len() < 8 { 8 - self.buf.len() } else { usize::MAX };
                     let take = need.min(d.len()).min(upto);
-                    let limit = if self.buf.len() >= 8 && &self.buf[4..8] == TRANSFORM_MAGIC { self.transform_keep } else { PDU_KEEP_PREFIX };
+                    // Encrypted (with keys) and compressed PDUs are kept whole: their
+                    // messages are unreadable from a prefix.
+                    let limit = match self.buf.get(4..8) {
+                        Some(m) if m == TRANSFORM_MAGIC => self.transform_keep,
+                        Some(m) if m == COMPRESSION_MAGIC => ENCRYPTED_PDU_KEEP,
+                        _ => PDU_KEEP_PREFIX,
+                    };
                     if limit > PDU_KEEP_PREFIX && self.buf.len() == 8 {
                         // One allocation for the whole message, not a doubling per chunk.
                         self.buf.reserve_exact(declared.min(limit).saturating_sub(4));
@@ -748,6 +755,10 @@ mod tests {
         let huge = transform_pdu(ENCRYPTED_PDU_KEEP + 100_000, 7);
         let got = feed_all(&mut f, &huge);
         assert_eq!((got[0].0, got[0].1), (ENCRYPTED_PDU_KEEP, huge.len() - 4));
+        // Compressed PDUs are kept whole with or without keys.
+        let mut zipped = transform_pdu(200_000, 8);
+        zipped[4..8].copy_from_slice(COMPRESSION_MAGIC);
+        assert_eq!(feed_all(&mut Framer::new(true), &zipped), vec![(200_000, 200_000, 8)]);
         // No keys: a transform costs what a plain PDU does.
         let mut f = Framer::new(true);
         assert_eq!(feed_all(&mut f, &big)[0].0, PDU_KEEP_PREFIX);
