@@ -123,6 +123,8 @@ pub struct Framer {
     /// Bytes kept of an encrypted PDU: PDU_KEEP_PREFIX, or ENCRYPTED_PDU_KEEP
     /// when there are keys to decrypt it with.
     transform_keep: usize,
+    /// Bytes kept of the PDU being collected, decided once its magic is in.
+    pdu_keep: usize,
 }
 
 impl Framer {
@@ -140,6 +142,7 @@ impl Framer {
             on_probation: false,
             hunted_next: false,
             transform_keep: PDU_KEEP_PREFIX,
+            pdu_keep: PDU_KEEP_PREFIX,
         }
     }
 
@@ -283,31 +286,36 @@ impl Framer {
                 }
                 State::InPdu { declared, need } => {
                     // Up to the magic first: the kind decides how much is kept.
-                    let upto = if self.buf.len() < 8 { 8 - self.buf.len() } else { usize::MAX };
-                    let take = need.min(d.len()).min(upto);
-                    // Encrypted (with keys) and compressed PDUs are kept whole: their
-                    // messages are unreadable from a prefix.
-                    let limit = match self.buf.get(4..8) {
-                        Some(m) if m == TRANSFORM_MAGIC => self.transform_keep,
-                        Some(m) if m == COMPRESSION_MAGIC => ENCRYPTED_PDU_KEEP,
-                        _ => PDU_KEEP_PREFIX,
+                    let (take, room) = if self.buf.len() < 8 {
+                        let take = need.min(d.len()).min(8 - self.buf.len());
+                        (take, take)
+                    } else {
+                        (need.min(d.len()), (4 + self.pdu_keep).saturating_sub(self.buf.len()))
                     };
-                    if limit > PDU_KEEP_PREFIX && self.buf.len() == 8 {
-                        // One allocation for the whole message, not a doubling per chunk.
-                        self.buf.reserve_exact(declared.min(limit).saturating_sub(4));
-                    }
-                    let room = (4 + limit).saturating_sub(self.buf.len());
                     let keep = take.min(room);
                     self.buf.extend_from_slice(&d[..keep]);
                     self.dropped += take - keep;
                     d = &d[take..];
                     let need = need - take;
-                    // Check the magic once it has arrived.
-                    if self.buf.len() >= 8 && self.buf.len() - keep < 8 && PduKind::of(&self.buf[4..]).is_none() {
-                        self.buf.clear();
-                        self.dropped = 0;
-                        self.lose_sync(on_note);
-                        continue;
+                    // The magic has just arrived: check it, and decide what to keep.
+                    if self.buf.len() == 8 && keep > 0 {
+                        self.pdu_keep = match PduKind::of(&self.buf[4..]) {
+                            None => {
+                                self.buf.clear();
+                                self.dropped = 0;
+                                self.lose_sync(on_note);
+                                continue;
+                            }
+                            // Encrypted (with keys) and compressed PDUs are kept whole:
+                            // their messages are unreadable from a prefix.
+                            Some(PduKind::Transform) => self.transform_keep,
+                            Some(PduKind::Compressed) => ENCRYPTED_PDU_KEEP,
+                            Some(_) => PDU_KEEP_PREFIX,
+                        };
+                        if self.pdu_keep > PDU_KEEP_PREFIX {
+                            // One allocation for the whole message, not a doubling per chunk.
+                            self.buf.reserve_exact(declared.min(self.pdu_keep).saturating_sub(4));
+                        }
                     }
                     if need == 0 {
                         let buf = std::mem::take(&mut self.buf);
