@@ -38,7 +38,7 @@ fn compressed_messages_decode_like_their_plain_twins() {
     // Unchained: the 64-byte header uncompressed, 48 body bytes compressed.
     assert_eq!(comp[0][1], "SMB3 message (LZ77), 48 bytes uncompressed, decompressed to 112 bytes");
     assert_eq!(comp[1][0], "19");
-    assert_eq!(comp[1][1], "SMB3 message (none), 73 bytes uncompressed, decompressed to 73 bytes");
+    assert_eq!(comp[1][1], "SMB3 message (chained, first payload none), 73 bytes uncompressed, decompressed to 73 bytes");
     // The findings of the plain original, on the same frames, with the same evidence.
     let plain = common::lab_captures_dir().join("share_not_found.pcap");
     let key = |v: &[common::FindingRow]| v.iter().map(|r| (r.frame, r.rule.clone())).collect::<Vec<_>>();

@@ -134,7 +134,8 @@ fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f
 /// item saying so; one that does not decompress says why and is not decoded.
 fn on_compressed(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, session_id: u64, decrypted: Option<&'static str>, f: &mut FrameCtx<'_>) {
     let Ok((_, c)) = header_records::parse_compression_header(pdu.data) else { return };
-    let what = format!("SMB3 message ({}), {} bytes uncompressed", c.algorithm_name(), c.original_size);
+    let chained = if c.flags & 1 != 0 { "chained, first payload " } else { "" };
+    let what = format!("SMB3 message ({chained}{}), {} bytes uncompressed", c.algorithm_name(), c.original_size);
     let result = if pdu.is_whole() && pdu.data.len() < pdu.declared_len {
         Err(format!("larger than the {} bytes smbdiag keeps of one compressed message", pdu.data.len()))
     } else {
