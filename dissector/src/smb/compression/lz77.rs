@@ -65,13 +65,8 @@ pub(super) fn decompress(input: &[u8], w: &mut Window<'_>) -> Result<(), Decompr
 
 #[cfg(test)]
 mod tests {
-    use super::super::Window;
-
     fn run(input: &[u8], size: usize) -> Result<Vec<u8>, super::DecompressError> {
-        let mut out = Vec::new();
-        let mut w = Window { out: &mut out, start: 0, end: size };
-        super::decompress(input, &mut w)?;
-        Ok(out)
+        super::super::decode_with(super::decompress, input, size)
     }
 
     /// MS-XCA 3.1: the alphabet as literals, and "abc" 100 times as three

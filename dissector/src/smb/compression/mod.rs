@@ -206,6 +206,14 @@ impl Window<'_> {
     }
 }
 
+/// One algorithm alone into a fresh output of `size` bytes (the algorithms' tests).
+#[cfg(test)]
+fn decode_with(f: fn(&[u8], &mut Window<'_>) -> Result<(), DecompressError>, input: &[u8], size: usize) -> Result<Vec<u8>, DecompressError> {
+    let mut out = Vec::new();
+    f(input, &mut Window { out: &mut out, start: 0, end: size })?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
