@@ -53,9 +53,35 @@ for i, line in enumerate(sys.stdin):
     echo "seeds decrypt: $(ls "$CORPUS/decrypt" | wc -l)"
 }
 
+seed_decompress() {
+    # No real capture holds SMB compression: the MS-XCA examples (LZ77, LZNT1,
+    # LZ77+Huffman) behind unchained headers, and a chained none/Pattern_V1/LZ77 one.
+    [ -d "$CORPUS/decompress" ] && return 0
+    mkdir -p "$CORPUS/decompress"
+    python3 - "$CORPUS/decompress" <<'PY'
+import sys, os, struct, hashlib
+out = sys.argv[1]
+def put(b): open(os.path.join(out, hashlib.sha1(b).hexdigest()), "wb").write(b)
+def unchained(size, alg, data, prefix=b""):
+    put(struct.pack("<IHHI", size, alg, 0, len(prefix)) + prefix + data)
+unchained(26, 2, bytes.fromhex("3f000000") + b"abcdefghijklmnopqrstuvwxyz")
+unchained(300, 2, bytes.fromhex("ffffff1f61626317000fff2601"), b"\xfeSMB")
+lznt1 = bytes.fromhex("38b08846232000204720410010a24701a045204400084501507900c04520052413880"
+    "5b4024a44ef0358028c091601484500be009e000401189000")
+unchained(142, 1, lznt1)
+huff = bytearray(256); huff[48] = 0x50; huff[49:59] = b"\x55" * 10; huff[59:62] = b"\x45\x44\x04"; huff[128] = 4
+huff += bytes.fromhex("d8523ed794115be9195ff9d67cdf8d0400000000")
+unchained(26, 3, bytes(huff))
+chain = b"".join(struct.pack("<HHI", a, 1, len(p)) + p for a, p in [(0, b"\xfeSMB"), (4, bytes([0, 0, 0, 0, 100, 0, 0, 0])), (2, struct.pack("<I", 26) + bytes.fromhex("3f000000") + b"abcdefghijklmnopqrstuvwxyz")])
+put(struct.pack("<I", 130) + chain)
+PY
+    echo "seeds decompress: $(ls "$CORPUS/decompress" | wc -l)"
+}
+
 seed() {
     seed_kdc
     seed_decrypt
+    seed_decompress
     [ -d "$CORPUS/frames" ] && return 0
     mkdir -p "$CORPUS"/{frames,smb2_message,security_blob}
     python3 - "$CORPUS" "$ROOT/tests/captures/public" "$ROOT/tests/captures/lab" <<'PY'
@@ -104,7 +130,7 @@ PY
 run() {
     local secs=$1
     (cd "$FUZZ" && cargo fuzz build -O >/dev/null)
-    for t in frames smb2_message security_blob kdc_stream decrypt; do
+    for t in frames smb2_message security_blob kdc_stream decrypt decompress; do
         echo "== $t for $secs s"
         (cd "$FUZZ" && cargo fuzz run -O "$t" "$CORPUS/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 -max_len=262144 2>&1 | tail -3)
     done

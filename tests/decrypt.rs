@@ -33,6 +33,8 @@ fn keyed() -> Vec<Keyed> {
         ("encrypted_share_not_found", "AES-128-GCM"),
         ("encrypted_share_access_denied", "AES-128-GCM"),
         ("encrypted_slow_response", "AES-128-GCM"),
+        // A 2 MiB READ response and a 2 MiB WRITE request, each one encrypted PDU.
+        ("encrypted_large_file", "AES-128-GCM"),
     ] {
         let capture = common::lab_captures_dir().join(format!("{name}.pcap"));
         let line = std::fs::read_to_string(capture.with_extension("keys")).unwrap();
@@ -183,4 +185,44 @@ fn a_wrong_password_gives_one_note_naming_the_account() {
     assert!(!f.iter().any(|r| r.rule == "tree.share_not_found"));
     let first_encrypted = common::fields(&cap, &["-Y", "smb2.header.transform.nonce"], &["frame.number"]);
     assert_eq!(notes[0].frame.to_string(), first_encrypted[0][0]);
+}
+
+/// Encrypted PDUs far larger than the 64 KiB kept of a plain one: with keys
+/// they are kept whole and decrypted, and what they carry agrees with
+/// Wireshark (credit charges per frame; the bytes read and written, which the
+/// summary adds up from the decrypted READ response and WRITE request).
+/// Without keys they cost nothing more and raise no memory-bound note.
+#[test]
+fn large_encrypted_reads_and_writes_decrypt() {
+    let cap = common::lab_captures_dir().join("encrypted_large_file.pcap");
+    let line = std::fs::read_to_string(cap.with_extension("keys")).unwrap();
+    let f: Vec<&str> = line.trim().split(',').collect();
+    let uat = format!(r#"uat:smb2_seskey_list:{},{},"","""#, f[0], f[1]);
+    let pref = format!("smbdiag.session_keys:{},{}", f[0], f[1]);
+    // Wireshark: which frames carry the large READ response and WRITE request, and their sizes.
+    let ws = common::fields(&cap, &["-o", &uat, "-Y", "(smb2.cmd == 8 && smb2.flags.response == 1 && smb2.nt_status == 0) || (smb2.cmd == 9 && smb2.flags.response == 0)"], &["frame.number", "smb2.header.transform.msg_size", "smb2.credit.charge", "smb2.cmd"]);
+    assert_eq!(ws.len(), 2, "{ws:?}");
+    for r in &ws {
+        assert!(r[1].parse::<usize>().unwrap() > 2 * 1024 * 1024, "frame {}: a message over 2 MiB: {r:?}", r[0]);
+    }
+    let read_len = common::fields(&cap, &["-o", &uat, "-Y", "smb2.cmd == 8 && smb2.flags.response == 0"], &["smb2.read_length"]);
+    let write_len = common::fields(&cap, &["-o", &uat, "-Y", "smb2.cmd == 9 && smb2.flags.response == 1"], &["smb2.write.count"]);
+    assert_eq!((read_len[0][0].as_str(), write_len[0][0].as_str()), ("2097152", "2097152"));
+    for src in [uat.as_str(), pref.as_str()] {
+        for r in &ws {
+            let filter = format!("frame.number == {}", r[0]);
+            let sd = common::fields(&cap, &["-o", src, "-Y", &filter], &["smbdiag.decrypted", "smbdiag.cmd", "smbdiag.credit_charge"]);
+            assert_eq!(sd[0], vec!["AES-128-GCM".to_string(), r[3].clone(), r[2].clone()], "frame {} with {src}", r[0]);
+        }
+        let c = common::readable(&cap);
+        let out = common::tshark(&["-r", c.to_str().unwrap(), "-o", src, "-q", "-z", "smbdiag,summary"]);
+        let text = &out.stdout;
+        assert!(text.contains("bytes read: 2097152  bytes written: 2097152"), "{text}");
+        // Kept whole within the bound: no memory-bound note, no decryption failure.
+        let notes: Vec<_> = common::findings(&cap, &["-o", src]).into_iter().filter(|r| r.rule.starts_with("decode.")).collect();
+        assert!(notes.is_empty(), "{:?}", notes.iter().map(|r| (&r.rule, &r.text)).collect::<Vec<_>>());
+    }
+    // Without keys: one note for the hidden session, none about memory.
+    let rules: Vec<_> = common::findings(&cap, &[]).into_iter().map(|r| r.rule).collect();
+    assert_eq!(rules, vec!["decode.encrypted".to_string()]);
 }

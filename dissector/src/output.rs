@@ -78,7 +78,7 @@ pub struct Finding {
 pub enum OpaqueKind {
     /// SMB1: its NEGOTIATE is read (dialects offered and chosen), other commands only named.
     Smb1,
-    /// SMB 3.1.1 compression transform: algorithm and size known, contents not decoded.
+    /// SMB 3.1.1 compression transform: algorithm and size, decompressed or why not.
     Compressed,
     /// SMB3 encryption transform: size and session known, contents not visible.
     Encrypted,

@@ -302,7 +302,7 @@ impl Analyzer {
                 return;
             }
             let SmbState { conns, sessions } = &mut *smb;
-            let sc = conns.entry(conn).or_insert_with(|| SmbConnection::new(smb_port, of.server.addr));
+            let sc = conns.entry(conn).or_insert_with(|| SmbConnection::new(smb_port, of.server.addr, !fctx.keys.is_empty()));
             let (framer, ctx) = sc.split(dir);
             let mut notes = Vec::new();
             framer.feed(chunk, &mut |pdu| dispatch::on_pdu(ctx, sessions, &pdu, &mut fctx), &mut |n| notes.push(n));

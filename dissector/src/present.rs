@@ -94,7 +94,7 @@ fields! {
     Credits = ("smbdiag.credits", "Credits", U16Dec, None, "Credits requested (request) or granted (response)");
     CreditCharge = ("smbdiag.credit_charge", "Credit charge", U16Dec, None, "Credits this message consumes");
     Smb1 = ("smbdiag.smb1", "SMB1", String, None, "An SMB1 message: its NEGOTIATE is read (dialects offered, dialect chosen), other commands only named");
-    Compressed = ("smbdiag.compressed", "Compressed", String, None, "A compressed SMB3 message (compression transform header): algorithm and size; contents not decoded");
+    Compressed = ("smbdiag.compressed", "Compressed", String, None, "A compressed SMB3 message (compression transform header): algorithm and size, and whether smbdiag decompressed it (its messages then decoded as plain ones) or why not");
     Unconfirmed = ("smbdiag.unconfirmed", "Unconfirmed", String, None, "An SMB PDU found by resynchronisation after missing bytes, not decoded until the stream is confirmed back in step");
     Decrypted = ("smbdiag.decrypted", "Decrypted", String, None, "The message travelled encrypted (SMB3 transform) and smbdiag decrypted it with the user's key: the cipher");
 }

@@ -180,3 +180,43 @@ fn sessions_beyond_the_bound_are_noted_once_from_the_first_refused() {
     tables.dedup();
     assert_eq!(tables.len(), all, "a table noted twice: {notes:?}");
 }
+
+#[test]
+fn an_encrypted_message_past_the_kept_bound_is_noted_once() {
+    use smbdiag_core::smb::framing::ENCRYPTED_PDU_KEEP;
+    let mut keys = smbdiag_core::smb::crypto::keys::KeyTable::default();
+    keys.add_preference("1100000000000000,00112233445566778899aabbccddeeff");
+    let mut an = Analyzer::new(Config { keys: std::sync::Arc::new(keys), ..Config::default() });
+    let (c, s) = ([10, 0, 0, 2], [10, 0, 0, 1]);
+    let mut seq = 1000u32;
+    let mut num = 1;
+    let mut notes = Vec::new();
+    let push = |an: &mut Analyzer, data: Vec<u8>, notes: &mut Vec<(u32, String)>, num: &mut u32| {
+        let r = an.dissect(&FrameInput { number: *num, ts_ns: *num as i64 * 1_000_000, link: LinkType::Ethernet, data: &data, interface: None });
+        limit_notes(r, *num, notes);
+        *num += 1;
+    };
+    push(&mut an, frame(c, 50000, s, 445, seq - 1, 0x02, &[]), &mut notes, &mut num);
+    // Two transform messages of session 0x11 larger than the bound, sent in 60,000-byte segments.
+    let size = ENCRYPTED_PDU_KEEP + 1_000_000;
+    let mut pdu = (size as u32).to_be_bytes().to_vec();
+    pdu.extend_from_slice(&[0xfd, b'S', b'M', b'B']);
+    pdu.extend_from_slice(&[0u8; 32]);
+    pdu.extend_from_slice(&((size - 52) as u32).to_le_bytes());
+    pdu.extend_from_slice(&[0, 0, 1, 0]);
+    pdu.extend_from_slice(&0x11u64.to_le_bytes());
+    pdu.resize(4 + size, 0x5a);
+    let mut ends = Vec::new();
+    for _ in 0..2 {
+        for seg in pdu.chunks(60_000) {
+            push(&mut an, frame(c, 50000, s, 445, seq, 0x18, seg), &mut notes, &mut num);
+            seq = seq.wrapping_add(seg.len() as u32);
+        }
+        ends.push(num - 1);
+    }
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].0, ends[0]);
+    for w in ["0x0000000000000011", &format!("{size} bytes"), &format!("at most {ENCRYPTED_PDU_KEEP} bytes")] {
+        assert!(notes[0].1.contains(w), "missing {w:?}: {}", notes[0].1);
+    }
+}

@@ -600,6 +600,16 @@ scenario_encrypted_aes256ccm() { encrypted_with encrypted_aes256ccm aes-256-ccm;
 scenario_encrypted_aes256gcm() { encrypted_with encrypted_aes256gcm aes-256-gcm; }
 scenario_encrypted_smb302() { encrypted_with encrypted_smb302 aes-128-ccm SMB3_02; }
 
+# Large encrypted READs and WRITEs: smbclient reads and writes 2 MiB in
+# messages of up to 8 MiB (Samba's default max read/write), each one
+# TRANSFORM much larger than the 64 KiB the framer keeps of a plain PDU.
+scenario_encrypted_large_file() {
+    write_conf "    server smb encrypt = required"; start_smbd
+    begin_keyed encrypted_large_file
+    client_keys "//$SIP/data" -U "sdalice%$PW" -c "get large.bin $WORK/large-enc.bin; put $WORK/large-enc.bin large-copy.bin"
+    end; stop_smbd
+}
+
 # Seed scenarios inside encryption: the same findings as their plain twins.
 scenario_encrypted_share_not_found() {
     write_conf "    server smb encrypt = required"; start_smbd
@@ -977,7 +987,7 @@ ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disa
      two_blocked_on_path two_blocked_by_server two_reset_on_path two_loss_on_path two_slow_server two_request_dropped
 
      encrypted_aes128ccm encrypted_aes128gcm encrypted_aes256ccm encrypted_aes256gcm encrypted_smb302
-     encrypted_share_not_found encrypted_share_access_denied encrypted_slow_response)
+     encrypted_share_not_found encrypted_share_access_denied encrypted_slow_response encrypted_large_file)
 
 # Sourced by a sibling script (make-encap-captures.sh) for its functions only.
 if [ -n "${SDLAB_LIBRARY:-}" ]; then return 0; fi

@@ -29,6 +29,10 @@ pub fn finding(note: StateNote) -> Finding {
             &catalog::DECODE_TRUNCATED,
             format!("SMB message at offset {offset} of a {declared_len}-byte SMB PDU is cut short: {lost} bytes are missing from the capture, so only its first bytes are decoded"),
         ),
+        StateNote::EncryptedTooLarge { session_id, size, kept } => (
+            &catalog::DECODE_STATE_LIMIT,
+            format!("An encrypted SMB3 message of session 0x{session_id:016x} is {size} bytes; smbdiag keeps at most {kept} bytes of one encrypted message per direction of a connection (its memory bound), so this one and any larger on this connection are not decrypted and are counted as hidden; smaller ones still are. Likely cause: a server or client that negotiated READ/WRITE sizes above 8 MiB. Next check: Wireshark's own SMB2 dissector decrypts it with the same key (smb2.cmd on this frame)."),
+        ),
         StateNote::Hidden { session_id: sid, hidden, user, dialect, cipher } => {
             let rule = match hidden {
                 Hidden::Failed(_) | Hidden::WrongPassword => &catalog::DECODE_DECRYPT_FAILED,

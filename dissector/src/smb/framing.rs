@@ -14,6 +14,12 @@ use crate::net::reassembly::StreamChunk;
 /// Bytes kept of one PDU: headers and command bodies live at the start; the
 /// bulk of a large READ/WRITE is data nobody needs for diagnosis.
 pub const PDU_KEEP_PREFIX: usize = 64 * 1024;
+/// Bytes kept of one encrypted PDU when the user gave keys, and of one
+/// compressed PDU: decryption and decompression need the whole message, and
+/// Samba and Windows READ and WRITE up to 8 MiB in one (plus headers and a
+/// compound's other messages). One direction holds at most this much, and
+/// only while such a PDU is in transit.
+pub const ENCRYPTED_PDU_KEEP: usize = 8 * 1024 * 1024 + 64 * 1024;
 /// Largest NBSS length accepted when looking for sync (MS-SMB2 2.1: 0xFFFFFF).
 const MAX_NBSS_LEN: usize = 0x00ff_ffff;
 /// Resynchronisations of one direction that get a note: junk that keeps
@@ -114,6 +120,11 @@ pub struct Framer {
     on_probation: bool,
     /// The next PDU framed is the one a hunt found.
     hunted_next: bool,
+    /// Bytes kept of an encrypted PDU: PDU_KEEP_PREFIX, or ENCRYPTED_PDU_KEEP
+    /// when there are keys to decrypt it with.
+    transform_keep: usize,
+    /// Bytes kept of the PDU being collected, decided once its magic is in.
+    pdu_keep: usize,
 }
 
 impl Framer {
@@ -130,7 +141,27 @@ impl Framer {
             resyncs: 0,
             on_probation: false,
             hunted_next: false,
+            transform_keep: PDU_KEEP_PREFIX,
+            pdu_keep: PDU_KEEP_PREFIX,
         }
+    }
+
+    /// Keep encrypted PDUs whole (up to ENCRYPTED_PDU_KEEP), for decryption.
+    /// Plain PDUs keep only their PDU_KEEP_PREFIX as before.
+    pub fn keep_encrypted(mut self, yes: bool) -> Self {
+        self.transform_keep = if yes { ENCRYPTED_PDU_KEEP } else { PDU_KEEP_PREFIX };
+        self
+    }
+
+    /// Forget the PDU being collected; a buffer grown for a large encrypted
+    /// PDU is given back rather than held for the rest of the connection.
+    fn reset_buf(&mut self) {
+        if self.buf.capacity() > 4 + PDU_KEEP_PREFIX {
+            self.buf = Vec::new();
+        } else {
+            self.buf.clear();
+        }
+        self.dropped = 0;
     }
 
     pub fn is_dead(&self) -> bool {
@@ -162,8 +193,7 @@ impl Framer {
                         self.hunted_next = false;
                     }
                 }
-                self.buf.clear();
-                self.dropped = 0;
+                self.reset_buf();
                 self.state = after_gap(n, need);
             }
             State::Skipping { need } => self.state = after_gap(n, need),
@@ -255,19 +285,37 @@ impl Framer {
                     }
                 }
                 State::InPdu { declared, need } => {
-                    let take = need.min(d.len());
-                    let room = (4 + PDU_KEEP_PREFIX).saturating_sub(self.buf.len());
+                    // Up to the magic first: the kind decides how much is kept.
+                    let (take, room) = if self.buf.len() < 8 {
+                        let take = need.min(d.len()).min(8 - self.buf.len());
+                        (take, take)
+                    } else {
+                        (need.min(d.len()), (4 + self.pdu_keep).saturating_sub(self.buf.len()))
+                    };
                     let keep = take.min(room);
                     self.buf.extend_from_slice(&d[..keep]);
                     self.dropped += take - keep;
                     d = &d[take..];
                     let need = need - take;
-                    // Check the magic once it has arrived.
-                    if self.buf.len() >= 8 && self.buf.len() - keep < 8 && PduKind::of(&self.buf[4..]).is_none() {
-                        self.buf.clear();
-                        self.dropped = 0;
-                        self.lose_sync(on_note);
-                        continue;
+                    // The magic has just arrived: check it, and decide what to keep.
+                    if self.buf.len() == 8 && keep > 0 {
+                        self.pdu_keep = match PduKind::of(&self.buf[4..]) {
+                            None => {
+                                self.buf.clear();
+                                self.dropped = 0;
+                                self.lose_sync(on_note);
+                                continue;
+                            }
+                            // Encrypted (with keys) and compressed PDUs are kept whole:
+                            // their messages are unreadable from a prefix.
+                            Some(PduKind::Transform) => self.transform_keep,
+                            Some(PduKind::Compressed) => ENCRYPTED_PDU_KEEP,
+                            Some(_) => PDU_KEEP_PREFIX,
+                        };
+                        if self.pdu_keep > PDU_KEEP_PREFIX {
+                            // One allocation for the whole message, not a doubling per chunk.
+                            self.buf.reserve_exact(declared.min(self.pdu_keep).saturating_sub(4));
+                        }
                     }
                     if need == 0 {
                         let buf = std::mem::take(&mut self.buf);
@@ -276,8 +324,7 @@ impl Framer {
                             None => false,
                         };
                         self.buf = buf;
-                        self.buf.clear();
-                        self.dropped = 0;
+                        self.reset_buf();
                         self.state = State::Synced;
                         if !delivered {
                             self.lose_sync(on_note);
@@ -684,6 +731,46 @@ mod tests {
         assert!(p.is_empty());
         assert!(notes.contains(&FramingNote::NotSmb));
         assert!(f.is_dead());
+    }
+
+    /// An NBSS-framed transform PDU of `len` bytes (magic, then `tag`).
+    fn transform_pdu(len: usize, tag: u8) -> Vec<u8> {
+        let mut v = vec![0, (len >> 16) as u8, (len >> 8) as u8, len as u8];
+        v.extend_from_slice(TRANSFORM_MAGIC);
+        v.extend(std::iter::repeat(tag).take(len - 4));
+        v
+    }
+
+    fn feed_all(f: &mut Framer, bytes: &[u8]) -> Vec<(usize, usize, u8)> {
+        let mut got = Vec::new();
+        for c in bytes.chunks(1448) {
+            f.feed(StreamChunk::Data(c), &mut |p| got.push((p.data.len(), p.declared_len, p.data[p.data.len() - 1])), &mut |_| {});
+        }
+        got
+    }
+
+    #[test]
+    fn encrypted_pdu_is_kept_whole_only_with_keys_and_within_the_bound() {
+        let big = transform_pdu(3 * 1024 * 1024, 5);
+        let plain = smb2_pdu(3 * 1024 * 1024, 6);
+        // Keys given: the transform whole, a plain PDU its prefix as before,
+        // and the large buffer given back once the PDU is delivered.
+        let mut f = Framer::new(true).keep_encrypted(true);
+        assert_eq!(feed_all(&mut f, &big), vec![(big.len() - 4, big.len() - 4, 5)]);
+        assert!(f.buffered() <= 4 + PDU_KEEP_PREFIX, "{}", f.buffered());
+        assert_eq!(feed_all(&mut f, &plain), vec![(PDU_KEEP_PREFIX, plain.len() - 4, 6)]);
+        // Past the bound: only ENCRYPTED_PDU_KEEP bytes, never more.
+        let huge = transform_pdu(ENCRYPTED_PDU_KEEP + 100_000, 7);
+        let got = feed_all(&mut f, &huge);
+        assert_eq!((got[0].0, got[0].1), (ENCRYPTED_PDU_KEEP, huge.len() - 4));
+        // Compressed PDUs are kept whole with or without keys.
+        let mut zipped = transform_pdu(200_000, 8);
+        zipped[4..8].copy_from_slice(COMPRESSION_MAGIC);
+        assert_eq!(feed_all(&mut Framer::new(true), &zipped), vec![(200_000, 200_000, 8)]);
+        // No keys: a transform costs what a plain PDU does.
+        let mut f = Framer::new(true);
+        assert_eq!(feed_all(&mut f, &big)[0].0, PDU_KEEP_PREFIX);
+        assert!(f.buffered() <= 4 + PDU_KEEP_PREFIX);
     }
 
     #[test]

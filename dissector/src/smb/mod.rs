@@ -2,6 +2,7 @@
 
 pub mod framing;
 pub mod auth;
+pub mod compression;
 pub mod crypto;
 pub mod records;
 pub mod types;

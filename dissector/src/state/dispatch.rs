@@ -3,6 +3,7 @@
 
 use crate::net::flow::Dir;
 use crate::output::{MessageFields, OpaqueKind, OpaquePdu};
+use crate::smb::compression;
 use crate::smb::crypto::keys::KeyTable;
 use crate::smb::crypto::tracker::Hidden;
 use crate::smb::crypto::transform::DecryptError;
@@ -54,7 +55,7 @@ pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: 
     match pdu.kind {
         PduKind::Smb2 => on_smb2_pdu(ctx, sessions, pdu, None, f),
         PduKind::Transform => on_transform(ctx, sessions, pdu, f),
-        PduKind::Compressed => on_compressed(pdu.data, 0, f),
+        PduKind::Compressed => on_compressed(ctx, sessions, pdu, 0, None, f),
         PduKind::Smb1 => on_smb1_pdu(pdu, f),
     }
 }
@@ -98,7 +99,10 @@ fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f
     } else {
         match ctx.crypto.decrypt(t.session_id, f.dir == Dir::ToServer, pdu.data, f.keys) {
             // Encrypted compressed messages are compressed first (MS-SMB2 3.1.4.4).
-            Ok((plain, _)) if plain.starts_with(header_records::COMPRESSION_MAGIC) => return on_compressed(&plain, t.session_id, f),
+            Ok((plain, cipher)) if plain.starts_with(header_records::COMPRESSION_MAGIC) => {
+                let inner = Pdu { kind: PduKind::Compressed, data: &plain, declared_len: plain.len(), lost: 0, resynced: pdu.resynced };
+                return on_compressed(ctx, sessions, &inner, t.session_id, Some(cipher.name()), f);
+            }
             Ok((plain, cipher)) => {
                 let inner = Pdu { kind: PduKind::Smb2, data: &plain, declared_len: plain.len(), lost: 0, resynced: pdu.resynced };
                 return on_smb2_pdu(ctx, sessions, &inner, Some(cipher.name()), f);
@@ -111,7 +115,13 @@ fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f
         ctx.pending.mark_hidden();
     }
     f.sink.hidden(f.conn, f.dir);
+    // Whole in the capture but cut by the framer's memory bound.
+    let too_large = matches!(hidden, Hidden::Failed(DecryptError::Incomplete { .. })) && pdu.is_whole() && pdu.data.len() < pdu.declared_len;
+    if too_large && !std::mem::replace(&mut ctx.crypto.too_large_noted, true) {
+        f.sink.note(StateNote::EncryptedTooLarge { session_id: t.session_id, size: pdu.declared_len, kept: pdu.data.len() });
+    }
     let why = match hidden {
+        Hidden::Failed(DecryptError::Incomplete { .. }) if too_large => format!(", not decrypted: larger than the {} bytes smbdiag keeps of one encrypted message", pdu.data.len()),
         Hidden::Failed(DecryptError::Incomplete { have, need }) => format!(", not decrypted: the capture holds {have} of its {need} bytes"),
         Hidden::Failed(_) => ", not decrypted: the key does not fit".to_string(),
         Hidden::NoKey | Hidden::NoPreauth | Hidden::WrongPassword => String::new(),
@@ -124,14 +134,28 @@ fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f
     });
 }
 
-/// A compressed message: smbdiag does not decompress (yet), so it says what it holds.
-fn on_compressed(data: &[u8], session_id: u64, f: &mut FrameCtx<'_>) {
-    if let Ok((_, c)) = header_records::parse_compression_header(data) {
-        f.sink.opaque(OpaquePdu {
-            kind: OpaqueKind::Compressed,
-            session_id,
-            description: format!("SMB3 message ({}), {} bytes uncompressed, not decompressed by smbdiag", c.algorithm_name(), c.original_size),
-        });
+/// A compressed message: decompressed and decoded like a plain one, its
+/// item saying so; one that does not decompress says why and is not decoded.
+fn on_compressed(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, session_id: u64, decrypted: Option<&'static str>, f: &mut FrameCtx<'_>) {
+    let Ok((_, c)) = header_records::parse_compression_header(pdu.data) else { return };
+    let chained = if c.flags & 1 != 0 { "chained, first payload " } else { "" };
+    let what = format!("SMB3 message ({chained}{}), {} bytes uncompressed", c.algorithm_name(), c.original_size);
+    let result = if pdu.is_whole() && pdu.data.len() < pdu.declared_len {
+        Err(format!("larger than the {} bytes smbdiag keeps of one compressed message", pdu.data.len()))
+    } else {
+        match compression::decompress_message(pdu.data) {
+            Ok(plain) if plain.starts_with(header_records::SMB2_MAGIC) => Ok(plain),
+            Ok(_) => Err("it does not decompress to an SMB2 message".to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    match result {
+        Ok(plain) => {
+            f.sink.opaque(OpaquePdu { kind: OpaqueKind::Compressed, session_id, description: format!("{what}, decompressed to {} bytes", plain.len()) });
+            let inner = Pdu { kind: PduKind::Smb2, data: &plain, declared_len: plain.len(), lost: 0, resynced: pdu.resynced };
+            on_smb2_pdu(ctx, sessions, &inner, decrypted, f);
+        }
+        Err(why) => f.sink.opaque(OpaquePdu { kind: OpaqueKind::Compressed, session_id, description: format!("{what}, not decompressed: {why}") }),
     }
 }
 
@@ -159,7 +183,7 @@ fn note_hidden(ctx: &mut ConnCtx, sessions: &SessionTable, sid: u64, hidden: Hid
 fn on_smb2_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, decrypted: Option<&'static str>, f: &mut FrameCtx<'_>) {
     let mut off = 0usize;
     // Bounded: each step advances by at least a header, and a PDU holds at
-    // most PDU_KEEP_PREFIX bytes.
+    // most PDU_KEEP_PREFIX bytes (ENCRYPTED_PDU_KEEP once decrypted).
     loop {
         let Some(rest) = pdu.data.get(off..) else { break };
         let hdr = match header_records::parse_smb2_header(rest) {

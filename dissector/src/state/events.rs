@@ -78,6 +78,9 @@ pub enum StateNote {
     Hidden { session_id: u64, hidden: Hidden, user: Option<Arc<str>>, dialect: Option<Dialect>, cipher: Option<CipherId> },
     /// A message of a PDU the capture cut short.
     Truncated { offset: usize, declared_len: usize, lost: usize },
+    /// An encrypted PDU larger than smbdiag keeps whole (ENCRYPTED_PDU_KEEP):
+    /// the first on a connection, of session `session_id`.
+    EncryptedTooLarge { session_id: u64, size: usize, kept: usize },
 }
 
 /// Where the state's results go, in capture order.

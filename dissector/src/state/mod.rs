@@ -55,8 +55,13 @@ impl ConnCtx {
 }
 
 impl SmbConnection {
-    pub fn new(smb_port: bool, server: std::net::IpAddr) -> Self {
-        SmbConnection { to_server: Framer::new(smb_port), to_client: Framer::new(smb_port), ctx: ConnCtx { server: Some(server), ..Default::default() } }
+    /// `decrypting`: the user gave keys, so encrypted PDUs are kept whole.
+    pub fn new(smb_port: bool, server: std::net::IpAddr, decrypting: bool) -> Self {
+        SmbConnection {
+            to_server: Framer::new(smb_port).keep_encrypted(decrypting),
+            to_client: Framer::new(smb_port).keep_encrypted(decrypting),
+            ctx: ConnCtx { server: Some(server), ..Default::default() },
+        }
     }
 
     /// The framer of one direction and the shared context.

@@ -51,6 +51,8 @@ pub struct ConnCrypto {
     /// The hash of a session setup whose request had no session id yet.
     pending: Option<Hash>,
     sessions: Vec<SessionCrypto>,
+    /// An encrypted message too large to keep whole was noted on this connection.
+    pub too_large_noted: bool,
 }
 
 /// Why a message stayed encrypted.

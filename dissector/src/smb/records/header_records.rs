@@ -162,15 +162,20 @@ pub struct CompressionHeader {
 impl CompressionHeader {
     pub const FLAG_CHAINED: u16 = 0x0001;
     pub fn algorithm_name(&self) -> &'static str {
-        match self.algorithm {
-            0 => "none",
-            1 => "LZNT1",
-            2 => "LZ77",
-            3 => "LZ77+Huffman",
-            4 => "Pattern_V1",
-            5 => "LZ4",
-            _ => "unknown",
-        }
+        compression_algorithm_name(self.algorithm)
+    }
+}
+
+/// MS-SMB2 2.2.3.1.3's compression algorithm names.
+pub fn compression_algorithm_name(a: u16) -> &'static str {
+    match a {
+        0 => "none",
+        1 => "LZNT1",
+        2 => "LZ77",
+        3 => "LZ77+Huffman",
+        4 => "Pattern_V1",
+        5 => "LZ4",
+        _ => "unknown",
     }
 }
 
