@@ -261,9 +261,17 @@ impl Analyzer {
             Decoded::Other => return report,
         };
         let copy = self.copies.check(&seg, input.interface, input.number, input.ts_ns);
+        let mut seg = seg;
+        // NAT between two capture points: the connection under the first view's addresses.
+        let translated = self.copies.untranslated(seg.src, seg.dst).map(|ends| {
+            let own = (seg.src, seg.dst);
+            (seg.src, seg.dst) = ends;
+            own
+        });
         self.points.preferred_client = self.config.client_interface;
+        self.points.slow_ns = (self.config.slow_response_s * 1e9) as i64;
         let mut two_sided = Vec::new();
-        self.points.on_segment(&seg, input.interface, input.number, input.ts_ns, copy, &mut two_sided);
+        self.points.on_segment(&seg, input.interface, input.number, input.ts_ns, copy, translated, &mut two_sided);
         if let Some(copy) = copy {
             let conn = self.flows.lookup(seg.src, seg.dst).map(|c| c.id);
             self.summary.on_copy(conn, input.number, copy.frame);
@@ -345,9 +353,10 @@ impl Analyzer {
         found.retain(|f| !superseded.contains(&f.rule.id));
         found.extend(two_sided);
         out.report.findings.extend(found);
+        let client_server = if info.dir == Dir::ToServer { (seg.src, seg.dst) } else { (seg.dst, seg.src) };
         for m in out.report.messages.iter().filter(|m| m.is_response && !m.interim) {
             if let Some(rq) = m.request_frame {
-                points.on_response(m.cmd, rq, input.number);
+                out.report.findings.extend(points.on_response(m.cmd, rq, input.number, client_server));
             }
         }
         self.finish_findings(input.number, &mut report);

@@ -23,9 +23,17 @@ use crate::output::Finding;
 use crate::smb::types::Command;
 use crate::rules::catalog;
 
-/// A packet not seen at the other side this long after (on the other side's
-/// clock as far as the pairing goes) never got there.
-const ARRIVAL_WINDOW_NS: i64 = crate::net::copies::COPY_WINDOW_NS;
+/// A packet not seen at the other side this long after it was due there (its
+/// time plus the path's delay and the clocks' offset, as measured on the
+/// packets seen at both) never got there. Wider than the copy window: a
+/// queue on the path adds jitter to the delay.
+const ARRIVAL_WINDOW_NS: i64 = 200_000_000;
+/// Default slow-response threshold when the configuration gives none.
+const SLOW_DEFAULT_NS: i64 = 1_000_000_000;
+/// Bare ACKs kept per connection and direction, and data segments kept for
+/// telling a retransmission of something that had arrived.
+const MAX_ACKS: usize = 64;
+const MAX_SENT: usize = 65_536;
 /// Data segments lost between the points, per direction, that make loss worth a finding.
 const LOST_CONCLUSIVE: usize = 3;
 /// The same bytes lost this many times: the path drops them by their content.
@@ -72,6 +80,9 @@ impl Attempt {
 #[derive(Debug)]
 struct InFlight {
     frame: u32,
+    /// Its capture interface: whether it is the sender's side is judged
+    /// later, once the sides are known.
+    iface: u32,
     ts_ns: i64,
     to_server: bool,
     /// (client, server) of its connection.
@@ -89,11 +100,52 @@ struct Lost {
     reported: bool,
 }
 
-/// When one packet (its first copy's frame) was seen at each side.
+/// When and in which frame one packet (its first copy's frame) was seen at each side.
 #[derive(Clone, Copy, Debug, Default)]
 struct AtSides {
-    client_ns: Option<i64>,
-    server_ns: Option<i64>,
+    /// (interface, time, frame) at the first interface that saw it and at the other.
+    first: Option<(u32, i64, u32)>,
+    other: Option<(u32, i64, u32)>,
+}
+
+impl AtSides {
+    /// (time, frame) at the client's side and at the server's.
+    fn sides(&self, client: u32) -> Option<((i64, u32), (i64, u32))> {
+        let (a, b) = (self.first?, self.other?);
+        let (c, s) = if a.0 == client { (a, b) } else { (b, a) };
+        (c.0 == client && s.0 != client).then_some(((c.1, c.2), (s.1, s.2)))
+    }
+}
+
+/// (client, server) of a connection, as the first view saw it.
+type Conn = (Endpoint, Endpoint);
+
+/// A data segment at its sender's side, and its frame at the other side once seen.
+#[derive(Clone, Copy, Debug)]
+struct Sent {
+    frame: u32,
+    len: u32,
+    other: Option<u32>,
+}
+
+/// A bare ACK at its sender's side.
+#[derive(Clone, Copy, Debug)]
+struct BareAck {
+    frame: u32,
+    ack: u32,
+    arrived: bool,
+}
+
+/// A data segment sent again although it had arrived: judged once the
+/// receiver's ACKs for it had time to show up at the sender's side.
+#[derive(Clone, Copy, Debug)]
+struct Resent {
+    conn: Conn,
+    to_server: bool,
+    seq: u32,
+    sent: Sent,
+    frame: u32,
+    ts_ns: i64,
 }
 
 #[derive(Debug, Default)]
@@ -129,6 +181,26 @@ pub struct TwoPoints {
     split_due: HashMap<u32, (Command, u32)>,
     /// Per command: (time in the server, time on the network) of each response.
     split: BTreeMap<Command, Vec<(i64, i64)>>,
+    /// The slow-response threshold (from the configuration; 0: the default).
+    pub slow_ns: i64,
+    /// Smallest time at the server's side minus time at the client's side,
+    /// per direction: the clocks' offset plus (towards the server) or minus
+    /// (towards the client) the path's delay, without queueing.
+    up_min: Option<i64>,
+    down_min: Option<i64>,
+    /// Connections translated between the points: (client, server) as the
+    /// first view saw them → as the other side saw them.
+    nat: HashMap<Conn, Conn>,
+    /// Connections already given a slow-response finding.
+    slow_reported: ahash::HashSet<Conn>,
+    /// Data segments at their sender's side, by (connection, towards the server, sequence number).
+    sent: HashMap<(Conn, bool, u32), Sent>,
+    sent_order: std::collections::VecDeque<(Conn, bool, u32)>,
+    /// Bare ACKs at their sender's side, by (connection, towards the server).
+    bare_acks: HashMap<(Conn, bool), std::collections::VecDeque<BareAck>>,
+    resent: std::collections::VecDeque<Resent>,
+    /// (connection, towards the server) already given an ACK-lost finding.
+    acks_reported: ahash::HashSet<(Conn, bool)>,
 }
 
 fn is_smb_port(p: u16) -> bool {
@@ -161,7 +233,10 @@ impl TwoPoints {
 
     /// One TCP frame: `iface` its capture interface, `copy` what the copy
     /// filter found (with the interface of the first copy). Findings go to `out`.
-    pub fn on_segment(&mut self, seg: &TcpSegment<'_>, iface: Option<u32>, frame: u32, ts_ns: i64, copy: Option<CopyOf>, out: &mut Vec<Finding>) {
+    /// `translated`: the frame's own (source, destination) when NAT between
+    /// the points made them differ from `seg`'s (the first view's).
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_segment(&mut self, seg: &TcpSegment<'_>, iface: Option<u32>, frame: u32, ts_ns: i64, copy: Option<CopyOf>, translated: Option<(Endpoint, Endpoint)>, out: &mut Vec<Finding>) {
         let Some(i) = iface else { return };
         if self.frames.len() < 64 || self.frames.contains_key(&i) {
             *self.frames.entry(i).or_default() += 1;
@@ -171,17 +246,27 @@ impl TwoPoints {
         if !to_server && !to_client {
             return;
         }
+        let conn = if to_server { (seg.src, seg.dst) } else { (seg.dst, seg.src) };
+        if let Some((src, dst)) = translated {
+            if self.nat.len() < MAX_ATTEMPTS {
+                self.nat.insert(conn, if to_server { (src, dst) } else { (dst, src) });
+            }
+        }
         if let Some(c) = copy {
             if let Some(first_iface) = c.first_iface.filter(|&f| f != i) {
                 self.learn(to_server, c, first_iface, i);
                 self.arrived.insert(c.frame);
+                self.on_arrival(seg, conn, to_server, c.frame, frame);
             }
+        } else {
+            self.on_departure(seg, conn, to_server, i, frame, ts_ns);
         }
+        self.judge_resent(ts_ns, out);
         if self.last_ts.len() < 64 || self.last_ts.contains_key(&i) {
             self.last_ts.insert(i, ts_ns);
         }
         self.follow_data(seg, i, frame, ts_ns, to_server, copy.is_some(), out);
-        self.note_time(seg, i, frame, ts_ns, copy);
+        self.note_time(seg, i, frame, ts_ns, copy, out);
         let f = seg.flags;
         if to_server && f.syn() && !f.ack() {
             self.on_syn(seg, i, frame, out);
@@ -191,8 +276,7 @@ impl TwoPoints {
     }
 
     /// When this data segment (by its first copy's frame) was at this side.
-    fn note_time(&mut self, seg: &TcpSegment<'_>, iface: u32, frame: u32, ts_ns: i64, copy: Option<CopyOf>) {
-        let Some(client) = self.client_interface() else { return };
+    fn note_time(&mut self, seg: &TcpSegment<'_>, iface: u32, frame: u32, ts_ns: i64, copy: Option<CopyOf>, out: &mut Vec<Finding>) {
         if seg.payload_len == 0 {
             return;
         }
@@ -206,29 +290,199 @@ impl TwoPoints {
             self.times_order.push_back(key);
         }
         let t = self.times.entry(key).or_default();
-        let slot = if iface == client { &mut t.client_ns } else { &mut t.server_ns };
-        slot.get_or_insert(ts_ns);
+        match t.first {
+            None => t.first = Some((iface, ts_ns, frame)),
+            Some(f) if f.0 != iface && t.other.is_none() => t.other = Some((iface, ts_ns, frame)),
+            _ => {}
+        }
         if let Some((cmd, rq)) = self.split_due.remove(&key) {
-            self.on_response(cmd, rq, key);
+            let conn = if is_smb_port(seg.src.port) { (seg.dst, seg.src) } else { (seg.src, seg.dst) };
+            out.extend(self.on_response(cmd, rq, key, conn));
         }
     }
 
     /// A final response (its frame) to the request of `request_frame`: split
     /// the client's wait into the server's time and the network's.
-    pub fn on_response(&mut self, cmd: Command, request_frame: u32, response_frame: u32) {
-        let (Some(rq), Some(rs)) = (self.times.get(&request_frame), self.times.get(&response_frame)) else { return };
-        let (Some(rq_c), Some(rq_s), Some(rs_c), Some(rs_s)) = (rq.client_ns, rq.server_ns, rs.client_ns, rs.server_ns) else {
+    /// `conn`: (client, server) of its connection. A slow one gives a finding
+    /// saying where the time went.
+    pub fn on_response(&mut self, cmd: Command, request_frame: u32, response_frame: u32, conn: Conn) -> Option<Finding> {
+        let (Some(&rq), Some(&rs)) = (self.times.get(&request_frame), self.times.get(&response_frame)) else { return None };
+        let sides = self.client_interface().and_then(|c| Some((rq.sides(c)?, rs.sides(c)?)));
+        let Some((((rq_c, rq_cf), (rq_s, rq_sf)), ((rs_c, rs_cf), (rs_s, rs_sf)))) = sides else {
             // Seen at one side so far: the other side's copy comes next.
             if self.split_due.len() < MAX_ATTEMPTS {
                 self.split_due.insert(response_frame, (cmd, request_frame));
             }
-            return;
+            return None;
         };
+        // Each difference on one side's clock: the offset between them cancels.
         let in_server = rs_s - rq_s;
-        let network = (rs_c - rq_c) - in_server;
+        let wait = rs_c - rq_c;
+        let network = wait - in_server;
         let v = self.split.entry(cmd).or_default();
         if v.len() < MAX_SAMPLES {
             v.push((in_server, network));
+        }
+        let slow = if self.slow_ns > 0 { self.slow_ns } else { SLOW_DEFAULT_NS };
+        if wait < slow || self.slow_reported.contains(&conn) || self.slow_reported.len() >= MAX_ATTEMPTS {
+            return None;
+        }
+        self.slow_reported.insert(conn);
+        let secs = |ns: i64| format!("{:.3} s", ns as f64 / 1e9);
+        let head = format!(
+            "the {cmd} response reached the client's side {w} after its request (frames {a} and {d} at the client's side, {c}); {srv} of it passed in the server (the request arrived in frame {b} and the response left in frame {e} at the server's side) and {net} on the network between the two capture points ({pts}).",
+            w = secs(wait),
+            a = rq_cf,
+            d = rs_cf,
+            c = self.name_client(conn),
+            srv = secs(in_server),
+            b = rq_sf,
+            e = rs_sf,
+            net = secs(network),
+            pts = self.describe_points(),
+        );
+        let (rule, text) = if in_server >= network {
+            (
+                &catalog::PATH_SERVER_SLOW,
+                format!(
+                    "Slow in the server: {head} The network delivered promptly; the server {s} was slow to answer. Next check on {s}: its disk latency and CPU, the scripts and name lookups that command makes it run (share connect scripts, ACL lookups in the domain), its SMB log at that time.",
+                    s = conn.1.addr
+                ),
+            )
+        } else {
+            let one_way = match (self.up_min, self.down_min) {
+                (Some(up), Some(down)) => format!(" (one-way delay between the points about {})", secs((up - down) / 2)),
+                _ => String::new(),
+            };
+            (
+                &catalog::PATH_NETWORK_SLOW,
+                format!(
+                    "Slow on the network: {head} The server answered promptly; the path between the capture points held the packets{one_way}: a long or congested link, a VPN, a shaping or queueing device. Next check: the round-trip time on that path (ping and traceroute from {c} to {s}), the load of its links and the queues of the devices on it.",
+                    c = conn.0.addr,
+                    s = conn.1.addr
+                ),
+            )
+        };
+        let mut related = vec![rq_cf, rq_sf, rs_sf, rs_cf];
+        related.sort_unstable();
+        related.dedup();
+        Some(Finding { rule, text, related_frames: related })
+    }
+
+    /// The client of a connection in words, with its address at the server's
+    /// side when NAT between the points translated it.
+    fn name_client(&self, conn: Conn) -> String {
+        match self.nat.get(&conn) {
+            Some(t) if t.0.addr != conn.0.addr => format!("the client {} (seen as {} at the server's side: NAT between the capture points)", conn.0.addr, t.0.addr),
+            _ => format!("the client {}", conn.0.addr),
+        }
+    }
+
+    /// The server of a connection in words, with its address at the client's
+    /// side when NAT translated it (a published server).
+    fn name_server(&self, conn: Conn) -> String {
+        match self.nat.get(&conn) {
+            Some(t) if t.1.addr != conn.1.addr => format!("the server {} (seen as {} at the server's side: NAT between the capture points)", conn.1.addr, t.1.addr),
+            _ => format!("the server {}", conn.1.addr),
+        }
+    }
+
+    /// The time at the server's side minus the time at the client's side for
+    /// a packet on its way (`to_server`): offset plus or minus delay, from
+    /// the packets seen at both. None before any was.
+    fn due_shift(&self, to_server: bool) -> Option<i64> {
+        let (mine, other) = if to_server { (self.up_min, self.down_min) } else { (self.down_min, self.up_min) };
+        let dt = mine.or(other)?;
+        // Towards the server a packet shows up there dt later; towards the client, dt earlier.
+        Some(if to_server { dt } else { -dt })
+    }
+
+    /// A packet seen at its sender's side: a data segment, kept to tell a
+    /// retransmission of something that had arrived; a bare ACK.
+    fn on_departure(&mut self, seg: &TcpSegment<'_>, conn: Conn, to_server: bool, iface: u32, frame: u32, ts_ns: i64) {
+        let Some(client) = self.client_interface() else { return };
+        if (iface == client) != to_server {
+            return;
+        }
+        let f = seg.flags;
+        if seg.payload_len == 0 {
+            if f.ack() && !f.syn() && !f.fin() && !f.rst() && (self.bare_acks.len() < MAX_ATTEMPTS || self.bare_acks.contains_key(&(conn, to_server))) {
+                let q = self.bare_acks.entry((conn, to_server)).or_default();
+                if q.len() >= MAX_ACKS {
+                    q.pop_front();
+                }
+                q.push_back(BareAck { frame, ack: seg.ack, arrived: false });
+            }
+            return;
+        }
+        let key = (conn, to_server, seg.seq);
+        match self.sent.get(&key) {
+            Some(&s) if s.other.is_some() && s.len == seg.payload_len => {
+                if !self.acks_reported.contains(&(conn, to_server)) && self.resent.len() < MAX_ATTEMPTS {
+                    self.resent.push_back(Resent { conn, to_server, seq: seg.seq, sent: s, frame, ts_ns });
+                }
+            }
+            _ => {
+                if self.sent_order.len() >= MAX_SENT {
+                    if let Some(old) = self.sent_order.pop_front() {
+                        self.sent.remove(&old);
+                    }
+                }
+                if self.sent.insert(key, Sent { frame, len: seg.payload_len, other: None }).is_none() {
+                    self.sent_order.push_back(key);
+                }
+            }
+        }
+    }
+
+    /// A packet's copy at the other side (`frame`; its first copy `first`).
+    fn on_arrival(&mut self, seg: &TcpSegment<'_>, conn: Conn, to_server: bool, first: u32, frame: u32) {
+        if seg.payload_len > 0 {
+            if let Some(s) = self.sent.get_mut(&(conn, to_server, seg.seq)).filter(|s| s.frame == first) {
+                s.other.get_or_insert(frame);
+            }
+        } else if let Some(a) = self.bare_acks.get_mut(&(conn, to_server)).and_then(|q| q.iter_mut().rev().find(|a| a.frame == first)) {
+            a.arrived = true;
+        }
+    }
+
+    /// Data sent again although it had arrived: were the receiver's ACKs for
+    /// it lost on the way back? Judged once they had time to show up.
+    fn judge_resent(&mut self, now_ns: i64, out: &mut Vec<Finding>) {
+        while let Some(r) = self.resent.front().copied() {
+            let Some(shift) = self.due_shift(!r.to_server) else { break };
+            // The ACKs travel the other way: from the receiver's clock to the sender's.
+            if now_ns - r.ts_ns <= shift.abs() + ARRIVAL_WINDOW_NS {
+                break;
+            }
+            self.resent.pop_front();
+            if self.acks_reported.contains(&(r.conn, r.to_server)) || self.acks_reported.len() >= MAX_ATTEMPTS {
+                continue;
+            }
+            let end = r.seq.wrapping_add(r.sent.len);
+            let lost: Vec<u32> = self
+                .bare_acks
+                .get(&(r.conn, !r.to_server))
+                .map(|q| q.iter().filter(|a| !a.arrived && (a.ack.wrapping_sub(end) as i32) >= 0).map(|a| a.frame).collect())
+                .unwrap_or_default();
+            // No ACK of the receiver's went missing: the sender was merely impatient.
+            let (Some(other), false) = (r.sent.other, lost.is_empty()) else { continue };
+            self.acks_reported.insert((r.conn, r.to_server));
+            let (client, server) = (self.name_client(r.conn), self.name_server(r.conn));
+            let (sender, receiver, s_side, r_side) = if r.to_server { (client, server, "client's", "server's") } else { (server, client, "server's", "client's") };
+            let text = format!(
+                "ACKs lost on the way back: {sender} sent the data of frame {first} again in frame {again} (at the {s_side} side), although it had reached the {r_side} side the first time (frame {other}). The receiver acknowledged it (frame{pl} {acks} at the {r_side} side) and {none} reached the {s_side} side: lost on the way from {receiver} to {sender}, between the two capture points ({pts}). The data got through; the way back drops packets (here its ACKs): a router, link or firewall towards the sender, or a return route other than the way there. Next check: the drop counters and filtering rules on the way back, and whether the return path is the one the data takes.",
+                first = r.sent.frame,
+                again = r.frame,
+                pl = if lost.len() > 1 { "s" } else { "" },
+                acks = frames(&lost),
+                none = if lost.len() > 1 { "none of them" } else { "it never" },
+                pts = self.describe_points(),
+            );
+            let mut related = vec![r.sent.frame, other, r.frame];
+            related.extend(&lost);
+            related.sort_unstable();
+            out.push(Finding { rule: &catalog::PATH_ACK_LOST, text, related_frames: related });
         }
     }
 
@@ -236,21 +490,16 @@ impl TwoPoints {
     /// other side; those that do not were lost between the two points.
     #[allow(clippy::too_many_arguments)]
     fn follow_data(&mut self, seg: &TcpSegment<'_>, iface: u32, frame: u32, ts_ns: i64, to_server: bool, is_copy: bool, out: &mut Vec<Finding>) {
-        let Some(client) = self.client_interface() else { return };
         self.expire(ts_ns, out);
-        let at_sender = (iface == client) == to_server;
-        if seg.payload_len == 0 || is_copy || !at_sender {
+        if seg.payload_len == 0 || is_copy {
             return;
         }
         let conn = if to_server { (seg.src, seg.dst) } else { (seg.dst, seg.src) };
-        if self.lost.len() < MAX_ATTEMPTS || self.lost.contains_key(&(conn.0, conn.1, to_server)) {
-            self.lost.entry((conn.0, conn.1, to_server)).or_default().sent += 1;
-        }
         if self.in_flight.len() >= MAX_IN_FLIGHT {
             // Too much at once to follow: forget the oldest unjudged.
             self.in_flight.pop_front();
         }
-        self.in_flight.push_back(InFlight { frame, ts_ns, to_server, conn, seq: seg.seq });
+        self.in_flight.push_back(InFlight { frame, iface, ts_ns, to_server, conn, seq: seg.seq });
     }
 
     /// Judge the segments whose window to arrive at the other side is over.
@@ -258,8 +507,20 @@ impl TwoPoints {
         // Apart from self for the loop, so a finding can describe the points.
         let mut lost = std::mem::take(&mut self.lost);
         let mut judged = Vec::new();
-        while self.in_flight.front().is_some_and(|f| now_ns - f.ts_ns > ARRIVAL_WINDOW_NS) {
+        // Due at the other side at its time plus the shift there; before any
+        // packet was seen at both sides, nothing is judged.
+        let client = self.client_interface();
+        while self.in_flight.front().is_some_and(|f| self.due_shift(f.to_server).is_some_and(|s| now_ns - (f.ts_ns + s) > ARRIVAL_WINDOW_NS)) {
             let f = self.in_flight.pop_front().expect("front exists");
+            // Only a packet seen first at its sender's side can go missing on the way.
+            if (Some(f.iface) == client) != f.to_server {
+                self.arrived.remove(&f.frame);
+                continue;
+            }
+            let key3 = (f.conn.0, f.conn.1, f.to_server);
+            if lost.len() < MAX_ATTEMPTS || lost.contains_key(&key3) {
+                lost.entry(key3).or_default().sent += 1;
+            }
             if self.arrived.remove(&f.frame) || self.overdue.len() >= MAX_IN_FLIGHT {
                 continue;
             }
@@ -276,15 +537,14 @@ impl TwoPoints {
                 judged.extend(same);
             }
         }
-        let client = self.client_interface();
         let side_last = |to_client_side: bool| -> i64 {
             self.last_ts.iter().filter(|(&i, _)| (Some(i) == client) == to_client_side).map(|(_, &t)| t).max().unwrap_or(i64::MIN)
         };
         let (client_last, server_last) = (side_last(true), side_last(false));
-        // Lost once the receiving side was capturing after it left.
+        // Lost once the receiving side was capturing after it was due there.
         while let Some(f) = self.overdue.front() {
             let receiver_last = if f.to_server { server_last } else { client_last };
-            if receiver_last <= f.ts_ns {
+            if receiver_last <= f.ts_ns + self.due_shift(f.to_server).unwrap_or(0) {
                 break;
             }
             judged.push(self.overdue.pop_front().expect("front exists"));
@@ -302,12 +562,8 @@ impl TwoPoints {
             }
             if !l.reported && l.frames.len() >= LOST_CONCLUSIVE {
                 l.reported = true;
-                let (client, server) = f.conn;
-                let (from, to, from_side, to_side) = if f.to_server {
-                    (format!("the client {}", client.addr), format!("the server {}", server.addr), "client's", "server's")
-                } else {
-                    (format!("the server {}", server.addr), format!("the client {}", client.addr), "server's", "client's")
-                };
+                let (client, server) = (self.name_client(f.conn), self.name_server(f.conn));
+                let (from, to, from_side, to_side) = if f.to_server { (client, server, "client's", "server's") } else { (server, client, "server's", "client's") };
                 let mut text = format!(
                     "Lost between the capture points: {n} of {sent} data segments {from} sent on this connection so far (frames {fr} at the {from_side} side) never reached the {to_side} side. They were lost on the way from {from} to {to}, between the two capture points ({w}): a router, switch or link on that stretch drops packets; neither end is at fault.",
                     n = l.frames.len(),
@@ -344,10 +600,11 @@ impl TwoPoints {
         let Some(client) = self.client_interface() else { return };
         // dt: server side's time minus client side's.
         let dt = if iface == client { -c.dt_ns } else { c.dt_ns };
-        let v = if to_server { &mut self.to_server_dt } else { &mut self.to_client_dt };
+        let (v, min) = if to_server { (&mut self.to_server_dt, &mut self.up_min) } else { (&mut self.to_client_dt, &mut self.down_min) };
         if v.len() < MAX_SAMPLES {
             v.push(dt);
         }
+        *min = Some(min.map_or(dt, |m| m.min(dt)));
     }
 
     fn on_syn(&mut self, seg: &TcpSegment<'_>, iface: u32, frame: u32, out: &mut Vec<Finding>) {
@@ -529,7 +786,7 @@ mod tests {
     }
 
     fn copy_of(frame: u32, first_iface: u32, ttl_drop: i16) -> Option<CopyOf> {
-        Some(CopyOf { frame, dt_ns: 20_000, ttl_drop, first_iface: Some(first_iface) })
+        Some(CopyOf { frame, dt_ns: 20_000, ttl_drop, first_iface: Some(first_iface), first_ends: None })
     }
 
     #[test]
@@ -537,12 +794,12 @@ mod tests {
         let mut p = TwoPoints::default();
         let mut out = Vec::new();
         // Server-side interface 0 listed first in the file, client-side 1.
-        p.on_segment(&syn(64), Some(1), 1, 0, None, &mut out);
-        p.on_segment(&syn(63), Some(0), 2, 0, copy_of(1, 1, 1), &mut out);
+        p.on_segment(&syn(64), Some(1), 1, 0, None, None, &mut out);
+        p.on_segment(&syn(63), Some(0), 2, 0, copy_of(1, 1, 1), None, &mut out);
         assert_eq!(p.client_interface(), Some(1));
         for f in 3..=6 {
             let (iface, ttl, copy) = if f % 2 == 1 { (1, 64, None) } else { (0, 63, copy_of(f - 1, 1, 1)) };
-            p.on_segment(&syn(ttl), Some(iface), f, 0, copy, &mut out);
+            p.on_segment(&syn(ttl), Some(iface), f, 0, copy, None, &mut out);
         }
         assert_eq!(out.len(), 1);
         assert!(std::ptr::eq(out[0].rule, &catalog::PATH_SYN_IGNORED_BY_SERVER));
@@ -554,7 +811,7 @@ mod tests {
         let mut p = TwoPoints::default();
         let mut out = Vec::new();
         for f in 1..=6 {
-            p.on_segment(&syn(64), Some(f % 2), f, 0, (f % 2 == 0).then(|| CopyOf { frame: f - 1, dt_ns: 5, ttl_drop: 0, first_iface: Some(1) }), &mut out);
+            p.on_segment(&syn(64), Some(f % 2), f, 0, (f % 2 == 0).then(|| CopyOf { frame: f - 1, dt_ns: 5, ttl_drop: 0, first_iface: Some(1), first_ends: None }), None, &mut out);
         }
         assert_eq!(p.client_interface(), None);
         assert!(out.is_empty() && p.summary().is_none());
@@ -564,10 +821,10 @@ mod tests {
     fn a_reset_for_a_syn_the_server_never_saw_is_forged() {
         let mut p = TwoPoints { preferred_client: Some(0), ..Default::default() };
         let mut out = Vec::new();
-        p.on_segment(&syn(64), Some(0), 1, 0, None, &mut out);
+        p.on_segment(&syn(64), Some(0), 1, 0, None, None, &mut out);
         let mut rst = syn(64);
         (rst.src, rst.dst, rst.flags) = (ep(2, 445), ep(1, 50000), TcpFlags(TcpFlags::RST | TcpFlags::ACK));
-        p.on_segment(&rst, Some(0), 2, 0, None, &mut out);
+        p.on_segment(&rst, Some(0), 2, 0, None, None, &mut out);
         assert_eq!(out.len(), 1);
         assert!(std::ptr::eq(out[0].rule, &catalog::PATH_RESET_FORGED));
         assert_eq!(out[0].related_frames, vec![1, 2]);
@@ -585,16 +842,16 @@ mod tests {
         };
         // Frame 1 arrives (its copy is frame 2); frames 3, 5, 7 never do, while
         // the server's side keeps capturing (its ACKs, frames 4, 6, 8).
-        p.on_segment(&data(1, 1), Some(0), 1, 0, None, &mut out);
-        p.on_segment(&data(1, 1), Some(1), 2, 10, Some(CopyOf { frame: 1, dt_ns: 10, ttl_drop: 1, first_iface: Some(0) }), &mut out);
+        p.on_segment(&data(1, 1), Some(0), 1, 0, None, None, &mut out);
+        p.on_segment(&data(1, 1), Some(1), 2, 10, Some(CopyOf { frame: 1, dt_ns: 10, ttl_drop: 1, first_iface: Some(0), first_ends: None }), None, &mut out);
         let mut ack = syn(63);
         (ack.src, ack.dst, ack.flags) = (ep(2, 445), ep(1, 50000), TcpFlags(TcpFlags::ACK));
         for (k, f) in [3u32, 5, 7].into_iter().enumerate() {
             let t = (k as i64 + 1) * 50 * ms;
-            p.on_segment(&data(100 * f, f as u16), Some(0), f, t, None, &mut out);
-            p.on_segment(&ack, Some(1), f + 1, t + 20 * ms, None, &mut out);
+            p.on_segment(&data(100 * f, f as u16), Some(0), f, t, None, None, &mut out);
+            p.on_segment(&ack, Some(1), f + 1, t + 20 * ms, None, None, &mut out);
         }
-        p.on_segment(&ack, Some(1), 9, 500 * ms, None, &mut out);
+        p.on_segment(&ack, Some(1), 9, 500 * ms, None, None, &mut out);
         assert_eq!(out.len(), 1, "{out:?}");
         assert!(std::ptr::eq(out[0].rule, &catalog::PATH_LOSS));
         assert_eq!(out[0].related_frames, vec![3, 5, 7]);

@@ -24,6 +24,8 @@ OUT=$(cd "$OUT" && pwd)
 CLI=${SDLAB_NS:-sdlab}-cli SRV=${SDLAB_NS:-sdlab}-srv RTR=${SDLAB_NS:-sdlab}-rtr
 # SDLAB_IF names the veth pair (inside the namespaces), so two lab runs never share a name.
 IFC=${SDLAB_IF:-sdl}-c IFS_=${SDLAB_IF:-sdl}-s
+# The routed lab's four ends: client, router (client side, server side), server.
+RC=${SDLAB_IF:-sdl}-c RRC=${SDLAB_IF:-sdl}-rc RRS=${SDLAB_IF:-sdl}-rs RS=${SDLAB_IF:-sdl}-s
 CIP=10.99.0.1 SIP=10.99.0.2
 PW='Lab-Passw0rd'
 WORK=$(mktemp -d /tmp/sdlab.XXXXXX)
@@ -83,20 +85,21 @@ net_bridged() {
 }
 
 # A router namespace between client and server: 10.99.0.1 (sdl-c) —
-# sdl-rc 10.99.0.254 | router | 10.99.1.254 sdl-rs — 10.99.1.2 (sdl-s).
+# sdl-rc 10.99.0.254 | router | 10.99.1.254 sdl-rs — 10.99.1.2 (sdl-s)
+# (sdl: SDLAB_IF, so two lab runs never share an interface name).
 net_routed() {
     net_down
     SIP=10.99.1.2
     ip netns add "$CLI"; ip netns add "$SRV"; ip netns add "$RTR"
-    ip link add sdl-c netns "$CLI" type veth peer name sdl-rc netns "$RTR"
-    ip link add sdl-s netns "$SRV" type veth peer name sdl-rs netns "$RTR"
-    in_cli ip addr add "$CIP/24" dev sdl-c
-    ip netns exec "$RTR" ip addr add 10.99.0.254/24 dev sdl-rc
-    ip netns exec "$RTR" ip addr add 10.99.1.254/24 dev sdl-rs
-    in_srv ip addr add "$SIP/24" dev sdl-s
+    ip link add "$RC" netns "$CLI" type veth peer name "$RRC" netns "$RTR"
+    ip link add "$RS" netns "$SRV" type veth peer name "$RRS" netns "$RTR"
+    in_cli ip addr add "$CIP/24" dev "$RC"
+    ip netns exec "$RTR" ip addr add 10.99.0.254/24 dev "$RRC"
+    ip netns exec "$RTR" ip addr add 10.99.1.254/24 dev "$RRS"
+    in_srv ip addr add "$SIP/24" dev "$RS"
     local ns dev
     for ns in "$CLI" "$SRV" "$RTR"; do ip netns exec "$ns" ip link set lo up; done
-    for dev in "$CLI sdl-c" "$RTR sdl-rc" "$RTR sdl-rs" "$SRV sdl-s"; do
+    for dev in "$CLI $RC" "$RTR $RRC" "$RTR $RRS" "$SRV $RS"; do
         set -- $dev
         ip netns exec "$1" ip link set "$2" up
         ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 || true
@@ -918,8 +921,8 @@ scenario_copies_two_interfaces() {
 TWO_OUT=$OUT/two_sided
 two_sided_capture() {
     mkdir -p "$TWO_OUT"
-    capture_at "$CLI" sdl-c "$TWO_OUT/$CURRENT.client.pcap"
-    capture_at "$SRV" sdl-s "$TWO_OUT/$CURRENT.server.pcap"
+    capture_at "$CLI" "$RC" "$TWO_OUT/$CURRENT.client.pcap"
+    capture_at "$SRV" "$RS" "$TWO_OUT/$CURRENT.server.pcap"
 }
 two_sided_end() {
     end; stop_smbd
@@ -974,6 +977,60 @@ scenario_two_request_dropped() {
     two_sided_end
 }
 
+# Every packet through the router held 600 ms each way (nfq_delay.py, an
+# NFQUEUE program: this kernel has no netem): a slow network, a quick server.
+scenario_two_delay_on_path() {
+    net_routed; write_conf ""; start_smbd
+    begin two_delay_on_path two_sided_capture
+    ip netns exec "$RTR" /usr/bin/python3 "$HERE/nfq_delay.py" 7 600 >>"$WORK/client.log" 2>&1 &
+    local holder=$!
+    sleep 1
+    rtr iptables -A FORWARD -p tcp -j NFQUEUE --queue-num 7
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls"
+    sleep 2
+    kill "$holder"; wait "$holder" 2>/dev/null || true
+    two_sided_end
+}
+
+# The router drops the server's bare ACKs (no payload): the client sends again
+# what the server already has. The share's connect script takes 1 s, so the
+# TREE_CONNECT request waits for its ACK long enough to be sent again.
+scenario_two_ack_lost() {
+    net_routed; write_conf "" "    root preexec = /bin/sleep 1"; start_smbd
+    begin two_ack_lost two_sided_capture
+    rtr iptables -A FORWARD -p tcp --sport 445 --tcp-flags ALL ACK -m length --length 40:60 -j DROP
+    client "//$SIP/data" -U "sdalice%$PW" -c "ls"
+    two_sided_end
+}
+
+# The router translates the client's address (MASQUERADE: the server's side
+# sees 10.99.1.254) and drops the TREE_CONNECT for "projects", as in
+# two_request_dropped: the two views pair by sequence numbers and payloads.
+scenario_two_nat() {
+    net_routed; write_conf ""; start_smbd
+    begin two_nat two_sided_capture
+    rtr iptables -t nat -A POSTROUTING -o "$RRS" -j MASQUERADE
+    rtr iptables -A FORWARD -p tcp --dport 445 -m string --algo bm --hex-string '|700072006f006a006500630074007300|' -j DROP
+    client "//$SIP/projects" -U "sdalice%$PW" --timeout 8 -c "ls"
+    rtr iptables -t nat -F
+    two_sided_end
+}
+
+# Two machines whose clocks differ. The lab's namespaces share one clock, so
+# the server's file of a two-sided scenario is shifted 2.5 s (editcap -t), as a
+# server clock 2.5 s ahead would have stamped it, and merged twice: each side
+# its own interface (-I none), and both on one (mergecap folds the two
+# identical interface descriptions by default).
+scenario_two_clock_offset() {
+    local n
+    for n in two_slow_server two_request_dropped; do
+        echo "== $n shifted" >&2
+        editcap -t 2.5 "$TWO_OUT/$n.server.pcap" "$WORK/shifted.pcap"
+        mergecap -I none -w "$TWO_OUT/$n.offset.pcapng" "$TWO_OUT/$n.client.pcap" "$WORK/shifted.pcap"
+        mergecap -w "$TWO_OUT/$n.offset_one_if.pcapng" "$TWO_OUT/$n.client.pcap" "$WORK/shifted.pcap"
+    done
+}
+
 ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disabled_rst smb1_only_client wrong_password
      share_access_denied file_not_found small_files_clean small_files_loss large_file_clean large_file_loss
      encryption_required encryption_old_client signing_required guest_access rst_mid_session slow_response
@@ -985,6 +1042,7 @@ ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disa
      server_zero_window
      copies_bridge copies_bridge_loss copies_router copies_two_interfaces
      two_blocked_on_path two_blocked_by_server two_reset_on_path two_loss_on_path two_slow_server two_request_dropped
+     two_delay_on_path two_ack_lost two_nat two_clock_offset
 
      encrypted_aes128ccm encrypted_aes128gcm encrypted_aes256ccm encrypted_aes256gcm encrypted_smb302
      encrypted_share_not_found encrypted_share_access_denied encrypted_slow_response encrypted_large_file)

@@ -15,6 +15,15 @@
 //! point below it the wire-sized pieces cut from it, which carry the large
 //! one's bytes, ACK and timestamp, and IP identifications counting up from
 //! its own. Such a piece is a copy too.
+//!
+//! Two capture points (the client's side and the server's, merged) see each
+//! packet with a lower TTL at the second point, after the path's delay and
+//! whatever the two clocks differ by: seconds, not microseconds. Such a copy
+//! (another interface or a lower TTL, and an IP identification to tell it
+//! from a retransmission) is looked for over a long window. Behind NAT its
+//! addresses and ports differ: it is found by everything else (identification,
+//! sequence numbers, payload), and the translated connection is mapped back
+//! to the first view's addresses (`translated`).
 
 use std::collections::VecDeque;
 
@@ -28,6 +37,10 @@ pub const COPY_WINDOW_NS: i64 = 10_000_000;
 /// Without an IP identification (IPv6) and a TCP timestamp, a fast
 /// retransmission differs from the original in its time only: be stricter.
 const COPY_WINDOW_NO_ID_NS: i64 = 1_000_000;
+/// A copy at another capture point: the path's delay plus the clocks' offset.
+pub const POINTS_WINDOW_NS: i64 = 60_000_000_000;
+/// Translated connections remembered (NAT between capture points).
+const MAX_TRANSLATED: usize = 4096;
 /// Frames remembered at once (a bound for bursts within the window).
 const MAX_RECENT: usize = 65_536;
 /// A payload larger than one Ethernet MTU's may be an offload's large
@@ -88,7 +101,12 @@ struct Seen {
     ts_ns: i64,
     ttl: u8,
     iface: Option<u32>,
+    /// The packet's own ends (the key of a translation-proof entry has none).
+    ends: (Endpoint, Endpoint),
 }
+
+/// Ends of no packet: the key of the entry that ignores addresses and ports.
+const NO_ENDS: Endpoint = Endpoint { addr: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), port: 0 };
 
 /// A frame found to be a copy of an earlier one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +120,9 @@ pub struct CopyOf {
     pub ttl_drop: i16,
     /// The capture interface of the first copy (pcapng), if known.
     pub first_iface: Option<u32>,
+    /// The first copy's (source, destination) when this copy's differ: NAT
+    /// between the two capture points.
+    pub first_ends: Option<(Endpoint, Endpoint)>,
 }
 
 #[derive(Debug)]
@@ -111,13 +132,16 @@ pub struct CopyFilter {
     order: VecDeque<(i64, u32, Identity)>,
     hasher: RandomState,
     large: VecDeque<Large>,
+    /// Connections seen translated at a second capture point: (source,
+    /// destination) there → as the first view saw them.
+    translated: HashMap<(Endpoint, Endpoint), (Endpoint, Endpoint)>,
     /// Copies set aside so far.
     pub set_aside: u64,
 }
 
 impl Default for CopyFilter {
     fn default() -> Self {
-        CopyFilter { recent: HashMap::default(), order: VecDeque::new(), hasher: RandomState::new(), large: VecDeque::new(), set_aside: 0 }
+        CopyFilter { recent: HashMap::default(), order: VecDeque::new(), hasher: RandomState::new(), large: VecDeque::new(), translated: HashMap::default(), set_aside: 0 }
     }
 }
 
@@ -145,28 +169,61 @@ impl CopyFilter {
     /// it is remembered as a first copy.
     pub fn check(&mut self, seg: &TcpSegment<'_>, iface: Option<u32>, frame: u32, ts_ns: i64) -> Option<CopyOf> {
         let id = self.identity(seg);
-        let window = if id.ip_id.is_some_and(|i| i != 0) || id.ts_val.is_some() { COPY_WINDOW_NS } else { COPY_WINDOW_NO_ID_NS };
+        let has_id = id.ip_id.is_some_and(|i| i != 0);
+        let window = if has_id || id.ts_val.is_some() { COPY_WINDOW_NS } else { COPY_WINDOW_NO_ID_NS };
         self.expire(ts_ns);
-        if let Some(first) = self.recent.get(&id) {
+        let untranslated = Identity { src: NO_ENDS, dst: NO_ENDS, ..id };
+        let found = self.recent.get(&id).or_else(|| self.recent.get(&untranslated).filter(|_| has_id));
+        if let Some(&first) = found {
             let dt_ns = ts_ns - first.ts_ns;
-            if dt_ns.abs() <= window {
+            // Another capture point: another interface or a router between.
+            let other_point = first.iface != iface || first.ttl != seg.ttl;
+            let same_ends = first.ends == (seg.src, seg.dst);
+            // Far apart in time only with something a retransmission would
+            // change (an identification, a TCP timestamp), and only across
+            // points: a retransmission is sent where the original was.
+            let long = other_point && (has_id || id.ts_val.is_some()) && (same_ends || has_id);
+            if (same_ends && dt_ns.abs() <= window) || (long && dt_ns.abs() <= POINTS_WINDOW_NS) {
                 self.set_aside += 1;
-                return Some(CopyOf { frame: first.frame, dt_ns, ttl_drop: first.ttl as i16 - seg.ttl as i16, first_iface: first.iface });
+                let first_ends = (!same_ends).then_some(first.ends);
+                if let Some(ends) = first_ends {
+                    // The first view of the connection names it; a reply first
+                    // seen translated maps back to it.
+                    let own = (seg.src, seg.dst);
+                    let canon = self.translated.get(&ends).copied().unwrap_or(ends);
+                    if canon != own && !self.translated.contains_key(&own) && self.translated.len() < MAX_TRANSLATED {
+                        self.translated.insert(own, canon);
+                        self.translated.insert((own.1, own.0), (canon.1, canon.0));
+                    }
+                }
+                return Some(CopyOf { frame: first.frame, dt_ns, ttl_drop: first.ttl as i16 - seg.ttl as i16, first_iface: first.iface, first_ends });
             }
         }
         if let Some(l) = self.large.iter().find(|l| (ts_ns - l.ts_ns).abs() <= COPY_WINDOW_NS && l.cut_into(seg)) {
             self.set_aside += 1;
-            return Some(CopyOf { frame: l.frame, dt_ns: ts_ns - l.ts_ns, ttl_drop: 0, first_iface: l.iface });
+            return Some(CopyOf { frame: l.frame, dt_ns: ts_ns - l.ts_ns, ttl_drop: 0, first_iface: l.iface, first_ends: None });
         }
         if seg.payload.len() > WIRE_PAYLOAD_MAX && seg.payload_len as usize == seg.payload.len() {
             self.remember_large(seg, iface, frame, ts_ns);
         }
-        if self.order.len() >= MAX_RECENT {
-            self.forget_oldest();
+        let seen = Seen { frame, ts_ns, ttl: seg.ttl, iface, ends: (seg.src, seg.dst) };
+        for key in [id, untranslated] {
+            if key == untranslated && !has_id {
+                break;
+            }
+            if self.order.len() >= MAX_RECENT {
+                self.forget_oldest();
+            }
+            self.recent.insert(key, seen);
+            self.order.push_back((ts_ns, frame, key));
         }
-        self.recent.insert(id, Seen { frame, ts_ns, ttl: seg.ttl, iface });
-        self.order.push_back((ts_ns, frame, id));
         None
+    }
+
+    /// The first view's (source, destination) of a connection seen translated
+    /// (NAT between two capture points), for a frame with these ends.
+    pub fn untranslated(&self, src: Endpoint, dst: Endpoint) -> Option<(Endpoint, Endpoint)> {
+        self.translated.get(&(src, dst)).copied()
     }
 
     fn remember_large(&mut self, seg: &TcpSegment<'_>, iface: Option<u32>, frame: u32, ts_ns: i64) {
@@ -196,7 +253,7 @@ impl CopyFilter {
     /// Forget frames older than the window (capture time runs forward in the
     /// main; a frame out of order only keeps an entry a little longer).
     fn expire(&mut self, now_ns: i64) {
-        while self.order.front().is_some_and(|&(t, _, _)| now_ns - t > COPY_WINDOW_NS) {
+        while self.order.front().is_some_and(|&(t, _, _)| now_ns - t > POINTS_WINDOW_NS) {
             self.forget_oldest();
         }
     }
@@ -251,7 +308,7 @@ mod tests {
         // The same packet on another interface 20 µs later, one router further on.
         let mut routed = seg(Some(10), 100, b"abc");
         routed.ttl = 63;
-        assert_eq!(f.check(&routed, None, 2, 20_000), Some(CopyOf { frame: 1, dt_ns: 20_000, ttl_drop: 1, first_iface: None }));
+        assert_eq!(f.check(&routed, None, 2, 20_000), Some(CopyOf { frame: 1, dt_ns: 20_000, ttl_drop: 1, first_iface: None, first_ends: None }));
         // The sender's retransmission: same bytes, a new IP identification.
         assert_eq!(f.check(&seg(Some(11), 100, b"abc"), None, 3, 40_000), None);
         // Same headers, other bytes: not the same packet.
@@ -285,12 +342,32 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_at_another_point_is_found_seconds_later_and_through_nat() {
+        let mut f = CopyFilter::new();
+        f.check(&seg(Some(10), 100, b"abc"), Some(0), 1, 0);
+        // At the server's side, one router on, 2.5 s later on its clock.
+        let mut there = seg(Some(10), 100, b"abc");
+        there.ttl = 63;
+        assert_eq!(f.check(&there, Some(1), 2, 2_500_000_000).map(|c| c.frame), Some(1));
+        // Behind NAT: the client's address and port translated, all else the same.
+        f.check(&seg(Some(20), 200, b"def"), Some(0), 3, 3_000_000_000);
+        let mut nat = seg(Some(20), 200, b"def");
+        (nat.ttl, nat.src) = (63, ep(254, 61000));
+        let c = f.check(&nat, Some(1), 4, 3_000_100_000).expect("a copy");
+        assert_eq!((c.frame, c.first_ends), (3, Some((ep(1, 50000), ep(2, 445)))));
+        assert_eq!(f.untranslated(ep(2, 445), ep(254, 61000)), Some((ep(2, 445), ep(1, 50000))));
+        // A retransmission (new identification) at the same point is never a copy, however near.
+        assert_eq!(f.check(&seg(Some(21), 200, b"def"), Some(0), 5, 3_000_200_000), None);
+    }
+
+    #[test]
     fn the_same_identity_long_after_is_not_a_copy() {
         let mut f = CopyFilter::new();
         f.check(&seg(Some(10), 100, b"abc"), None, 1, 0);
         // IP identifications wrap: 16 bits, reused within seconds on a busy host.
         assert_eq!(f.check(&seg(Some(10), 100, b"abc"), None, 2, COPY_WINDOW_NS + 1), None);
-        assert!(f.held() <= 1);
+        // Kept for a copy at another capture point: by its ends, and without them.
+        assert!(f.held() <= 2);
     }
 
     #[test]
