@@ -92,8 +92,10 @@ struct Identity {
     window: u16,
     ts_val: Option<u32>,
     payload_len: u32,
-    /// Hash of the captured payload bytes (headers compared exactly above).
-    payload_hash: u64,
+    /// Hash of every field above but the ends, and of the captured payload
+    /// bytes (headers compared exactly above): the key of the entry that
+    /// ignores the ends, and with them that of the entry that does not.
+    rest_hash: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -179,9 +181,9 @@ impl CopyFilter {
         let window = if has_id || id.ts_val.is_some() { COPY_WINDOW_NS } else { COPY_WINDOW_NO_ID_NS };
         self.expire(ts_ns);
         let untranslated = Identity { src: NO_ENDS, dst: NO_ENDS, ..id };
-        let id_hash = self.hasher.hash_one(id);
+        let id_hash = self.hasher.hash_one((id.rest_hash, id.src, id.dst));
         // Only a packet with an identification is looked for behind NAT.
-        let untranslated_hash = has_id.then(|| self.hasher.hash_one(untranslated));
+        let untranslated_hash = has_id.then_some(id.rest_hash);
         let lookup = |key: &Identity, h: u64| self.recent.get(&h).filter(|(k, _)| k == key).map(|(_, s)| *s);
         let found = lookup(&id, id_hash).or_else(|| untranslated_hash.and_then(|h| lookup(&untranslated, h)));
         if let Some(first) = found {
@@ -254,7 +256,7 @@ impl CopyFilter {
             window: seg.window,
             ts_val: seg.ts_val,
             payload_len: seg.payload_len,
-            payload_hash: self.hasher.hash_one(sample(seg.payload)),
+            rest_hash: self.hasher.hash_one((seg.ip_id, seg.seq, seg.ack, seg.flags.0, seg.window, seg.ts_val, seg.payload_len, sample(seg.payload))),
         }
     }
 
