@@ -391,6 +391,11 @@ impl Analyzer {
         (self.flows.len(), self.smb.conns.len(), self.engine.tracked_connections())
     }
 
+    /// Connection slots handed out (the length the per-connection tables may reach; for bounds tests).
+    pub fn connection_slots(&self) -> usize {
+        self.flows.slots()
+    }
+
     /// The most requests waiting for a response on any one connection (the
     /// one table, in the SMB state; for bounds tests).
     pub fn pending_requests(&self) -> usize {

@@ -309,6 +309,11 @@ impl FlowTable {
         self.conns.get(&key(a, b))
     }
 
+    /// Slots handed out so far: how long the per-connection Vecs above may grow.
+    pub fn slots(&self) -> usize {
+        self.slots as usize
+    }
+
     /// Number of connections tracked.
     pub fn len(&self) -> usize {
         self.conns.len()
