@@ -10,8 +10,8 @@
 
 
 
-use super::catalog;
-use super::{secs, MsgEvent};
+use crate::rules::catalog;
+use crate::rules::{secs, MsgEvent};
 use crate::net::flow::ConnId;
 use crate::net::slots::PerConn;
 use crate::output::Finding;

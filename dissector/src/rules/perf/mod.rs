@@ -1,5 +1,8 @@
-//! Performance diagnoses: responses far slower than usual, and requests the
-//! server never answered while the connection carried on.
+//! Performance diagnoses (perf.*): responses far slower than usual, and
+//! requests the server never answered while the connection carried on, here;
+//! the credit books behind perf.credit_starvation in `credits`.
+
+pub mod credits;
 
 use crate::limits::{Bound, Limit};
 

@@ -11,9 +11,9 @@
 use crate::limits::{Bound, Limit};
 use std::net::IpAddr;
 
-use super::catalog;
-use super::kdc_evidence::{self, KDC_EVIDENCE_WINDOW_NS};
-use super::{secs, MsgEvent, SegEvent};
+use crate::rules::catalog;
+use crate::rules::kdc_evidence::{self, KDC_EVIDENCE_WINDOW_NS};
+use crate::rules::{secs, MsgEvent, SegEvent};
 use crate::net::flow::{ConnId, Dir};
 use crate::net::slots::PerConn;
 use crate::output::Finding;
