@@ -292,7 +292,7 @@ impl Analyzer {
         let mut fctx = FrameCtx {
             frame: input.number,
             ts_ns: input.ts_ns,
-            conn: view_of(ConnId(0), Dir::ToServer),
+            conn: view_of(ConnId::new(0, 0), Dir::ToServer),
             dir: Dir::ToServer,
             sink: &mut out,
             kdc: &mut *kdc,
@@ -310,7 +310,7 @@ impl Analyzer {
                 return;
             }
             let SmbState { conns, sessions } = &mut *smb;
-            let sc = conns.entry(conn).or_insert_with(|| SmbConnection::new(smb_port, of.server.addr, !fctx.keys.is_empty()));
+            let sc = conns.get_or_insert_with(conn, || SmbConnection::new(smb_port, of.server.addr, !fctx.keys.is_empty()));
             let (framer, ctx) = sc.split(dir);
             let mut notes = Vec::new();
             framer.feed(chunk, &mut |pdu| dispatch::on_pdu(ctx, sessions, &pdu, &mut fctx), &mut |n| notes.push(n));
@@ -325,7 +325,7 @@ impl Analyzer {
         // Connections that ended for good take their state with them.
         if !flows.gone.is_empty() {
             for id in flows.gone.drain(..) {
-                smb.conns.remove(&id);
+                smb.conns.remove(id);
                 kdc.forget(id);
                 out.engine.forget(id);
             }
@@ -344,7 +344,7 @@ impl Analyzer {
             out.engine.bounds(&mut |b| limit_note(b, found));
         }
         // What a closing connection leaves unanswered (looked up only then).
-        let pending = if info.obs.fin || info.obs.rst { smb.conns.get(&info.conn).map(|c| &c.ctx.pending) } else { None };
+        let pending = if info.obs.fin || info.obs.rst { smb.conns.get(info.conn).map(|c| &c.ctx.pending) } else { None };
         let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info, kdc: &kdc.log, pending };
         let mut found = Vec::new();
         out.engine.on_segment(out.config, &ev, &mut found);
@@ -389,6 +389,11 @@ impl Analyzer {
     /// How much per-connection state is held (flow table, SMB state, rules), for bounds tests.
     pub fn tracked_connections(&self) -> (usize, usize, usize) {
         (self.flows.len(), self.smb.conns.len(), self.engine.tracked_connections())
+    }
+
+    /// Connection slots handed out (the length the per-connection tables may reach; for bounds tests).
+    pub fn connection_slots(&self) -> usize {
+        self.flows.slots()
     }
 
     /// The most requests waiting for a response on any one connection (the

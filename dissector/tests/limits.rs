@@ -71,6 +71,8 @@ fn a_syn_scan_keeps_connection_state_bounded_and_says_so() {
     assert!(flows <= smbdiag_core::net::flow::MAX_CONNECTIONS, "flows {flows}");
     assert!(smb <= smbdiag_core::net::flow::MAX_CONNECTIONS, "smb conns {smb}");
     assert!(rules <= smbdiag_core::net::flow::MAX_CONNECTIONS, "rule state {rules}");
+    // Slots of dropped connections are reused: the per-connection Vecs stay as bounded as the table.
+    assert!(an.connection_slots() <= smbdiag_core::net::flow::MAX_CONNECTIONS, "slots {}", an.connection_slots());
     assert_eq!(noted.len(), 1, "the limit is noted once: {noted:?}");
     assert!(noted[0] > smbdiag_core::net::flow::MAX_CONNECTIONS as u32);
 }

@@ -25,6 +25,7 @@
 //! sequence numbers, payload), and the translated connection is mapped back
 //! to the first view's addresses (`translated`).
 
+use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
 
 use ahash::{HashMap, RandomState};
@@ -91,8 +92,10 @@ struct Identity {
     window: u16,
     ts_val: Option<u32>,
     payload_len: u32,
-    /// Hash of the captured payload bytes (headers compared exactly above).
-    payload_hash: u64,
+    /// Hash of every field above but the ends, and of the captured payload
+    /// bytes (headers compared exactly above): the key of the entry that
+    /// ignores the ends, and with them that of the entry that does not.
+    rest_hash: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -127,9 +130,14 @@ pub struct CopyOf {
 
 #[derive(Debug)]
 pub struct CopyFilter {
-    recent: HashMap<Identity, Seen>,
+    /// Frames remembered, by their identity's hash (computed once per frame:
+    /// hashing the large identity for every lookup, insert and removal cost
+    /// about 2,000 instructions a frame). The identity itself is kept and
+    /// compared, so two packets whose hashes collide are never taken for
+    /// copies; the later one replaces the earlier, as an equal identity does.
+    recent: HashMap<u64, (Identity, Seen)>,
     /// Insertion order, to forget what fell out of the window.
-    order: VecDeque<(i64, u32, Identity)>,
+    order: VecDeque<(i64, u32, u64)>,
     hasher: RandomState,
     large: VecDeque<Large>,
     /// Connections seen translated at a second capture point: (source,
@@ -173,8 +181,12 @@ impl CopyFilter {
         let window = if has_id || id.ts_val.is_some() { COPY_WINDOW_NS } else { COPY_WINDOW_NO_ID_NS };
         self.expire(ts_ns);
         let untranslated = Identity { src: NO_ENDS, dst: NO_ENDS, ..id };
-        let found = self.recent.get(&id).or_else(|| self.recent.get(&untranslated).filter(|_| has_id));
-        if let Some(&first) = found {
+        let id_hash = self.hasher.hash_one((id.rest_hash, id.src, id.dst));
+        // Only a packet with an identification is looked for behind NAT.
+        let untranslated_hash = has_id.then_some(id.rest_hash);
+        let lookup = |key: &Identity, h: u64| self.recent.get(&h).filter(|(k, _)| k == key).map(|(_, s)| *s);
+        let found = lookup(&id, id_hash).or_else(|| untranslated_hash.and_then(|h| lookup(&untranslated, h)));
+        if let Some(first) = found {
             let dt_ns = ts_ns - first.ts_ns;
             // Another capture point: another interface or a router between.
             let other_point = first.iface != iface || first.ttl != seg.ttl;
@@ -207,15 +219,13 @@ impl CopyFilter {
             self.remember_large(seg, iface, frame, ts_ns);
         }
         let seen = Seen { frame, ts_ns, ttl: seg.ttl, iface, ends: (seg.src, seg.dst) };
-        for key in [id, untranslated] {
-            if key == untranslated && !has_id {
-                break;
-            }
+        for (key, h) in [(id, Some(id_hash)), (untranslated, untranslated_hash)] {
+            let Some(h) = h else { break };
             if self.order.len() >= MAX_RECENT {
                 self.forget_oldest();
             }
-            self.recent.insert(key, seen);
-            self.order.push_back((ts_ns, frame, key));
+            self.recent.insert(h, (key, seen));
+            self.order.push_back((ts_ns, frame, h));
         }
         None
     }
@@ -246,7 +256,7 @@ impl CopyFilter {
             window: seg.window,
             ts_val: seg.ts_val,
             payload_len: seg.payload_len,
-            payload_hash: self.hasher.hash_one(sample(seg.payload)),
+            rest_hash: self.hasher.hash_one((seg.ip_id, seg.seq, seg.ack, seg.flags.0, seg.window, seg.ts_val, seg.payload_len, sample(seg.payload))),
         }
     }
 
@@ -259,10 +269,12 @@ impl CopyFilter {
     }
 
     fn forget_oldest(&mut self) {
-        if let Some((_, frame, id)) = self.order.pop_front() {
+        if let Some((_, frame, h)) = self.order.pop_front() {
             // Only if that entry is still the one this frame put there.
-            if self.recent.get(&id).is_some_and(|s| s.frame == frame) {
-                self.recent.remove(&id);
+            if let Entry::Occupied(e) = self.recent.entry(h) {
+                if e.get().1.frame == frame {
+                    e.remove();
+                }
             }
         }
     }

@@ -7,9 +7,29 @@ use ahash::HashMap;
 use super::link::{Endpoint, TcpSegment};
 use super::reassembly::{Reassembler, StreamChunk};
 
-/// Index of a connection, unique for the capture's lifetime (never reused).
+/// A connection: its number, unique for the capture's lifetime (never
+/// reused; it orders connections), and its slot, a small index the flow table
+/// hands out while the connection lives and reuses after it ends, so the
+/// per-connection tables above it are Vecs (`net::slots::PerConn`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(pub u32);
+pub struct ConnId {
+    number: u32,
+    slot: u32,
+}
+
+impl ConnId {
+    pub const fn new(number: u32, slot: u32) -> Self {
+        ConnId { number, slot }
+    }
+
+    pub fn number(self) -> u32 {
+        self.number
+    }
+
+    pub fn slot(self) -> usize {
+        self.slot as usize
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Dir {
@@ -103,6 +123,10 @@ pub struct Connection {
 pub struct FlowTable {
     conns: HashMap<(Endpoint, Endpoint), Connection>,
     next_id: u32,
+    /// Slots of connections that ended, for the next new ones.
+    free_slots: Vec<u32>,
+    /// Slots handed out so far (the next new one, when none is free).
+    slots: u32,
     /// Connections dropped to stay under `MAX_CONNECTIONS`.
     pub evicted: u64,
     /// Connections that ended for good (evicted or replaced by a new one on
@@ -148,7 +172,7 @@ impl FlowTable {
                 let same_attempt = c.track_to_server.syn_seq == Some(seg.seq) && seg.src == c.client;
                 if !same_attempt && (c.closed || c.track_to_server.syn_seq.is_some() || c.track_to_server.max_end.is_some()) {
                     if let Some(old) = self.conns.remove(&k) {
-                        self.gone.push(old.id);
+                        self.end(old.id);
                     }
                 }
             }
@@ -158,7 +182,7 @@ impl FlowTable {
         }
         // One lookup for the common case (a segment of a known connection).
         let mut new_connection = false;
-        let next_id = &mut self.next_id;
+        let (next_id, free_slots, slots) = (&mut self.next_id, &mut self.free_slots, &mut self.slots);
         let c = self.conns.entry(k).or_insert_with(|| {
             new_connection = true;
             let client_is_src = if seg.flags.syn() {
@@ -169,7 +193,11 @@ impl FlowTable {
                 seg.dst.port <= seg.src.port
             };
             let (client, server) = if client_is_src { (seg.src, seg.dst) } else { (seg.dst, seg.src) };
-            let id = ConnId(*next_id);
+            let slot = free_slots.pop().unwrap_or_else(|| {
+                *slots += 1;
+                *slots - 1
+            });
+            let id = ConnId::new(*next_id, slot);
             *next_id += 1;
             Connection {
                 id,
@@ -281,6 +309,11 @@ impl FlowTable {
         self.conns.get(&key(a, b))
     }
 
+    /// Slots handed out so far: how long the per-connection Vecs above may grow.
+    pub fn slots(&self) -> usize {
+        self.slots as usize
+    }
+
     /// Number of connections tracked.
     pub fn len(&self) -> usize {
         self.conns.len()
@@ -295,13 +328,20 @@ impl FlowTable {
         self.conns.values().map(|c| std::mem::size_of::<Connection>() + c.to_server.buffered() + c.to_client.buffered()).sum()
     }
 
+    /// A connection ended for good: its slot goes back for reuse (the
+    /// per-connection tables tell its data from a new holder's by the id).
+    fn end(&mut self, id: ConnId) {
+        self.free_slots.push(id.slot);
+        self.gone.push(id);
+    }
+
     /// Drop the tenth of connections least recently active (closed ones first).
     fn evict(&mut self) {
         let mut by_age: Vec<((Endpoint, Endpoint), (bool, i64))> = self.conns.iter().map(|(k, c)| (*k, (!c.closed, c.last_ts_ns))).collect();
         by_age.sort_by_key(|(_, a)| *a);
         for (k, _) in by_age.into_iter().take(MAX_CONNECTIONS / 10 + 1) {
             if let Some(c) = self.conns.remove(&k) {
-                self.gone.push(c.id);
+                self.end(c.id);
             }
             self.evicted += 1;
         }
@@ -354,6 +394,21 @@ mod tests {
         let n = t.on_segment(&seg(c, s, 5000, 0, S, b""), 3, 2_000_000_000, &mut sink);
         assert_ne!(n.conn, a.conn);
         assert!(n.new_connection);
+    }
+
+    #[test]
+    fn an_ended_connections_slot_goes_to_the_next_new_one() {
+        let (c, s, c2) = (ep(1, 50000), ep(2, 445), ep(3, 50001));
+        let mut t = FlowTable::new();
+        let mut sink = |_: StreamOf, _: StreamChunk<'_>| {};
+        let a = t.on_segment(&seg(c, s, 100, 0, S, b""), 1, 0, &mut sink).conn;
+        let other = t.on_segment(&seg(c2, s, 100, 0, S, b""), 2, 0, &mut sink).conn;
+        assert_ne!(a.slot(), other.slot());
+        // A new SYN on the tuple ends the first connection; the new one takes its slot.
+        let b = t.on_segment(&seg(c, s, 9000, 0, S, b""), 3, 1, &mut sink).conn;
+        assert_eq!(t.gone, vec![a]);
+        assert_eq!(b.slot(), a.slot());
+        assert!(b != a && b.number() > other.number());
     }
 
     #[test]

@@ -8,3 +8,4 @@ pub mod link;
 pub mod netmon;
 pub mod reassembly;
 pub mod skips;
+pub mod slots;

@@ -8,10 +8,8 @@
 
 pub mod catalog;
 pub mod create;
-pub mod credits;
 pub mod decode;
 pub mod kdc_evidence;
-pub mod kerberos_failed;
 pub mod negotiate;
 pub mod perf;
 pub mod responses;
@@ -50,13 +48,14 @@ pub struct Engine {
     transport: transport::TransportRules,
     negotiate: negotiate::NegotiateRules,
     perf: perf::PerfRules,
-    credits: credits::CreditRules,
+    credits: perf::credits::CreditRules,
     session: session::SessionRules,
     tree: tree::TreeRules,
     create: create::CreateRules,
     status: status::StatusRules,
+    ntlm_fallback: session::ntlm_fallback::NtlmFallbackRules,
     security: security::SecurityRules,
-    kerberos_failed: kerberos_failed::KerberosFailedRules,
+    kerberos_failed: session::kerberos_failed::KerberosFailedRules,
 }
 
 impl Engine {
@@ -91,6 +90,8 @@ impl Engine {
         self.tree.on_message(ev, why, out);
         self.create.on_message(ev, why, out);
         self.status.on_message(ev, why, out);
+        // Where it ran inside the security rules: a frame's findings keep their order.
+        self.ntlm_fallback.on_message(ev, out);
         self.security.on_message(cfg, ev, out);
         self.kerberos_failed.on_message(ev);
     }
@@ -111,6 +112,7 @@ impl Engine {
         self.tree.bounds(f);
         self.create.bounds(f);
         self.status.bounds(f);
+        self.ntlm_fallback.bounds(f);
         self.security.bounds(f);
         self.kerberos_failed.bounds(f);
     }

@@ -2,11 +2,10 @@
 //! the client offers, and says so with an error, an SMB1 answer selecting no
 //! dialect, or by closing the connection instead of answering.
 
-use ahash::HashMap;
-
 use super::catalog;
 use super::{ConnView, MsgEvent, SegEvent, Smb1NegotiateEvent};
 use crate::net::flow::{ConnId, Dir};
+use crate::net::slots::PerConn;
 use crate::output::Finding;
 use crate::smb::records::negotiate_records::SMB1_NO_DIALECT;
 use crate::smb::types::Command;
@@ -22,12 +21,12 @@ struct Negotiation {
 /// Connections are forgotten with their flows (the flow table is bounded).
 #[derive(Debug, Default)]
 pub struct NegotiateRules {
-    conns: HashMap<ConnId, Negotiation>,
+    conns: PerConn<Negotiation>,
 }
 
 impl NegotiateRules {
     pub fn forget(&mut self, id: ConnId) {
-        self.conns.remove(&id);
+        self.conns.remove(id);
     }
 
     pub fn len(&self) -> usize {
@@ -45,7 +44,7 @@ impl NegotiateRules {
         if !(obs.rst || obs.fin) {
             return;
         }
-        let Some(c) = self.conns.get_mut(&ev.conn.id) else { return };
+        let Some(c) = self.conns.get_mut(ev.conn.id) else { return };
         let Some((neg_frame, offered)) = c.waiting.take() else { return };
         if ev.info.dir == Dir::ToServer && !obs.rst {
             return; // the client gave up: not the server's refusal
@@ -64,7 +63,7 @@ impl NegotiateRules {
     }
 
     pub fn on_message(&mut self, ev: &MsgEvent<'_>, out: &mut Vec<Finding>) {
-        let c = self.conns.entry(ev.conn.id).or_default();
+        let c = self.conns.entry(ev.conn.id);
         let h = ev.hdr;
         if !h.is_response() {
             // Any other request means the negotiation went through, even if
@@ -93,7 +92,7 @@ impl NegotiateRules {
     }
 
     pub fn on_smb1_negotiate(&mut self, ev: &Smb1NegotiateEvent<'_>, out: &mut Vec<Finding>) {
-        let c = self.conns.entry(ev.conn.id).or_default();
+        let c = self.conns.entry(ev.conn.id);
         if !ev.is_response {
             if !c.reported {
                 let offered = if ev.dialects.is_empty() {

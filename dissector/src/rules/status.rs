@@ -3,14 +3,13 @@
 //! (status_advice::is_routine); statuses with their own rule are explained
 //! by that rule's family (responses::explainer picks one per response).
 
-use ahash::HashMap;
-
 use super::catalog;
 use super::responses::Explainer;
 use super::status_advice::advice;
 use super::MsgEvent;
 use crate::limits::{Bound, Limit};
 use crate::net::flow::ConnId;
+use crate::net::slots::PerConn;
 use crate::output::Finding;
 use crate::smb::records::file_records::FileOp;
 use crate::smb::types::{Command, CtlCode, NtStatus};
@@ -23,7 +22,7 @@ pub struct StatusRules {
     /// Connections where a CREATE was answered STATUS_PATH_NOT_COVERED: a DFS
     /// referral failing there is evidence, not the routine probe clients make
     /// before every share.
-    dfs_redirected: HashMap<ConnId, u32>,
+    dfs_redirected: PerConn<u32>,
     dfs_bound: Bound,
 }
 
@@ -39,7 +38,7 @@ impl StatusRules {
     }
 
     pub fn forget(&mut self, id: ConnId) {
-        self.dfs_redirected.remove(&id);
+        self.dfs_redirected.remove(id);
     }
 
     pub fn on_message(&mut self, ev: &MsgEvent<'_>, why: Option<Explainer>, out: &mut Vec<Finding>) {
@@ -48,9 +47,9 @@ impl StatusRules {
             && !ev.fields.interim
             && h.command == Command::CREATE
             && h.status == NtStatus::PATH_NOT_COVERED
-            && (self.dfs_redirected.contains_key(&ev.conn.id) || self.dfs_bound.admit(&DFS_LIMIT, self.dfs_redirected.len(), ev.frame))
+            && (self.dfs_redirected.contains(ev.conn.id) || self.dfs_bound.admit(&DFS_LIMIT, self.dfs_redirected.len(), ev.frame))
         {
-            self.dfs_redirected.insert(ev.conn.id, ev.frame);
+            *self.dfs_redirected.entry(ev.conn.id) = ev.frame;
         }
         if why != Some(Explainer::Status) {
             return;
@@ -59,7 +58,7 @@ impl StatusRules {
         // server that is no DFS root refuses it (each in its own words).
         // Only after a PATH_NOT_COVERED is a failed referral news.
         if let Asked::File { op: FileOp::Ioctl { ctl_code: CtlCode::DFS_GET_REFERRALS | CtlCode::DFS_GET_REFERRALS_EX, .. }, .. } = ev.asked {
-            if h.command == Command::IOCTL && !self.dfs_redirected.contains_key(&ev.conn.id) {
+            if h.command == Command::IOCTL && !self.dfs_redirected.contains(ev.conn.id) {
                 return;
             }
         }

@@ -11,6 +11,7 @@ use super::{frames_phrase, secs, MsgEvent, SegEvent, Smb1NegotiateEvent};
 use crate::config::Config;
 use crate::limits::{Bound, Limit};
 use crate::net::flow::{ConnId, Dir};
+use crate::net::slots::PerConn;
 use crate::output::Finding;
 use crate::smb::types::Command;
 
@@ -23,8 +24,6 @@ const LOSS_MIN_RETRANS: u64 = 3;
 const SEG_HISTORY: usize = 2048;
 /// A zero window shorter than this is a blip, not a stall.
 const ZERO_WINDOW_MIN_NS: i64 = 50_000_000;
-/// Bound on connections tracked by these rules.
-const MAX_CONNS: usize = 100_000;
 
 #[derive(Debug, Default)]
 struct DirStats {
@@ -71,14 +70,14 @@ impl ConnRules {
 
 #[derive(Debug, Default)]
 pub struct TransportRules {
-    conns: HashMap<ConnId, ConnRules>,
+    /// Per connection, by slot: as many as the flow table holds, which its bound caps.
+    conns: PerConn<ConnRules>,
     /// Unanswered connection attempts per (client addr, server endpoint) that
     /// were not yet reported, to report when the client moves on.
     open_attempts: HashMap<(std::net::IpAddr, std::net::IpAddr), ConnId>,
     /// (client, server) pairs that reached port 445: a refused 139 beside it is
     /// a client trying both (macOS, older Windows), not a problem.
     reached_445: ahash::HashSet<(std::net::IpAddr, std::net::IpAddr)>,
-    conns_bound: Bound,
     reached_bound: Bound,
 }
 
@@ -88,11 +87,6 @@ static REACHED_LIMIT: Limit = Limit {
     effect: "a refused connection to port 139 from further pairs is reported as refused, though the client may have reached 445 (clients try both)",
 };
 
-static CONNS_LIMIT: Limit = Limit {
-    table: "connections the transport rules follow",
-    max: MAX_CONNS,
-    effect: "the oldest-numbered connection is forgotten for each new one, so the transport.* rules judge it afresh if it speaks again",
-};
 
 fn is_smb_port(p: u16) -> bool {
     p == 445 || p == 139
@@ -100,28 +94,15 @@ fn is_smb_port(p: u16) -> bool {
 
 impl TransportRules {
     pub fn bounds(&mut self, f: &mut dyn FnMut(&mut Bound)) {
-        f(&mut self.conns_bound);
         f(&mut self.reached_bound);
     }
 
     pub fn forget(&mut self, id: ConnId) {
-        self.conns.remove(&id);
+        self.conns.remove(id);
     }
 
     pub fn len(&self) -> usize {
         self.conns.len()
-    }
-
-    /// A connection's slot (fields, not `self`, so the other bounds stay free to use).
-    fn conn<'a>(conns: &'a mut HashMap<ConnId, ConnRules>, bound: &mut Bound, id: ConnId, frame: u32) -> &'a mut ConnRules {
-        // The full table is checked first: one lookup per call while it is not.
-        if conns.len() >= CONNS_LIMIT.max && !conns.contains_key(&id) && !bound.admit(&CONNS_LIMIT, conns.len(), frame) {
-            // Forget the oldest-numbered connections first.
-            if let Some(&oldest) = conns.keys().min() {
-                conns.remove(&oldest);
-            }
-        }
-        conns.entry(id).or_default()
     }
 
     pub fn on_segment(&mut self, cfg: &Config, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
@@ -143,7 +124,7 @@ impl TransportRules {
         }
         // A refused 139 beside a reachable 445 is a client trying both.
         let via_445 = obs.rst && ev.conn.server.port == 139 && self.reached_445.contains(&pair);
-        let c = Self::conn(&mut self.conns, &mut self.conns_bound, id, ev.frame);
+        let c = self.conns.entry(id);
         c.ends.get_or_insert((ev.conn.client, ev.conn.server));
         if obs.syn {
             if c.syn_frames.is_empty() {
@@ -188,14 +169,14 @@ impl TransportRules {
         } else if answered_now && self.open_attempts.get(&pair) == Some(&id) {
             self.open_attempts.remove(&pair);
         }
-        let c = Self::conn(&mut self.conns, &mut self.conns_bound, id, ev.frame);
+        let c = self.conns.entry(id);
         Self::loss(c, cfg, ev, out);
         Self::zero_window(c, ev, out);
         Self::reset_or_close(c, ev, out);
     }
 
     fn report_syn_unanswered(&mut self, id: ConnId, ev: &SegEvent<'_>, out: &mut Vec<Finding>, moved_on: bool) {
-        let Some(c) = self.conns.get_mut(&id) else { return };
+        let Some(c) = self.conns.get_mut(id) else { return };
         // Only SMB ports: an unanswered RPC or other port is not this rule's business.
         let port_ok = c.ends.is_some_and(|(_, srv)| is_smb_port(srv.port));
         if !port_ok || c.syn_reported || c.syn_ack_seen || c.established || c.syn_frames.len() < 2 {
@@ -364,7 +345,7 @@ impl TransportRules {
     }
 
     pub fn on_message(&mut self, ev: &MsgEvent<'_>) {
-        let c = Self::conn(&mut self.conns, &mut self.conns_bound, ev.conn.id, ev.frame);
+        let c = self.conns.entry(ev.conn.id);
         c.smb_seen = true;
         if ev.hdr.is_response() {
             c.responses_seen = c.responses_seen.saturating_add(1);
@@ -372,7 +353,7 @@ impl TransportRules {
     }
 
     pub fn on_smb1_negotiate(&mut self, ev: &Smb1NegotiateEvent<'_>) {
-        let c = Self::conn(&mut self.conns, &mut self.conns_bound, ev.conn.id, ev.frame);
+        let c = self.conns.entry(ev.conn.id);
         c.smb_seen = true;
     }
 }

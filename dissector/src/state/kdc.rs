@@ -256,9 +256,9 @@ mod tests {
         let mut st = KdcState::default();
         let (a, b, e) = (hex(TGS_REQ_PART1), hex(TGS_REQ_PART2), hex(KRB_ERROR_S_PRINCIPAL_UNKNOWN));
         assert_eq!(KdcState::client_of(k, c), c.addr);
-        st.on_tcp(ConnId(1), Dir::ToServer, c.addr, StreamChunk::Data(&a), 23, 0);
-        st.on_tcp(ConnId(1), Dir::ToServer, c.addr, StreamChunk::Data(&b), 24, 1);
-        st.on_tcp(ConnId(1), Dir::ToClient, c.addr, StreamChunk::Data(&e), 27, 2);
+        st.on_tcp(ConnId::new(1, 0), Dir::ToServer, c.addr, StreamChunk::Data(&a), 23, 0);
+        st.on_tcp(ConnId::new(1, 0), Dir::ToServer, c.addr, StreamChunk::Data(&b), 24, 1);
+        st.on_tcp(ConnId::new(1, 0), Dir::ToClient, c.addr, StreamChunk::Data(&e), 27, 2);
         let got = st.log.errors.back().expect("an error");
         assert_eq!((got.frame, got.request_frame, got.client), (27, Some(24), c.addr));
         assert_eq!(got.error.code, ErrorCode::KDC_ERR_S_PRINCIPAL_UNKNOWN);
@@ -286,9 +286,9 @@ mod tests {
         let mut st = KdcState::default();
         let e = hex(KRB_ERROR_S_PRINCIPAL_UNKNOWN);
         for i in 0..(MAX_KDC_STREAMS as u32 * 2) {
-            st.on_tcp(ConnId(i), Dir::ToClient, c.addr, StreamChunk::Data(&e), i + 1, i as i64);
+            st.on_tcp(ConnId::new(i, i), Dir::ToClient, c.addr, StreamChunk::Data(&e), i + 1, i as i64);
             // Half a record left waiting on every stream.
-            st.on_tcp(ConnId(i), Dir::ToClient, c.addr, StreamChunk::Data(&e[..100]), i + 1, i as i64);
+            st.on_tcp(ConnId::new(i, i), Dir::ToClient, c.addr, StreamChunk::Data(&e[..100]), i + 1, i as i64);
         }
         assert!(st.log.errors.len() == MAX_KDC_ERRORS);
         assert!(st.held().0 <= MAX_KDC_STREAMS && st.streams_evicted > 0);

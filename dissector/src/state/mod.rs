@@ -8,9 +8,8 @@ pub mod pending;
 pub mod session;
 pub mod track;
 
-use ahash::HashMap;
-
-use crate::net::flow::{ConnId, Dir};
+use crate::net::flow::Dir;
+use crate::net::slots::PerConn;
 use crate::smb::framing::Framer;
 use crate::smb::records::negotiate_records::SecurityMode;
 use crate::smb::types::Dialect;
@@ -75,6 +74,7 @@ impl SmbConnection {
 
 #[derive(Debug, Default)]
 pub struct SmbState {
-    pub conns: HashMap<ConnId, SmbConnection>,
+    /// Per connection, by its slot.
+    pub conns: PerConn<SmbConnection>,
     pub sessions: session::SessionTable,
 }

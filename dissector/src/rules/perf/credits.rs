@@ -8,13 +8,12 @@
 //! brought credits back: the server's limit, not the client, decides how much
 //! is in flight.
 
-use std::collections::hash_map::Entry;
 
-use ahash::HashMap;
 
-use super::catalog;
-use super::{secs, MsgEvent};
+use crate::rules::catalog;
+use crate::rules::{secs, MsgEvent};
 use crate::net::flow::ConnId;
+use crate::net::slots::PerConn;
 use crate::output::Finding;
 use crate::smb::records::Body;
 use crate::smb::types::{Command, NtStatus};
@@ -115,12 +114,12 @@ pub struct CreditReq {
 
 #[derive(Debug, Default)]
 pub struct CreditRules {
-    conns: HashMap<ConnId, Conn>,
+    conns: PerConn<Conn>,
 }
 
 impl CreditRules {
     pub fn forget(&mut self, id: ConnId) {
-        self.conns.remove(&id);
+        self.conns.remove(id);
     }
 
     pub fn len(&self) -> usize {
@@ -133,12 +132,12 @@ impl CreditRules {
 
     /// The books of a connection are open.
     pub fn tracking(&self, id: ConnId) -> bool {
-        matches!(self.conns.get(&id), Some(Conn::Tracking(_)))
+        matches!(self.conns.get(id), Some(Conn::Tracking(_)))
     }
 
     /// Encrypted messages hide their credits: the books are lost.
     pub fn on_encrypted(&mut self, id: ConnId) {
-        if let Some(c) = self.conns.get_mut(&id) {
+        if let Some(c) = self.conns.get_mut(id) {
             *c = Conn::Done;
         }
     }
@@ -179,9 +178,9 @@ impl CreditRules {
 
     /// The books' step for one message; a finding when starvation becomes conclusive.
     pub fn on_credit_msg(&mut self, id: ConnId, m: &CreditMsg, data: bool) -> Option<Finding> {
-        let c = match self.conns.entry(id) {
-            Entry::Occupied(o) => o.into_mut(),
-            Entry::Vacant(v) => {
+        let c = match self.conns.get_mut(id) {
+            Some(c) => c,
+            None => {
                 // The books open at the connection's first NEGOTIATE, message id 0:
                 // the client's own (it holds the one initial credit), or the server's
                 // SMB2 answer to an SMB1 NEGOTIATE (which spent that credit).
@@ -193,7 +192,7 @@ impl CreditRules {
                     _ => m.next_seq,
                 };
                 let b = Books { granted: 1, charged: u64::from(m.is_response), first_seq, ..Default::default() };
-                v.insert(Conn::Tracking(Box::new(b)))
+                self.conns.get_or_insert_with(id, || Conn::Tracking(Box::new(b)))
             }
         };
         let Conn::Tracking(b) = c else { return None };
@@ -374,7 +373,7 @@ mod tests {
                 next_seq: self.next_seq,
                 pending_dropped: false,
             };
-            if let Some(f) = self.rules.on_credit_msg(ConnId(1), &m, data) {
+            if let Some(f) = self.rules.on_credit_msg(ConnId::new(1, 0), &m, data) {
                 self.found.push(f);
             }
         }
@@ -458,11 +457,11 @@ mod tests {
             s.exchange(Command::READ, 4, 8189, 4);
         }
         assert!(s.found.is_empty());
-        assert!(!s.rules.tracking(ConnId(1)));
+        assert!(!s.rules.tracking(ConnId::new(1, 0)));
         // A request the state had to forget: the books close.
         let mut s = Sim::new();
         s.logon(4);
-        assert!(s.rules.tracking(ConnId(1)));
+        assert!(s.rules.tracking(ConnId::new(1, 0)));
         s.frame += 1;
         let m = CreditMsg {
             frame: s.frame,
@@ -478,7 +477,7 @@ mod tests {
             next_seq: s.next_seq,
             pending_dropped: true,
         };
-        assert!(s.rules.on_credit_msg(ConnId(1), &m, true).is_none());
-        assert!(!s.rules.tracking(ConnId(1)));
+        assert!(s.rules.on_credit_msg(ConnId::new(1, 0), &m, true).is_none());
+        assert!(!s.rules.tracking(ConnId::new(1, 0)));
     }
 }

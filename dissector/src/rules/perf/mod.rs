@@ -1,5 +1,8 @@
-//! Performance diagnoses: responses far slower than usual, and requests the
-//! server never answered while the connection carried on.
+//! Performance diagnoses (perf.*): responses far slower than usual, and
+//! requests the server never answered while the connection carried on, here;
+//! the credit books behind perf.credit_starvation in `credits`.
+
+pub mod credits;
 
 use crate::limits::{Bound, Limit};
 
@@ -10,6 +13,7 @@ use super::catalog;
 use super::{secs, MsgEvent, SegEvent};
 use crate::config::Config;
 use crate::net::flow::{ConnId, Dir};
+use crate::net::slots::PerConn;
 use crate::output::Finding;
 use crate::smb::types::Command;
 use crate::state::pending::{PendingRequest, MAX_PENDING_PER_CONN};
@@ -93,7 +97,7 @@ impl ConnPerf {
 
 #[derive(Debug, Default)]
 pub struct PerfRules {
-    conns: HashMap<ConnId, ConnPerf>,
+    conns: PerConn<ConnPerf>,
     breaks_bound: Bound,
     files_bound: Bound,
     /// Oplock/lease break notifications sent by servers, most recent last.
@@ -137,13 +141,13 @@ impl PerfRules {
     }
 
     pub fn forget(&mut self, id: ConnId) {
-        self.conns.remove(&id);
+        self.conns.remove(id);
     }
 
     /// Encrypted answers cannot be matched to requests: the state marks the
     /// outstanding ones, which are not judged; the count in flight starts afresh.
     pub fn on_encrypted_from_server(&mut self, id: ConnId) {
-        if let Some(c) = self.conns.get_mut(&id) {
+        if let Some(c) = self.conns.get_mut(id) {
             c.in_flight = 0;
             c.reported.clear();
         }
@@ -154,7 +158,7 @@ impl PerfRules {
     }
 
     pub fn on_segment(&mut self, ev: &SegEvent<'_>) {
-        let c = self.conns.entry(ev.conn.id).or_default();
+        let c = self.conns.entry(ev.conn.id);
         let o = &ev.info.obs;
         if o.syn && c.syn_ns.is_none() {
             c.syn_ns = Some(ev.ts_ns);
@@ -198,7 +202,7 @@ impl PerfRules {
                 }
             }
         }
-        let c = self.conns.entry(ev.conn.id).or_default();
+        let c = self.conns.entry(ev.conn.id);
         // The exchange as the state matched it; requests cut off by a FIN/RST
         // or perhaps answered by a hidden message are not judged.
         let Some(req) = ev.request else { return };

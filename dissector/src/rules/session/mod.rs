@@ -1,7 +1,11 @@
-//! Who you are (session.*), read from response statuses: logons refused and
-//! why (account state, trust, aliases), sessions expired or deleted under
-//! the client. (NTLM fallback and Kerberos failures, also session.*, are
-//! judged in security.rs and kerberos_failed.rs from the logon's evidence.)
+//! Who you are (session.*). Here, read from response statuses: logons
+//! refused and why (account state, trust, aliases), sessions expired or
+//! deleted under the client. From the logon's evidence: a fallback to NTLM
+//! (`ntlm_fallback`), and a connection given up for want of a Kerberos
+//! ticket (`kerberos_failed`).
+
+pub mod kerberos_failed;
+pub mod ntlm_fallback;
 
 use ahash::HashMap;
 

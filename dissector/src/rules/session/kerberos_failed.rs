@@ -11,12 +11,11 @@
 use crate::limits::{Bound, Limit};
 use std::net::IpAddr;
 
-use ahash::HashMap;
-
-use super::catalog;
-use super::kdc_evidence::{self, KDC_EVIDENCE_WINDOW_NS};
-use super::{secs, MsgEvent, SegEvent};
+use crate::rules::catalog;
+use crate::rules::kdc_evidence::{self, KDC_EVIDENCE_WINDOW_NS};
+use crate::rules::{secs, MsgEvent, SegEvent};
 use crate::net::flow::{ConnId, Dir};
+use crate::net::slots::PerConn;
 use crate::output::Finding;
 use crate::smb::records::negotiate_records::NegotiateContext;
 use crate::smb::records::Body;
@@ -41,7 +40,7 @@ struct Pending {
 
 #[derive(Debug, Default)]
 pub struct KerberosFailedRules {
-    pending: HashMap<ConnId, Pending>,
+    pending: PerConn<Pending>,
     pending_bound: Bound,
 }
 
@@ -57,7 +56,7 @@ impl KerberosFailedRules {
     }
 
     pub fn forget(&mut self, id: ConnId) {
-        self.pending.remove(&id);
+        self.pending.remove(id);
     }
 
     /// Connections tracked (for bounds tests).
@@ -70,11 +69,11 @@ impl KerberosFailedRules {
         let id = ev.conn.id;
         if h.is_response() {
             if h.command == Command::NEGOTIATE {
-                if let Some(p) = self.pending.get_mut(&id) {
+                if let Some(p) = self.pending.get_mut(id) {
                     if h.status == NtStatus::SUCCESS {
                         p.negotiated = true;
                     } else {
-                        self.pending.remove(&id);
+                        self.pending.remove(id);
                     }
                 }
             }
@@ -83,11 +82,11 @@ impl KerberosFailedRules {
         if h.command != Command::NEGOTIATE {
             // A SESSION_SETUP (or any later request): the client went on.
             if !self.pending.is_empty() {
-                self.pending.remove(&id);
+                self.pending.remove(id);
             }
             return;
         }
-        if self.pending.contains_key(&id) || !self.pending_bound.admit(&PENDING_LIMIT, self.pending.len(), ev.frame) {
+        if self.pending.contains(id) || !self.pending_bound.admit(&PENDING_LIMIT, self.pending.len(), ev.frame) {
             return;
         }
         let netname = match ev.body {
@@ -97,7 +96,7 @@ impl KerberosFailedRules {
             }),
             _ => None,
         };
-        self.pending.insert(id, Pending { negotiate_frame: ev.frame, negotiate_ts: ev.ts_ns, negotiated: false, netname });
+        self.pending.get_or_insert_with(id, || Pending { negotiate_frame: ev.frame, negotiate_ts: ev.ts_ns, negotiated: false, netname });
     }
 
     pub fn on_segment(&mut self, ev: &SegEvent<'_>, out: &mut Vec<Finding>) {
@@ -106,7 +105,7 @@ impl KerberosFailedRules {
             return;
         }
         // One look per connection: its first FIN or RST.
-        let Some(p) = self.pending.remove(&ev.conn.id) else { return };
+        let Some(p) = self.pending.remove(ev.conn.id) else { return };
         if !p.negotiated {
             return;
         }
