@@ -124,7 +124,7 @@ fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f
         Hidden::Failed(DecryptError::Incomplete { .. }) if too_large => format!(", not decrypted: larger than the {} bytes smbdiag keeps of one encrypted message", pdu.data.len()),
         Hidden::Failed(DecryptError::Incomplete { have, need }) => format!(", not decrypted: the capture holds {have} of its {need} bytes"),
         Hidden::Failed(_) => ", not decrypted: the key does not fit".to_string(),
-        Hidden::NoKey | Hidden::NoPreauth | Hidden::WrongPassword => String::new(),
+        Hidden::NoKey | Hidden::NoPreauth | Hidden::WrongPassword | Hidden::Keytab(_) => String::new(),
     };
     let n = note_hidden(ctx, sessions, t.session_id, hidden, f);
     f.sink.opaque(OpaquePdu {
