@@ -35,6 +35,10 @@ pub fn finding(note: StateNote) -> Finding {
             &catalog::DECODE_STATE_LIMIT,
             format!("An encrypted SMB3 message of session 0x{session_id:016x} is {size} bytes; smbdiag keeps at most {kept} bytes of one encrypted message per direction of a connection (its memory bound), so this one and any larger on this connection are not decrypted and are counted as hidden; smaller ones still are. Likely cause: a server or client that negotiated READ/WRITE sizes above 8 MiB. Next check: Wireshark's own SMB2 dissector decrypts it with the same key (smb2.cmd on this frame)."),
         ),
+        StateNote::NotDecompressed { frame, what, why } => (
+            &catalog::DECODE_NOT_DECOMPRESSED,
+            format!("The compressed message in frame {frame} was not decompressed ({what}): {why}. The message(s) it carries are hidden from the rules (a request without its response, or a status never read), so findings about them may be missing, never wrong; later compressed messages of this connection that fail are not noted again, each says why in its smbdiag.compressed item. Next check: Wireshark's own SMB2 dissector on this frame (smb2.cmd), and whether the capture cut the message short."),
+        ),
         StateNote::Hidden { session_id: sid, hidden, user, dialect, cipher } => {
             let rule = match hidden {
                 Hidden::Failed(_) | Hidden::WrongPassword | Hidden::Keytab(_) => &catalog::DECODE_DECRYPT_FAILED,

@@ -155,7 +155,14 @@ fn on_compressed(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, 
             let inner = Pdu { kind: PduKind::Smb2, data: &plain, declared_len: plain.len(), lost: 0, resynced: pdu.resynced };
             on_smb2_pdu(ctx, sessions, &inner, decrypted, f);
         }
-        Err(why) => f.sink.opaque(OpaquePdu { kind: OpaqueKind::Compressed, session_id, description: format!("{what}, not decompressed: {why}") }),
+        Err(why) => {
+            // Once per connection: its messages are hidden from the rules, as an encrypted session's without a key.
+            if ctx.not_decompressed.is_none() {
+                ctx.not_decompressed = Some(f.frame);
+                f.sink.note(StateNote::NotDecompressed { frame: f.frame, what: what.clone(), why: why.clone() });
+            }
+            f.sink.opaque(OpaquePdu { kind: OpaqueKind::Compressed, session_id, description: format!("{what}, not decompressed: {why}") })
+        }
     }
 }
 
