@@ -106,6 +106,12 @@ fn field_key(fields: &[(u32, Any<'_>)], tag: u32) -> Option<SessionKey> {
     fields.iter().find(|(t, _)| *t == tag).and_then(|(_, v)| encryption_key(v))
 }
 
+/// The EncryptionKey in field `field` of a decrypted `[APPLICATION app] SEQUENCE`
+/// (EncTicketPart 3/1, Authenticator 2/6, EncAPRepPart 27/2).
+pub fn enc_part_key(plain: &[u8], app: u32, field: u32) -> Option<SessionKey> {
+    app_sequence_fields(plain, app).and_then(|f| field_key(&f, field))
+}
+
 /// Open an AP-REQ (the DER message, from APPLICATION 14 on) with the keytab's keys.
 pub fn open_ap_req(ap_req: &[u8], keytab: &[KeytabEntry]) -> Result<ApReqKeys, TicketMiss> {
     let malformed = TicketMiss { etype: EncryptionType(0), kvno: None, tried: 0, cause: MissCause::Malformed };
@@ -127,14 +133,14 @@ pub fn open_ap_req(ap_req: &[u8], keytab: &[KeytabEntry]) -> Result<ApReqKeys, T
             Err(_) => continue,
         };
         // EncTicketPart ::= [APPLICATION 3] SEQUENCE { flags [0], key [1] EncryptionKey, ... }
-        let Some(ticket_key) = app_sequence_fields(&plain, 3).and_then(|f| field_key(&f, 1)) else {
+        let Some(ticket_key) = enc_part_key(&plain, 3, 1) else {
             miss.cause = MissCause::Malformed;
             return Err(miss);
         };
         // Authenticator ::= [APPLICATION 2] SEQUENCE { ..., subkey [6] EncryptionKey OPTIONAL, ... }
         let initiator_subkey = crypto::decrypt(ap.authenticator.etype, &ticket_key.key, KeyUsage::AP_REQ_AUTHENTICATOR, ap.authenticator.cipher)
             .ok()
-            .and_then(|p| app_sequence_fields(&p, 2).and_then(|f| field_key(&f, 6)));
+            .and_then(|p| enc_part_key(&p, 2, 6));
         return Ok(ApReqKeys { ticket_key, initiator_subkey });
     }
     Err(miss)
@@ -146,8 +152,10 @@ pub fn open_ap_rep(ap_rep: &[u8], ticket_key: &SessionKey) -> Result<Option<Sess
     let (_, rep) = ApRep::from_der(ap_rep).map_err(|_| KrbCryptoError::TooShort)?;
     let plain = crypto::decrypt(rep.enc_part.etype, &ticket_key.key, KeyUsage::AP_REP_ENC_PART, rep.enc_part.cipher)?;
     // EncAPRepPart ::= [APPLICATION 27] SEQUENCE { ctime [0], cusec [1], subkey [2] EncryptionKey OPTIONAL, ... }
-    let fields = app_sequence_fields(&plain, 27).ok_or(KrbCryptoError::Integrity)?;
-    Ok(field_key(&fields, 2))
+    if app_sequence_fields(&plain, 27).is_none() {
+        return Err(KrbCryptoError::Integrity);
+    }
+    Ok(enc_part_key(&plain, 27, 2))
 }
 
 /// The GSS-API context key of the exchange (RFC 4121 2): the acceptor's
