@@ -181,7 +181,15 @@ fn note_hidden(ctx: &mut ConnCtx, sessions: &SessionTable, sid: u64, hidden: Hid
         return n;
     }
     let (dialect, cipher) = (ctx.crypto.dialect.or(ctx.dialect), ctx.crypto.cipher);
-    let user = sessions.session(ctx.session_key(sid)).and_then(|s| s.user.clone());
+    let session = sessions.session(ctx.session_key(sid));
+    // A Kerberos logon names its user only inside the ticket: say so rather than "setup not in the capture".
+    let user = session.and_then(|s| match (&s.user, s.auth) {
+        (Some(u), _) => Some(u.clone()),
+        (None, Some(crate::smb::auth::Authentication::Kerberos)) => {
+            Some(format!("not shown: a Kerberos logon{}", s.target_spn.as_deref().map_or(String::new(), |spn| format!(" to {spn}"))).into())
+        }
+        _ => None,
+    });
     ctx.crypto.session(sid).noted = Some(f.frame);
     f.sink.note(StateNote::Hidden { session_id: sid, hidden, user, dialect, cipher });
     n
