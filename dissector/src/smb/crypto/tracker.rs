@@ -248,8 +248,10 @@ impl ConnCrypto {
     /// Decrypt a transform message of session `sid` sent by the client
     /// (`to_server`) or the server. Returns the plain bytes and the cipher.
     pub fn decrypt(&mut self, sid: u64, to_server: bool, pdu: &[u8], table: &KeyTable) -> Result<(Vec<u8>, CipherId), Hidden> {
-        let (preauth, ntlm_key, krb_key) = (self.session(sid).preauth, self.session(sid).ntlm_key, self.session(sid).krb_key.clone());
         if self.session(sid).candidates.is_none() {
+            // Once per session (and again after its setup changes), not per message.
+            let s = self.session(sid);
+            let (preauth, ntlm_key, krb_key) = (s.preauth, s.ntlm_key, s.krb_key.clone());
             let c = self.candidates(sid, table, preauth.as_ref(), ntlm_key, krb_key.as_ref())?;
             self.session(sid).candidates = Some(c);
         }
