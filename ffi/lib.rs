@@ -345,18 +345,23 @@ const STRING_PREFS: &[(&str, &str, &str)] = &[(
     "ntlm_passwords",
     "NTLM passwords for SMB3 decryption",
     "Passwords or NT hashes of accounts whose NTLMv2 logons are in the capture, entries separated by ';': [DOMAIN\\]user:password or [DOMAIN\\]user:nt=<32 hex digits>. smbdiag derives each session's key from the logon and checks the password against it.",
+), (
+    "keytab",
+    "Kerberos keytab for SMB3 decryption",
+    "Path of an MIT keytab file holding the SMB server account's keys (samba-tool domain exportkeytab, ktpass): smbdiag opens the Kerberos tickets of the capture's logons with it (aes256/aes128-cts-hmac-sha1-96, rc4-hmac) and takes each session's key from the AP exchange.",
 )];
 
 /// Where keys come from: smbdiag's preference and Wireshark's SMB2 key table.
-static KEY_SOURCES: Lazy<Mutex<(String, String, String)>> = Lazy::new(|| Mutex::new((String::new(), String::new(), String::new())));
+static KEY_SOURCES: Lazy<Mutex<(String, String, String, String)>> = Lazy::new(|| Mutex::new((String::new(), String::new(), String::new(), String::new())));
 
 fn apply_keys() {
-    let (pref, table, passwords) = KEY_SOURCES.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let (pref, table, passwords, keytab) = KEY_SOURCES.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut keys = smbdiag_core::smb::crypto::keys::KeyTable::default();
     keys.add_wireshark_table(&table);
     // smbdiag's own preference wins for a session in both.
     keys.add_preference(&pref);
     keys.add_ntlm_preference(&passwords);
+    keys.add_keytab_file(&keytab);
     for e in &keys.errors {
         eprintln!("smbdiag: {e}");
     }
@@ -400,6 +405,7 @@ pub unsafe extern "C" fn smbdiag_string_pref_set(i: u32, value: *const c_char) {
         let slot = match STRING_PREFS.get(i as usize).map(|p| p.0) {
             Some("session_keys") => &mut g.0,
             Some("ntlm_passwords") => &mut g.2,
+            Some("keytab") => &mut g.3,
             _ => return,
         };
         if *slot != v {

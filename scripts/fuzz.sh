@@ -78,10 +78,31 @@ PY
     echo "seeds decompress: $(ls "$CORPUS/decompress" | wc -l)"
 }
 
+seed_keytab() {
+    # The lab's keytabs and the Kerberos SESSION_SETUP blobs of its encrypted
+    # Kerberos captures, behind a knob byte (encryption type, key usage).
+    [ -d "$CORPUS/keytab" ] && return 0
+    mkdir -p "$CORPUS/keytab"
+    for k in "$ROOT"/tests/captures/lab/kerberos_encrypted_*.keytab; do
+        { printf '\x01'; cat "$k"; } >"$CORPUS/keytab/$(basename "$k")"
+    done
+    for p in "$ROOT"/tests/captures/lab/kerberos_encrypted_*.pcap; do
+        tshark -r "$p" -Y 'smb2.security_blob' -T fields -e smb2.security_blob 2>/dev/null |
+            python3 -c '
+import sys, hashlib, os
+for i, line in enumerate(sys.stdin):
+    b = bytes([i % 256]) + bytes.fromhex(line.strip().replace(":", "").split(",")[0])
+    open(os.path.join(sys.argv[1], hashlib.sha1(b).hexdigest()), "wb").write(b)
+' "$CORPUS/keytab"
+    done
+    echo "seeds keytab: $(ls "$CORPUS/keytab" | wc -l)"
+}
+
 seed() {
     seed_kdc
     seed_decrypt
     seed_decompress
+    seed_keytab
     [ -d "$CORPUS/frames" ] && return 0
     mkdir -p "$CORPUS"/{frames,smb2_message,security_blob}
     python3 - "$CORPUS" "$ROOT/tests/captures/public" "$ROOT/tests/captures/lab" <<'PY'
@@ -130,7 +151,7 @@ PY
 run() {
     local secs=$1
     (cd "$FUZZ" && cargo fuzz build -O >/dev/null)
-    for t in frames smb2_message security_blob kdc_stream decrypt decompress; do
+    for t in frames smb2_message security_blob kdc_stream decrypt decompress keytab; do
         echo "== $t for $secs s"
         (cd "$FUZZ" && cargo fuzz run -O "$t" "$CORPUS/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 -max_len=262144 2>&1 | tail -3)
     done

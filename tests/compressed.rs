@@ -50,3 +50,37 @@ fn compressed_messages_decode_like_their_plain_twins() {
         assert!(f.text.contains(w), "missing {w:?}: {}", f.text);
     }
 }
+
+/// The same fixture made with `--corrupt`: the request's LZ77 stream ends
+/// early and the response's second payload is LZ4. Neither is decoded (no
+/// guessed message, so no tree.share_not_found); one decode.not_decompressed
+/// note for the connection, on the first, naming its frame, algorithm and
+/// why; each item says why. Wireshark decompresses neither whole either.
+#[test]
+fn compressed_messages_that_do_not_decompress_give_one_note_per_connection() {
+    let cap = common::repo_root().join("tests/captures/edited/share_not_found_compressed_corrupt.pcap");
+    let found = common::findings(&cap, &[]);
+    let notes: Vec<_> = found.iter().filter(|r| r.rule == "decode.not_decompressed").collect();
+    assert_eq!(notes.len(), 1, "{:?}", found.iter().map(|r| (r.frame, &r.rule)).collect::<Vec<_>>());
+    assert_eq!(notes[0].frame, 18);
+    for w in ["frame 18", "(LZ77)", "48 bytes uncompressed", "ends early", "not noted again"] {
+        assert!(notes[0].text.contains(w), "missing {w:?}: {}", notes[0].text);
+    }
+    assert!(!found.iter().any(|r| r.rule == "tree.share_not_found"));
+    let comp = common::fields(&cap, &["-Y", "smbdiag.compressed"], &["frame.number", "smbdiag.compressed"]);
+    assert_eq!(comp.len(), 2, "{comp:?}");
+    assert_eq!(comp[0][0], "18");
+    assert!(comp[0][1].ends_with("not decompressed: the compressed data ends early (cut by the capture, or not what the header says)"), "{comp:?}");
+    assert_eq!(comp[1][0], "19");
+    assert!(comp[1][1].ends_with("not decompressed: algorithm LZ4 (0x0005) is not one smbdiag decompresses"), "{comp:?}");
+    // No message decoded from either frame; Wireshark shows no message in frame 18
+    // and, in 19, only the uncompressed first payload's header, marked malformed.
+    let sd = common::fields(&cap, &["-Y", "smbdiag.cmd && (frame.number == 18 || frame.number == 19)"], &["frame.number"]);
+    assert!(sd.is_empty(), "{sd:?}");
+    let ws = common::fields(&cap, &["-Y", "frame.number == 18 || frame.number == 19"], &["frame.number", "smb2.cmd", "_ws.malformed"]);
+    assert_eq!(ws[0][1], "", "{ws:?}");
+    assert_eq!(ws[1][1], "3", "{ws:?}");
+    assert!(!ws[1][2].is_empty(), "frame 19 malformed for Wireshark: {ws:?}");
+    // The plain fixture raises no such note.
+    assert!(!common::findings(&fixture(), &[]).iter().any(|r| r.rule.starts_with("decode.")));
+}

@@ -49,6 +49,17 @@ fn keyed() -> Vec<Keyed> {
         }
         v.push(Keyed { capture, uat: format!(r#"uat:smb2_seskey_list:{},{},"","""#, f[0], f[1]), prefs, cipher });
     }
+    // Kerberos logons to the lab's AD DC: smbdiag from the DC's keytab alone
+    // (tests/keytab.rs), Wireshark with the session key smbclient logged
+    // (Wireshark 4.0 opens the tickets with a keytab but does not decrypt SMB3 from them).
+    for name in ["kerberos_encrypted_share_not_found", "kerberos_encrypted_aes128", "kerberos_encrypted_rc4"] {
+        let capture = common::lab_captures_dir().join(format!("{name}.pcap"));
+        let line = std::fs::read_to_string(capture.with_extension("keys")).unwrap();
+        let f: Vec<&str> = line.trim().split(',').collect();
+        let keytab = common::readable(&capture.with_extension("keytab"));
+        let prefs = vec![format!("smbdiag.keytab:{}", keytab.display())];
+        v.push(Keyed { capture, uat: format!(r#"uat:smb2_seskey_list:{},{},"","""#, f[0], f[1]), prefs, cipher: "AES-128-GCM" });
+    }
     v
 }
 

@@ -66,10 +66,18 @@ EOF
     private dir = $k/cli
 EOF
     fi
+    # DC_GLOBAL: one more [global] option for this start (a copy of the
+    # provisioned smb.conf), e.g. "server smb encrypt = required".
+    local conf="$d/etc/smb.conf"
+    if [ -n "${DC_GLOBAL:-}" ]; then
+        conf="$d/etc/smb-extra.conf"
+        sed "/^\[global\]/a\\	$DC_GLOBAL" "$d/etc/smb.conf" >"$conf"
+    fi
+    DC_CONF=$conf
     # A DC's smbd finds its winbindd at /run/samba/winbindd (built into
     # libwbclient, whatever smb.conf says): give the DC a private /run.
     in_srv unshare -m --propagation private sh -c \
-        'mount -t tmpfs -o mode=755 sdlab-dc-run /run && mkdir -p /run/samba && exec samba -D -s "$1"' sh "$d/etc/smb.conf"
+        'mount -t tmpfs -o mode=755 sdlab-dc-run /run && mkdir -p /run/samba && exec samba -D -s "$1"' sh "$conf"
     for _ in $(seq 100); do
         DC_PID=$(cat "$d/pid/samba.pid" 2>/dev/null || true)
         # Ready when an NTLM logon to the share works (KDC, smbd and winbindd all up).
@@ -104,7 +112,7 @@ stop_dc() {
 krb_client() {
     local k="$WORK/krb" tool=$1
     shift
-    in_cli env KRB5_CONFIG="$k/krb5.conf" KRB5CCNAME="FILE:$k/ccache" \
+    in_cli env KRB5_CONFIG="${KRB_CONF:-$k/krb5.conf}" KRB5CCNAME="FILE:$k/ccache" \
         unshare -m --propagation private sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' sh "$k/hosts" \
         timeout 90 "$tool" --configfile="$k/smb.conf" "$@" >>"${KRB_LOG:-$WORK/client.log}" 2>&1
 }

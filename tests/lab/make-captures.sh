@@ -678,6 +678,46 @@ scenario_kerberos_healthy() {
     end; stop_dc
 }
 
+# Kerberos inside encryption (issue #15): the DC requires encryption of every
+# session; smbclient logs on with Kerberos only, and prints its session keys
+# (<name>.keys, as for the NTLM captures: what the keytab must lead to). The
+# DC's keys are exported as a keytab beside the capture (<name>.keytab: the
+# machine account LABDC$, whose keys encrypt tickets for cifs/labdc.lab.test;
+# lab-only secrets), and the user's own keys as a keytab that must not open
+# the ticket (<name>.wrong.keytab). KRB_ETYPES narrows the client's Kerberos
+# encryption types (krb5.conf), so each ticket cipher gets a capture.
+krb_encrypted() { # NAME SHARE COMMANDS [ETYPES]
+    local name=$1 share=$2 cmds=$3 etypes=${4:-} conf="$WORK/krb/krb5.conf"
+    stop_dc; DC_GLOBAL="server smb encrypt = required" dc_up
+    if [ -n "$etypes" ]; then
+        conf="$WORK/krb/krb5-$name.conf"
+        sed "/^\[libdefaults\]/a\\    default_etypes = $etypes\n    default_tgs_enctypes = $etypes\n    default_tkt_enctypes = $etypes\n    permitted_enctypes = $etypes" \
+            "$WORK/krb/krb5.conf" >"$conf"
+    fi
+    rm -f "$WORK/krb/ccache"
+    begin_keyed "$name"
+    KRB_CONF=$conf KRB_LOG="$WORK/keys.log" krb_client smbclient -p 445 "//labdc.lab.test/$share" -U "sdalice%$PW" \
+        --use-kerberos=required --option='client smb encrypt = required' --option='debug encryption = yes' -c "$cmds" || true
+    cat "$WORK/keys.log" >>"$WORK/client.log"
+    python3 "$HERE/session_keys.py" <"$WORK/keys.log" >>"$OUT/$name.keys"
+    rm -f "$WORK/keys.log"
+    [ -s "$OUT/$name.keys" ] || { echo "$name: smbclient printed no session keys" >&2; exit 1; }
+    end
+    rm -f "$OUT/$name.keytab" "$OUT/$name.wrong.keytab"
+    in_srv samba-tool domain exportkeytab "$OUT/$name.keytab" --principal='LABDC$' -s "$DC_CONF" >/dev/null
+    in_srv samba-tool domain exportkeytab "$OUT/$name.wrong.keytab" --principal=sdalice -s "$DC_CONF" >/dev/null
+    chmod 644 "$OUT/$name.keytab" "$OUT/$name.wrong.keytab"
+    stop_dc
+}
+
+scenario_kerberos_encrypted_share_not_found() {
+    krb_encrypted kerberos_encrypted_share_not_found projects "ls"
+    expect tree.share_not_found 'smb2.cmd == 3 && smb2.nt_status == 0xc00000cc' first \
+        'STATUS_BAD_NETWORK_NAME;\\labdc.lab.test\projects;Get-SmbShare'
+}
+scenario_kerberos_encrypted_aes128() { krb_encrypted kerberos_encrypted_aes128 data "ls" aes128-cts-hmac-sha1-96; }
+scenario_kerberos_encrypted_rc4() { krb_encrypted kerberos_encrypted_rc4 data "ls" arcfour-hmac-md5; }
+
 scenario_session_deleted() {
     write_conf ""; start_smbd
     begin session_deleted
@@ -1045,7 +1085,8 @@ ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disa
      two_delay_on_path two_ack_lost two_nat two_clock_offset
 
      encrypted_aes128ccm encrypted_aes128gcm encrypted_aes256ccm encrypted_aes256gcm encrypted_smb302
-     encrypted_share_not_found encrypted_share_access_denied encrypted_slow_response encrypted_large_file)
+     encrypted_share_not_found encrypted_share_access_denied encrypted_slow_response encrypted_large_file
+     kerberos_encrypted_share_not_found kerberos_encrypted_aes128 kerberos_encrypted_rc4)
 
 # Sourced by a sibling script (make-encap-captures.sh) for its functions only.
 if [ -n "${SDLAB_LIBRARY:-}" ]; then return 0; fi

@@ -1,6 +1,6 @@
 //! Run the smbdiag core over a pcap/pcapng file without Wireshark and print
-//! what it reports per frame: `smbdiag-cli FILE [--summary] [--keys KEYS] [--ntlm-passwords P]`
-//! (KEYS and P as the preferences smbdiag.session_keys and smbdiag.ntlm_passwords take them).
+//! what it reports per frame: `smbdiag-cli FILE [--summary] [--keys KEYS] [--ntlm-passwords P] [--keytab FILE]`
+//! (KEYS, P and FILE as the preferences smbdiag.session_keys, smbdiag.ntlm_passwords and smbdiag.keytab take them).
 
 use std::io::{BufWriter, Write};
 
@@ -29,10 +29,11 @@ fn main() {
     let Some(path) = args.get(1) else { usage() };
     let mut config = Config::default();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1));
-    if arg("--keys").is_some() || arg("--ntlm-passwords").is_some() {
+    if arg("--keys").is_some() || arg("--ntlm-passwords").is_some() || arg("--keytab").is_some() {
         let mut t = smbdiag_core::smb::crypto::keys::KeyTable::default();
         t.add_preference(arg("--keys").map_or("", String::as_str));
         t.add_ntlm_preference(arg("--ntlm-passwords").map_or("", String::as_str));
+        t.add_keytab_file(arg("--keytab").map_or("", String::as_str));
         for e in &t.errors {
             eprintln!("{e}");
         }
@@ -61,7 +62,7 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: smbdiag-cli FILE [--summary] [--keys KEYS] [--ntlm-passwords P] | --bench FILE [ROUNDS] | --rules-md | --profile DIR");
+    eprintln!("usage: smbdiag-cli FILE [--summary] [--keys KEYS] [--ntlm-passwords P] [--keytab FILE] | --bench FILE [ROUNDS] | --rules-md | --profile DIR");
     std::process::exit(2);
 }
 

@@ -4,6 +4,8 @@
 
 use super::catalog;
 use crate::output::Finding;
+use crate::kerberos::ap_exchange::MissCause;
+use crate::kerberos::crypto::etype_name;
 use crate::smb::crypto::tracker::Hidden;
 use crate::smb::framing::MAX_RESYNC_NOTES;
 use crate::smb::types::Dialect;
@@ -33,9 +35,13 @@ pub fn finding(note: StateNote) -> Finding {
             &catalog::DECODE_STATE_LIMIT,
             format!("An encrypted SMB3 message of session 0x{session_id:016x} is {size} bytes; smbdiag keeps at most {kept} bytes of one encrypted message per direction of a connection (its memory bound), so this one and any larger on this connection are not decrypted and are counted as hidden; smaller ones still are. Likely cause: a server or client that negotiated READ/WRITE sizes above 8 MiB. Next check: Wireshark's own SMB2 dissector decrypts it with the same key (smb2.cmd on this frame)."),
         ),
+        StateNote::NotDecompressed { frame, what, why } => (
+            &catalog::DECODE_NOT_DECOMPRESSED,
+            format!("The compressed message in frame {frame} was not decompressed ({what}): {why}. The message(s) it carries are hidden from the rules (a request without its response, or a status never read), so findings about them may be missing, never wrong; later compressed messages of this connection that fail are not noted again, each says why in its smbdiag.compressed item. Next check: Wireshark's own SMB2 dissector on this frame (smb2.cmd), and whether the capture cut the message short."),
+        ),
         StateNote::Hidden { session_id: sid, hidden, user, dialect, cipher } => {
             let rule = match hidden {
-                Hidden::Failed(_) | Hidden::WrongPassword => &catalog::DECODE_DECRYPT_FAILED,
+                Hidden::Failed(_) | Hidden::WrongPassword | Hidden::Keytab(_) => &catalog::DECODE_DECRYPT_FAILED,
                 Hidden::NoKey | Hidden::NoPreauth => &catalog::DECODE_ENCRYPTED,
             };
             let what = format!(
@@ -60,6 +66,22 @@ pub fn finding(note: StateNote) -> Finding {
                     "The password given for {} does not match the NTLMv2 logon of session 0x{sid:016x} (the client's NTProofStr differs; {what}): its encrypted messages stay hidden. Next check: the password or NT hash in the preference smbdiag.ntlm_passwords for this account (as it was at capture time).",
                     user.as_deref().unwrap_or("its user"),
                 ),
+                Hidden::Keytab(miss) => {
+                    let ticket = format!(
+                        "{}{}",
+                        etype_name(miss.etype),
+                        miss.kvno.map_or(String::new(), |k| format!(", key version {k}"))
+                    );
+                    let why = match miss.cause {
+                        MissCause::NoKeyOfType => format!("the keytab has no key of that type ({ticket})"),
+                        MissCause::NoKeyOpens => format!("none of the keytab's {} keys of that type opens it (its checksum does not match)", miss.tried),
+                        MissCause::Unsupported => "smbdiag decrypts aes256-cts-hmac-sha1-96, aes128-cts-hmac-sha1-96 and rc4-hmac tickets only".to_string(),
+                        MissCause::Malformed => "the ticket opened but its content is not a Kerberos EncTicketPart".to_string(),
+                    };
+                    format!(
+                        "The keytab given does not open the Kerberos ticket of session 0x{sid:016x}'s logon (the ticket is encrypted with {ticket}; {why}; {what}): its encrypted messages stay hidden. Likely cause: the keytab of another account than the one holding the service's SPN (smbdiag.spn on the SESSION_SETUP request), or a key version older or newer than the ticket's (the account's password changed). Next check: export the keytab of the server's account (samba-tool domain exportkeytab --principal=..., or ktpass on Windows) and compare its key versions with klist -k -e.",
+                    )
+                }
                 Hidden::Failed(_) => format!(
                     "The key given for session 0x{sid:016x} does not decrypt its encrypted messages (authentication tag mismatch; {what}): nothing is decoded from them. Likely cause: the key belongs to another session or capture, the server-to-client and client-to-server keys are swapped, or an AES-256 session was given a 16-byte key. Next check: the key logged for session id {wire} (Wireshark's form) and the cipher.",
                 ),

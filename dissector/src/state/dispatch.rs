@@ -124,7 +124,7 @@ fn on_transform(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f
         Hidden::Failed(DecryptError::Incomplete { .. }) if too_large => format!(", not decrypted: larger than the {} bytes smbdiag keeps of one encrypted message", pdu.data.len()),
         Hidden::Failed(DecryptError::Incomplete { have, need }) => format!(", not decrypted: the capture holds {have} of its {need} bytes"),
         Hidden::Failed(_) => ", not decrypted: the key does not fit".to_string(),
-        Hidden::NoKey | Hidden::NoPreauth | Hidden::WrongPassword => String::new(),
+        Hidden::NoKey | Hidden::NoPreauth | Hidden::WrongPassword | Hidden::Keytab(_) => String::new(),
     };
     let n = note_hidden(ctx, sessions, t.session_id, hidden, f);
     f.sink.opaque(OpaquePdu {
@@ -155,7 +155,14 @@ fn on_compressed(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, 
             let inner = Pdu { kind: PduKind::Smb2, data: &plain, declared_len: plain.len(), lost: 0, resynced: pdu.resynced };
             on_smb2_pdu(ctx, sessions, &inner, decrypted, f);
         }
-        Err(why) => f.sink.opaque(OpaquePdu { kind: OpaqueKind::Compressed, session_id, description: format!("{what}, not decompressed: {why}") }),
+        Err(why) => {
+            // Once per connection: its messages are hidden from the rules, as an encrypted session's without a key.
+            if ctx.not_decompressed.is_none() {
+                ctx.not_decompressed = Some(f.frame);
+                f.sink.note(StateNote::NotDecompressed { frame: f.frame, what: what.clone(), why: why.clone() });
+            }
+            f.sink.opaque(OpaquePdu { kind: OpaqueKind::Compressed, session_id, description: format!("{what}, not decompressed: {why}") })
+        }
     }
 }
 
@@ -174,7 +181,15 @@ fn note_hidden(ctx: &mut ConnCtx, sessions: &SessionTable, sid: u64, hidden: Hid
         return n;
     }
     let (dialect, cipher) = (ctx.crypto.dialect.or(ctx.dialect), ctx.crypto.cipher);
-    let user = sessions.session(ctx.session_key(sid)).and_then(|s| s.user.clone());
+    let session = sessions.session(ctx.session_key(sid));
+    // A Kerberos logon names its user only inside the ticket: say so rather than "setup not in the capture".
+    let user = session.and_then(|s| match (&s.user, s.auth) {
+        (Some(u), _) => Some(u.clone()),
+        (None, Some(crate::smb::auth::Authentication::Kerberos)) => {
+            Some(format!("not shown: a Kerberos logon{}", s.target_spn.as_deref().map_or(String::new(), |spn| format!(" to {spn}"))).into())
+        }
+        _ => None,
+    });
     ctx.crypto.session(sid).noted = Some(f.frame);
     f.sink.note(StateNote::Hidden { session_id: sid, hidden, user, dialect, cipher });
     n

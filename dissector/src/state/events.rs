@@ -81,6 +81,9 @@ pub enum StateNote {
     /// An encrypted PDU larger than smbdiag keeps whole (ENCRYPTED_PDU_KEEP):
     /// the first on a connection, of session `session_id`.
     EncryptedTooLarge { session_id: u64, size: usize, kept: usize },
+    /// The first compressed message on a connection that did not decompress:
+    /// how it was compressed (`what`) and why it failed.
+    NotDecompressed { frame: u32, what: String, why: String },
 }
 
 /// Where the state's results go, in capture order.

@@ -40,6 +40,9 @@ pub struct ConnCtx {
     pub chain_create: Option<std::sync::Arc<str>>,
     /// What decrypting this connection's SMB 3 messages needs (tracked only when the user gave keys).
     pub crypto: crate::smb::crypto::tracker::ConnCrypto,
+    /// The frame of the connection's first compressed message that did not
+    /// decompress (noted once; later ones say why in their own items).
+    pub not_decompressed: Option<u32>,
 }
 
 impl ConnCtx {

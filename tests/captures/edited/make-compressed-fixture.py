@@ -10,8 +10,14 @@ STATUS_BAD_NETWORK_NAME response are rewritten as compressed messages:
 - frame 19 (response): chained, a NONE payload (header and first body byte)
   and a Pattern_V1 payload (the eight zero bytes that end the error body).
 
+With --corrupt, two messages that do not decompress, for the
+decode.not_decompressed note: the request's LZ77 stream loses its last 8
+bytes (it ends before the size its header claims), and the response's second
+payload is marked LZ4 (an algorithm smbdiag does not decompress).
+
 Sequence and acknowledgement numbers of the later frames are shifted by the
-growth, so the TCP stream stays whole. Usage: make-compressed-fixture.py IN OUT
+growth, so the TCP stream stays whole.
+Usage: make-compressed-fixture.py IN OUT [--corrupt]
 """
 import struct
 import sys
@@ -28,16 +34,22 @@ def lz77_literals(data):
     return out
 
 
+CORRUPT = False
+
+
 def unchained(msg):
     body = msg[64:]
-    return b"\xfcSMB" + struct.pack("<IHHI", len(body), 2, 0, 64) + msg[:64] + lz77_literals(body)
+    data = lz77_literals(body)
+    if CORRUPT:
+        data = data[:-8]
+    return b"\xfcSMB" + struct.pack("<IHHI", len(body), 2, 0, 64) + msg[:64] + data
 
 
 def chained(msg):
     assert msg[65:] == b"\0" * 8, "the error body ends in eight zeros"
     out = b"\xfcSMB" + struct.pack("<I", len(msg))
     out += struct.pack("<HHI", 0, 1, 65) + msg[:65]
-    out += struct.pack("<HHI", 4, 0, 8) + struct.pack("<BBHI", 0, 0, 0, 8)
+    out += struct.pack("<HHI", 5 if CORRUPT else 4, 0, 8) + struct.pack("<BBHI", 0, 0, 0, 8)
     return out
 
 
@@ -73,4 +85,5 @@ def main(src, dst):
 
 
 if __name__ == "__main__":
+    CORRUPT = "--corrupt" in sys.argv[3:]
     main(sys.argv[1], sys.argv[2])

@@ -124,3 +124,42 @@ fn kerberos(msg: &[u8]) -> Option<AuthToken> {
         _ => None,
     }
 }
+
+/// The Kerberos message (AP-REQ, AP-REP, KRB-ERROR: from its APPLICATION tag
+/// on) inside a security blob, bare or in SPNEGO and GSS-API framing; what
+/// keytab decryption opens. None for NTLMSSP and anything else.
+pub fn kerberos_message(blob: &[u8]) -> Option<&[u8]> {
+    let (_, top) = Any::from_ber(blob).ok()?;
+    let token = match (top.header.class(), top.header.tag().0) {
+        (Class::Application, 0) => {
+            let (inner, oid) = Any::from_ber(top.data).ok()?;
+            if oid.data != OID_SPNEGO {
+                return krb_in_gss(top.data);
+            }
+            let (_, nego) = Any::from_ber(inner).ok()?;
+            nego_mech_token(&nego)?
+        }
+        (Class::ContextSpecific, _) => nego_mech_token(&top)?,
+        _ => return None,
+    };
+    let (_, t) = Any::from_ber(token).ok()?;
+    match (t.header.class(), t.header.tag().0) {
+        (Class::Application, 0) => krb_in_gss(t.data),
+        (Class::Application, 14 | 15 | 30) => Some(token),
+        _ => None,
+    }
+}
+
+/// negTokenInit.mechToken or negTokenResp.responseToken (field [2] either way).
+fn nego_mech_token<'a>(nego: &Any<'a>) -> Option<&'a [u8]> {
+    let (_, seq) = Any::from_ber(nego.data).ok()?;
+    let field = children(seq.data).into_iter().find(|f| f.header.class() == Class::ContextSpecific && f.header.tag().0 == 2)?;
+    let (_, value) = Any::from_ber(field.data).ok()?;
+    Some(value.data)
+}
+
+/// Inside GSS-API framing: the Kerberos OID, a 2-byte token id, the message.
+fn krb_in_gss(data: &[u8]) -> Option<&[u8]> {
+    let (rest, oid) = Any::from_ber(data).ok()?;
+    (mechanism(oid.data) == Mechanism::Kerberos).then(|| rest.get(2..)).flatten()
+}

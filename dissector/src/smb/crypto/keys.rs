@@ -1,6 +1,7 @@
 //! The keys a user gives: Wireshark's "Secret session keys for decryption"
 //! table (`smb2_seskey_list`: session id, session key, server-to-client key,
-//! client-to-server key) and the same entries in smbdiag's own preference.
+//! client-to-server key) and the same entries in smbdiag's own preference;
+//! and a keytab, for Kerberos logons.
 
 /// Keys for one session. Empty vectors are keys not given.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub struct KeyTable {
     pub sessions: Vec<SessionSecret>,
     /// Passwords or NT hashes for NTLMv2 logons (the session key is derived from the capture).
     pub ntlm: Vec<super::ntlm::NtlmSecret>,
+    /// Service keys (a keytab) for Kerberos logons (the session key is taken from the AP exchange).
+    pub keytab: Vec<crate::kerberos::keytab::KeytabEntry>,
     pub errors: Vec<String>,
 }
 
@@ -54,7 +57,27 @@ fn unquote(s: &str) -> &str {
 
 impl KeyTable {
     pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty() && self.ntlm.is_empty()
+        self.sessions.is_empty() && self.ntlm.is_empty() && self.keytab.is_empty()
+    }
+
+    /// smbdiag's keytab preference: the path of an MIT keytab file (empty: none).
+    pub fn add_keytab_file(&mut self, path: &str) {
+        let path = path.trim();
+        if path.is_empty() {
+            return;
+        }
+        match std::fs::read(path) {
+            Ok(data) => self.add_keytab(&data, path),
+            Err(e) => self.errors.push(format!("preference smbdiag.keytab: cannot read {path}: {e}")),
+        }
+    }
+
+    /// A keytab's bytes (`source` names it in errors).
+    pub fn add_keytab(&mut self, data: &[u8], source: &str) {
+        match crate::kerberos::keytab::parse_keytab(data) {
+            Ok(e) => self.keytab.extend(e),
+            Err(e) => self.errors.push(format!("preference smbdiag.keytab: {source} is {e}")),
+        }
     }
 
     /// smbdiag's NTLM preference: `[DOMAIN\]user:password` or

@@ -8,6 +8,8 @@ use sha2::{Digest, Sha512};
 use super::kdf::{derive, CipherKeys};
 use super::keys::{KeyTable, SessionSecret};
 use super::ntlm::NtlmKeyError;
+use crate::kerberos::ap_exchange::{context_key, open_ap_rep, open_ap_req, ApReqKeys, TicketMiss};
+use crate::smb::auth::spnego_records::kerberos_message;
 use crate::smb::auth::{parse_security_blob, AuthToken};
 use super::transform::{decrypt, DecryptError};
 use super::CipherId;
@@ -41,6 +43,20 @@ pub struct SessionCrypto {
     /// NTLM: the server's challenge, and the session key the user's password gave.
     challenge: Option<[u8; 8]>,
     ntlm_key: Option<Result<[u8; 16], NtlmKeyError>>,
+    /// Kerberos: what the keytab opened of the AP-REQ, and the GSS context key
+    /// (the SMB session key before MS-SMB2's truncation to 16 bytes).
+    krb_req: Option<Result<ApReqKeys, TicketMiss>>,
+    krb_key: Option<Result<Vec<u8>, TicketMiss>>,
+}
+
+impl SessionCrypto {
+    /// An AP-REQ opened (or not): until an AP-REP says more, the client's subkey
+    /// or the ticket's key is the session's.
+    fn set_krb_req(&mut self, req: Result<ApReqKeys, TicketMiss>) {
+        self.krb_key = Some(req.as_ref().map(|r| context_key(r, None).key.clone()).map_err(|m| *m));
+        self.krb_req = Some(req);
+        self.candidates = None;
+    }
 }
 
 #[derive(Debug, Default)]
@@ -50,6 +66,8 @@ pub struct ConnCrypto {
     conn_hash: Option<Hash>,
     /// The hash of a session setup whose request had no session id yet.
     pending: Option<Hash>,
+    /// The AP-REQ of a session setup whose request had no session id yet.
+    pending_krb: Option<Result<ApReqKeys, TicketMiss>>,
     sessions: Vec<SessionCrypto>,
     /// An encrypted message too large to keep whole was noted on this connection.
     pub too_large_noted: bool,
@@ -61,6 +79,8 @@ pub enum Hidden {
     NoKey,
     /// SMB 3.1.1 keys need the session setup, which the capture lacks.
     NoPreauth,
+    /// The keytab does not open the Kerberos ticket of the session's logon.
+    Keytab(TicketMiss),
     /// The password given for the session's user does not match its NTLMv2 logon.
     WrongPassword,
     Failed(DecryptError),
@@ -82,6 +102,9 @@ impl ConnCrypto {
     pub fn on_message(&mut self, hdr: &Smb2Header<'_>, raw: &[u8], body: &Body<'_>, keys: &KeyTable) {
         if !keys.ntlm.is_empty() {
             self.on_ntlm(hdr, body, keys);
+        }
+        if !keys.keytab.is_empty() {
+            self.on_kerberos(hdr, body, keys);
         }
         match (hdr.command, body) {
             (Command::NEGOTIATE, Body::NegotiateRequest(_)) => self.conn_hash = Some(chain(&[0; 64], raw)),
@@ -138,17 +161,59 @@ impl ConnCrypto {
         }
     }
 
+    /// Kerberos logons: the AP-REQ opened with the keytab, then the AP-REP's subkey.
+    fn on_kerberos(&mut self, hdr: &Smb2Header<'_>, body: &Body<'_>, keys: &KeyTable) {
+        let blob = match body {
+            Body::SessionSetupRequest(r) => r.blob,
+            Body::SessionSetupResponse(r) => r.blob,
+            _ => return,
+        };
+        let msg = kerberos_message(blob);
+        // DER: an APPLICATION 14 (AP-REQ) or 15 (AP-REP) tag is 0x6e or 0x6f.
+        match msg.and_then(|m| m.first()) {
+            Some(0x6e) if !hdr.is_response() => {
+                let req = open_ap_req(msg.unwrap_or_default(), &keys.keytab);
+                if hdr.session_id == 0 {
+                    self.pending_krb = Some(req);
+                } else {
+                    self.session(hdr.session_id).set_krb_req(req);
+                }
+            }
+            _ if hdr.is_response() => {
+                let pending = self.pending_krb.take();
+                let s = self.session(hdr.session_id);
+                if let Some(req) = pending {
+                    s.set_krb_req(req);
+                }
+                if let (Some(0x6f), Some(Ok(req))) = (msg.and_then(|m| m.first()), &s.krb_req) {
+                    // No subkey, or an AP-REP the ticket's key does not open: the client's key stands
+                    // (a wrong one shows as an authentication tag mismatch, never as garbage).
+                    if let Ok(Some(sub)) = open_ap_rep(msg.unwrap_or_default(), &req.ticket_key) {
+                        s.krb_key = Some(Ok(context_key(req, Some(&sub)).key.clone()));
+                        s.candidates = None;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// The ciphers and keys to try for a session, from the user's keys.
-    fn candidates(&self, secret_id: u64, table: &KeyTable, preauth: Option<&Hash>, ntlm_key: Option<Result<[u8; 16], NtlmKeyError>>) -> Result<Vec<(CipherId, CipherKeys)>, Hidden> {
+    fn candidates(&self, secret_id: u64, table: &KeyTable, preauth: Option<&Hash>, ntlm_key: Option<Result<[u8; 16], NtlmKeyError>>, krb_key: Option<&Result<Vec<u8>, TicketMiss>>) -> Result<Vec<(CipherId, CipherKeys)>, Hidden> {
         let from_password;
-        let secret = match (table.session(secret_id), ntlm_key) {
-            (Some(s), _) => s,
-            (None, Some(Ok(k))) => {
+        let secret = match (table.session(secret_id), ntlm_key, krb_key) {
+            (Some(s), _, _) => s,
+            (None, Some(Ok(k)), _) => {
                 from_password = SessionSecret { session_id: secret_id, session_key: k.to_vec(), ..Default::default() };
                 &from_password
             }
-            (None, Some(Err(NtlmKeyError::WrongPassword))) => return Err(Hidden::WrongPassword),
-            (None, _) => return Err(Hidden::NoKey),
+            (None, _, Some(Ok(k))) => {
+                from_password = SessionSecret { session_id: secret_id, session_key: k.clone(), ..Default::default() };
+                &from_password
+            }
+            (None, Some(Err(NtlmKeyError::WrongPassword)), _) => return Err(Hidden::WrongPassword),
+            (None, _, Some(Err(miss))) => return Err(Hidden::Keytab(*miss)),
+            (None, _, _) => return Err(Hidden::NoKey),
         };
         // Without a NEGOTIATE in the capture: try what the keys allow; the
         // authentication tag tells which one is right.
@@ -183,9 +248,11 @@ impl ConnCrypto {
     /// Decrypt a transform message of session `sid` sent by the client
     /// (`to_server`) or the server. Returns the plain bytes and the cipher.
     pub fn decrypt(&mut self, sid: u64, to_server: bool, pdu: &[u8], table: &KeyTable) -> Result<(Vec<u8>, CipherId), Hidden> {
-        let (preauth, ntlm_key) = (self.session(sid).preauth, self.session(sid).ntlm_key);
         if self.session(sid).candidates.is_none() {
-            let c = self.candidates(sid, table, preauth.as_ref(), ntlm_key)?;
+            // Once per session (and again after its setup changes), not per message.
+            let s = self.session(sid);
+            let (preauth, ntlm_key, krb_key) = (s.preauth, s.ntlm_key, s.krb_key.clone());
+            let c = self.candidates(sid, table, preauth.as_ref(), ntlm_key, krb_key.as_ref())?;
             self.session(sid).candidates = Some(c);
         }
         let s = self.session(sid);
