@@ -336,17 +336,77 @@ fn clocks_that_differ_are_measured_and_allowed_for() {
     has_words(&f.text, &["was sent 3 times", "a request that never reaches the server"]);
 }
 
+/// (frame, rule, related frames) of the path findings.
+fn path_findings(cap: &std::path::Path) -> Vec<(u32, String, Vec<u32>)> {
+    common::findings(cap, &[]).into_iter().filter(|f| f.rule.starts_with("path.")).map(|f| (f.frame, f.rule, f.related)).collect()
+}
+
+/// Ethernet source addresses of the frames of one interface of a two-interface merge.
+fn macs_of_interface(cap: &std::path::Path, iface: u32) -> Vec<String> {
+    let mut m: Vec<String> = common::fields(cap, &["-Y", &format!("tcp && frame.interface_id == {iface}")], &["eth.src"]).into_iter().map(|r| r[0].clone()).collect();
+    m.sort();
+    m.dedup();
+    m
+}
+
+/// mergecap without `-I none` folds the two sides (both files say the same of
+/// their interface) into one. The sides are then told apart by the Ethernet
+/// segments their frames crossed (a router rewrites the addresses), once a
+/// packet's copies in two segments differ in TTL and lie further apart than
+/// copies on one host ever do (here 2.5 s of clock offset): the same path
+/// findings on the same frames as the merge that keeps each side its interface.
 #[test]
-fn both_sides_on_one_interface_are_read_without_false_alarms() {
-    // mergecap without -I none folds the two sides into one interface. The
-    // copies (lower TTL, 2.5 s apart) are set aside as copies; the sides are
-    // not told apart yet, so no path finding and no summary of two points.
+fn both_sides_on_one_interface_give_the_findings_of_two_interfaces() {
+    for (name, expected) in [
+        ("two_slow_server.offset", "path.server_slow"),
+        ("two_slow_server.behind", "path.server_slow"),
+        ("two_request_dropped.offset", "path.loss"),
+        ("two_blocked_by_server.offset", "path.syn_ignored_by_server"),
+        ("two_loss_on_path.offset", "path.loss"),
+        ("two_delay_on_path.offset", "path.network_slow"),
+        ("two_ack_lost.offset", "path.server_slow"),
+        ("two_nat.offset", "path.loss"),
+    ] {
+        let two_if = cap(&format!("{name}.pcapng"));
+        let one_if = cap(&format!("{name}_one_if.pcapng"));
+        assert_eq!(frames(&one_if, "frame.interface_id != 0"), Vec::<u32>::new(), "{name}: one interface");
+        let want = path_findings(&two_if);
+        assert!(want.iter().any(|f| f.1 == expected), "{name}: {want:?}");
+        assert_eq!(path_findings(&one_if), want, "{name}");
+        // The findings say how the sides were told apart, naming each side's addresses.
+        let f = common::findings(&one_if, &[]).into_iter().find(|f| f.rule == expected).unwrap();
+        let (client_macs, server_macs) = (macs_of_interface(&two_if, 0), macs_of_interface(&two_if, 1));
+        let at = |w: &str| f.text.find(w).unwrap_or_else(|| panic!("{name}: no {w:?}: {}", f.text));
+        let client_part = &f.text[at("client's side: the frames")..at("server's side: the frames")];
+        assert!(client_macs.iter().all(|m| client_part.contains(m.as_str())), "{name}: {client_macs:?}: {}", f.text);
+        assert!(server_macs.iter().all(|m| f.text.contains(m.as_str()) && !client_part.contains(m.as_str())), "{name}: {server_macs:?}: {}", f.text);
+        has_words(&f.text, &["both sides in interface 0, told apart by their Ethernet addresses", "copies made on one host lie microseconds apart", "1 router(s) between them"]);
+        // 2.5 s of offset, give or take the path's delay (600 ms each way in two_delay_on_path).
+        let gap: f64 = f.text.split("which lie ").nth(1).and_then(|r| r.split(' ').next()).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{}", f.text));
+        assert!((1.8..=3.2).contains(&gap), "{name}: {gap}");
+        let s = summary(&one_if, &[]);
+        assert!(s.contains("Two capture points: client's side: the frames between Ethernet addresses"), "{name}: {s}");
+    }
+    // Neither side alone gives a path finding (no_side_alone_raises_two_sided_findings); the
+    // one-interface files hold exactly the two sides' frames.
     let one_if = cap("two_slow_server.offset_one_if.pcapng");
-    let s = summary(&one_if, &[]);
-    assert!(s.contains("Packet copies set aside"), "{s}");
-    let mut a: Vec<String> = rules(&one_if, &[]).into_iter().map(|r| r.1).collect();
-    let mut b: Vec<String> = rules(&cap("two_slow_server.client.pcap"), &[]).into_iter().map(|r| r.1).collect();
-    a.sort();
-    b.sort();
-    assert_eq!(a, b, "as the client's side alone");
+    let n = |c: &std::path::Path| frames(c, "frame").len();
+    assert_eq!(n(&one_if), n(&cap("two_slow_server.client.pcap")) + n(&cap("two_slow_server.server.pcap")));
+}
+
+/// The same two sides folded into one interface with one clock (the lab's
+/// namespaces share it): each packet's copies lie microseconds apart, as a
+/// router capturing both its ports would stamp them. By design that is one
+/// host's copies, never two capture points: copies set aside, no path finding.
+#[test]
+fn copies_microseconds_apart_in_one_interface_are_one_host() {
+    let t = cap("two_slow_server.client.pcap");
+    let merged = common::scratch().home.join("caps").join("two_slow_server.same_clock_one_if.pcapng");
+    let _ = std::fs::remove_file(&merged);
+    let st = std::process::Command::new("mergecap").arg("-w").arg(&merged).arg(&t).arg(cap("two_slow_server.server.pcap")).status().expect("mergecap");
+    assert!(st.success());
+    assert!(frames(&merged, "frame.interface_id != 0").is_empty());
+    let s = summary(&merged, &[]);
+    assert!(!s.contains("Two capture points") && s.contains("Packet copies set aside"), "{s}");
+    assert!(path_findings(&merged).is_empty(), "{:?}", path_findings(&merged));
 }

@@ -260,7 +260,8 @@ impl Analyzer {
             }
             Decoded::Other => return report,
         };
-        let copy = self.copies.check(&seg, input.interface, input.number, input.ts_ns);
+        let point = self.points.point_of(input.interface, input.link, input.data);
+        let copy = self.copies.check(&seg, point, input.number, input.ts_ns);
         let mut seg = seg;
         // NAT between two capture points: the connection under the first view's addresses.
         let translated = self.copies.untranslated(seg.src, seg.dst).map(|ends| {
@@ -271,7 +272,7 @@ impl Analyzer {
         self.points.preferred_client = self.config.client_interface;
         self.points.slow_ns = (self.config.slow_response_s * 1e9) as i64;
         let mut two_sided = Vec::new();
-        self.points.on_segment(&seg, input.interface, input.number, input.ts_ns, copy, translated, &mut two_sided);
+        self.points.on_segment(&seg, point, input.number, input.ts_ns, copy, translated, &mut two_sided);
         if let Some(copy) = copy {
             let conn = self.flows.lookup(seg.src, seg.dst).map(|c| c.id);
             self.summary.on_copy(conn, input.number, copy.frame);

@@ -1023,12 +1023,17 @@ scenario_two_nat() {
 # identical interface descriptions by default).
 scenario_two_clock_offset() {
     local n
-    for n in two_slow_server two_request_dropped; do
+    for n in two_slow_server two_request_dropped two_blocked_by_server two_loss_on_path two_delay_on_path two_ack_lost two_nat; do
         echo "== $n shifted" >&2
         editcap -t 2.5 "$TWO_OUT/$n.server.pcap" "$WORK/shifted.pcap"
         mergecap -I none -w "$TWO_OUT/$n.offset.pcapng" "$TWO_OUT/$n.client.pcap" "$WORK/shifted.pcap"
         mergecap -w "$TWO_OUT/$n.offset_one_if.pcapng" "$TWO_OUT/$n.client.pcap" "$WORK/shifted.pcap"
     done
+    # A server clock 2.5 s behind: its copies come first in the merged file.
+    n=two_slow_server
+    editcap -t -2.5 "$TWO_OUT/$n.server.pcap" "$WORK/shifted.pcap"
+    mergecap -I none -w "$TWO_OUT/$n.behind.pcapng" "$TWO_OUT/$n.client.pcap" "$WORK/shifted.pcap"
+    mergecap -w "$TWO_OUT/$n.behind_one_if.pcapng" "$TWO_OUT/$n.client.pcap" "$WORK/shifted.pcap"
 }
 
 ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disabled_rst smb1_only_client wrong_password
