@@ -410,3 +410,62 @@ fn copies_microseconds_apart_in_one_interface_are_one_host() {
     assert!(!s.contains("Two capture points") && s.contains("Packet copies set aside"), "{s}");
     assert!(path_findings(&merged).is_empty(), "{:?}", path_findings(&merged));
 }
+
+/// (command, message id) → response time, of each response smbdiag timed,
+/// with the Ethernet source of its frame.
+fn response_times(cap: &std::path::Path) -> Vec<(String, (String, String), String)> {
+    let mut v = Vec::new();
+    for r in common::fields(cap, &["-Y", "smbdiag.response_time"], &["eth.src", "smbdiag.cmd", "smbdiag.msg_id", "smbdiag.response_time"]) {
+        let split = |i: usize| r[i].split(',').map(str::to_string).collect::<Vec<_>>();
+        let (cmds, ids, rts) = (split(1), split(2), split(3));
+        // Only frames whose every message is timed pair up one to one.
+        if cmds.len() == rts.len() {
+            for ((c, id), rt) in cmds.into_iter().zip(ids).zip(rts) {
+                v.push((r[0].clone(), (c, id), rt));
+            }
+        }
+    }
+    v
+}
+
+/// A merged capture decodes each response at its first copy, at whichever
+/// side stamped it first. Its response time is taken at that side, against
+/// the request's copy there: on one clock, so exactly what that side's own
+/// file gives, never a request's time at one side against a response's at the other.
+#[test]
+fn response_times_in_a_merged_capture_are_each_sides_own() {
+    let mut sides_seen = (0, 0);
+    for (scenario, merged) in [
+        ("two_slow_server", "two_slow_server.pcapng"),
+        ("two_slow_server", "two_slow_server.offset_one_if.pcapng"),
+        ("two_slow_server", "two_slow_server.behind.pcapng"),
+        ("two_delay_on_path", "two_delay_on_path.pcapng"),
+        ("two_delay_on_path", "two_delay_on_path.offset_one_if.pcapng"),
+    ] {
+        let alone = |side: &str| -> std::collections::HashMap<(String, String), String> {
+            response_times(&cap(&format!("{scenario}.{side}.pcap"))).into_iter().map(|(_, k, rt)| (k, rt)).collect()
+        };
+        let (at_client, at_server) = (alone("client"), alone("server"));
+        let client_macs: Vec<String> = common::fields(&cap(&format!("{scenario}.client.pcap")), &["-Y", "tcp"], &["eth.src"]).into_iter().map(|r| r[0].clone()).collect();
+        let rows = response_times(&cap(merged));
+        assert!(rows.len() >= 10, "{merged}: {rows:?}");
+        for (mac, key, rt) in rows {
+            let client_side = client_macs.contains(&mac);
+            let want = if client_side { &at_client } else { &at_server };
+            assert_eq!(Some(&rt), want.get(&key), "{merged}: {key:?} read at the {} side", if client_side { "client's" } else { "server's" });
+            if client_side {
+                sides_seen.0 += 1;
+            } else {
+                sides_seen.1 += 1;
+            }
+        }
+    }
+    // Both cases met: responses read first at the client's side and at the server's.
+    assert!(sides_seen.0 > 0 && sides_seen.1 > 0, "{sides_seen:?}");
+
+    // The summary's per-command table for the client-first merge is the client's file's, and says so.
+    let table_line = |c: &std::path::Path| summary(c, &[]).lines().find(|l| l.trim_start().starts_with("TREE_CONNECT") && l.contains("ms") && !l.trim_end().ends_with("server")).map(str::to_string);
+    let merged = cap("two_slow_server.offset_one_if.pcapng");
+    assert_eq!(table_line(&merged), table_line(&cap("two_slow_server.client.pcap")));
+    assert!(summary(&merged, &[]).contains("Response times in the connection tables are each taken at one side, on its clock"));
+}

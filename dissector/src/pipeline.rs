@@ -290,6 +290,8 @@ impl Analyzer {
         let Analyzer { config, points, flows, smb, kdc, reports, engine, summary, flows_bound, flows_evicted, refusals_seen, .. } = self;
         let config: &Config = config;
         let mut out = Out { report: &mut report, reports, engine, config, summary };
+        let points_now: &TwoPoints = points;
+        let time_here = |first: u32| point.and_then(|p| points_now.time_at_side_of(first, p));
         let mut fctx = FrameCtx {
             frame: input.number,
             ts_ns: input.ts_ns,
@@ -298,6 +300,7 @@ impl Analyzer {
             sink: &mut out,
             kdc: &mut *kdc,
             keys: &config.keys,
+            time_here: &time_here,
         };
         let mut pending_notes = Vec::new();
         let info = flows.on_segment(&seg, input.number, input.ts_ns, &mut |of, chunk| {

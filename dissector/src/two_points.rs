@@ -126,7 +126,7 @@ impl AtSides {
 
     /// Its time at a capture point's side (`client`: which side is which).
     fn time_at(&self, client: ClientSide, p: Point) -> Option<i64> {
-        [self.first?, self.other?].into_iter().chain(self.first).find(|s| client.holds(s.0) == client.holds(p)).map(|s| s.1)
+        [self.first, self.other].into_iter().flatten().find(|s| client.holds(s.0) == client.holds(p)).map(|s| s.1)
     }
 }
 
@@ -814,6 +814,7 @@ impl TwoPoints {
                 delay as f64 / 1e6
             ));
         }
+        s.push_str("\n  Response times in the connection tables are each taken at one side, on its clock: a response against its request as the side that read the response first saw it (the client's wait there, the server's time at the server's side); the split below puts both sides together.");
         if !self.split.is_empty() {
             s.push_str("\n  Response time split (server: from the request's arrival to the response's departure at the server's side; network: the rest of the client's wait):");
             s.push_str(&format!("\n  {:<16} {:>9} {:>14} {:>14}  {}", "command", "responses", "server p50", "network p50", "mostly"));
