@@ -330,6 +330,22 @@ fn clocks_that_differ_are_measured_and_allowed_for() {
     b.sort();
     assert_eq!(a, b);
 
+    // The ACKs lost on the way back, although the client's retransmission comes
+    // 2.3 s before the first transmission's copy at the server's side in the
+    // file, and before any packet pairs up to say which side is which.
+    let acks = cap("two_ack_lost.offset.pcapng");
+    let f = own_frames(one(&acks, &[], "path.ack_lost"));
+    // The client's retransmission: the same sequence number again at its side, under a new IP id.
+    let client_data: Vec<_> = data_segments(&acks).into_iter().filter(|d| d.1 == "0").collect();
+    let (first, again) = client_data.iter().enumerate().find_map(|(i, d)| client_data[..i].iter().find(|e| e.3 == d.3).map(|e| (e.0, d.0))).expect("a retransmission");
+    for fr in [first, again, copy_at(&acks, first)] {
+        assert!(f.related.contains(&fr), "frame {fr}: {:?}", f.related);
+    }
+    let server_acks = common::fields(&acks, &["-Y", "tcp.srcport == 445 && tcp.len == 0 && tcp.flags.syn == 0"], &["frame.number", "frame.interface_id", "ip.id"]);
+    let lost: Vec<_> = server_acks.iter().filter(|a| f.related.contains(&a[0].parse().unwrap())).collect();
+    assert!(!lost.is_empty() && lost.iter().all(|a| a[1] == "1" && !server_acks.iter().any(|b| b[2] == a[2] && b[1] == "0")), "{lost:?}");
+    has_words(&f.text, &["ACKs lost on the way back", "had reached the server's side the first time"]);
+
     let dropped = cap("two_request_dropped.offset.pcapng");
     let f = one(&dropped, &[], "path.loss");
     never_at_the_other_side(&dropped, &f, "0");

@@ -155,6 +155,8 @@ type Conn = (Endpoint, Endpoint);
 #[derive(Clone, Copy, Debug)]
 struct Sent {
     frame: u32,
+    /// Where it was first seen: the sender's side or not is judged once the sides are known.
+    point: Point,
     len: u32,
     other: Option<u32>,
 }
@@ -163,6 +165,7 @@ struct Sent {
 #[derive(Clone, Copy, Debug)]
 struct BareAck {
     frame: u32,
+    point: Point,
     ack: u32,
     arrived: bool,
 }
@@ -461,9 +464,11 @@ impl TwoPoints {
 
     /// A packet seen at its sender's side: a data segment, kept to tell a
     /// retransmission of something that had arrived; a bare ACK.
+    ///
+    /// Kept whatever its point: the sides may be known only once the first
+    /// copies pair up (seconds in, with the clocks apart); judged then.
     fn on_departure(&mut self, seg: &TcpSegment<'_>, conn: Conn, to_server: bool, iface: Point, frame: u32, ts_ns: i64) {
-        let Some(client) = self.client_side() else { return };
-        if client.holds(iface) != to_server {
+        if self.client_side().is_some_and(|c| c.holds(iface) != to_server) {
             return;
         }
         let f = seg.flags;
@@ -473,13 +478,15 @@ impl TwoPoints {
                 if q.len() >= MAX_ACKS {
                     q.pop_front();
                 }
-                q.push_back(BareAck { frame, ack: seg.ack, arrived: false });
+                q.push_back(BareAck { frame, point: iface, ack: seg.ack, arrived: false });
             }
             return;
         }
         let key = (conn, to_server, seg.seq);
         match self.sent.get(&key) {
-            Some(&s) if s.other.is_some() && s.len == seg.payload_len => {
+            // Sent again: whether the first had arrived may show only later
+            // (the other side's clock ahead puts its copy further on in the file).
+            Some(&s) if s.len == seg.payload_len && s.point == iface => {
                 if !self.acks_reported.contains(&(conn, to_server)) && self.resent.len() < MAX_ATTEMPTS {
                     self.resent.push_back(Resent { conn, to_server, seq: seg.seq, sent: s, frame, ts_ns });
                 }
@@ -490,7 +497,7 @@ impl TwoPoints {
                         self.sent.remove(&old);
                     }
                 }
-                if self.sent.insert(key, Sent { frame, len: seg.payload_len, other: None }).is_none() {
+                if self.sent.insert(key, Sent { frame, point: iface, len: seg.payload_len, other: None }).is_none() {
                     self.sent_order.push_back(key);
                 }
             }
@@ -512,23 +519,28 @@ impl TwoPoints {
     /// it lost on the way back? Judged once they had time to show up.
     fn judge_resent(&mut self, now_ns: i64, out: &mut Vec<Finding>) {
         while let Some(r) = self.resent.front().copied() {
-            let Some(shift) = self.due_shift(!r.to_server) else { break };
+            let (Some(shift), Some(client)) = (self.due_shift(!r.to_server), self.client_side()) else { break };
             // The ACKs travel the other way: from the receiver's clock to the sender's.
             if now_ns - r.ts_ns <= shift.abs() + ARRIVAL_WINDOW_NS {
                 break;
             }
             self.resent.pop_front();
-            if self.acks_reported.contains(&(r.conn, r.to_server)) || self.acks_reported.len() >= MAX_ATTEMPTS {
+            // Sent again at the sender's side (kept before the sides were known).
+            let at_sender = client.holds(r.sent.point) == r.to_server;
+            if !at_sender || self.acks_reported.contains(&(r.conn, r.to_server)) || self.acks_reported.len() >= MAX_ATTEMPTS {
                 continue;
             }
             let end = r.seq.wrapping_add(r.sent.len);
             let lost: Vec<u32> = self
                 .bare_acks
                 .get(&(r.conn, !r.to_server))
-                .map(|q| q.iter().filter(|a| !a.arrived && (a.ack.wrapping_sub(end) as i32) >= 0).map(|a| a.frame).collect())
+                .map(|q| q.iter().filter(|a| !a.arrived && client.holds(a.point) != r.to_server && (a.ack.wrapping_sub(end) as i32) >= 0).map(|a| a.frame).collect())
                 .unwrap_or_default();
-            // No ACK of the receiver's went missing: the sender was merely impatient.
-            let (Some(other), false) = (r.sent.other, lost.is_empty()) else { continue };
+            // The first transmission's copy at the other side, by now.
+            let other = self.sent.get(&(r.conn, r.to_server, r.seq)).filter(|s| s.frame == r.sent.frame).and_then(|s| s.other);
+            // It never arrived (loss, not ACKs), or no ACK of the receiver's
+            // went missing (the sender was merely impatient).
+            let (Some(other), false) = (other, lost.is_empty()) else { continue };
             self.acks_reported.insert((r.conn, r.to_server));
             let (client, server) = (self.name_client(r.conn), self.name_server(r.conn));
             let (sender, receiver, s_side, r_side) = if r.to_server { (client, server, "client's", "server's") } else { (server, client, "server's", "client's") };
