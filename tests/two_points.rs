@@ -485,3 +485,41 @@ fn response_times_in_a_merged_capture_are_each_sides_own() {
     assert_eq!(table_line(&merged), table_line(&cap("two_slow_server.client.pcap")));
     assert!(summary(&merged, &[]).contains("Response times in the connection tables are each taken at one side, on its clock"));
 }
+
+/// IPv6 with TCP timestamps off (tests/lab/make-captures.sh two_v6_*): no IP
+/// identification, no TCP timestamp. With the server's clock 2.5 s ahead the
+/// copies pair only by ends, sequence and acknowledgement numbers, window and
+/// payload, across points (a retransmission is sent where the original was):
+/// the same findings as the same-clock merge, none of the server's copies
+/// taken for retransmissions.
+#[test]
+fn ipv6_without_timestamps_pairs_across_a_clock_offset() {
+    for (name, expected) in [("two_v6_slow_server", "path.server_slow"), ("two_v6_request_dropped", "path.loss")] {
+        let same_clock = cap(&format!("{name}.pcapng"));
+        assert!(frames(&same_clock, "ip").is_empty() && frames(&same_clock, "tcp.options.timestamp.tsval").is_empty(), "{name}: IPv6 without timestamps");
+        let mut want: Vec<String> = rules(&same_clock, &[]).into_iter().map(|r| r.1).collect();
+        want.sort();
+        assert!(want.iter().any(|r| r == expected), "{name}: {want:?}");
+        for merged in [format!("{name}.offset.pcapng"), format!("{name}.offset_one_if.pcapng")] {
+            let m = cap(&merged);
+            let mut got: Vec<String> = rules(&m, &[]).into_iter().map(|r| r.1).collect();
+            got.sort();
+            assert_eq!(got, want, "{merged}");
+            let s = summary(&m, &[]);
+            let line = s.lines().find(|l| l.starts_with("Two capture points")).unwrap_or_else(|| panic!("{merged}: {s}"));
+            let offset: f64 = line.split("clock reads ").nth(1).and_then(|r| r.split(' ').next()).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{line}"));
+            assert!((offset - 2500.0).abs() < 5.0, "{line}");
+        }
+    }
+    // The dropped request: its three transmissions at the client's side, the same bytes, never at the server's.
+    let m = cap("two_v6_request_dropped.offset.pcapng");
+    let f = one(&m, &[], "path.loss");
+    let at_server = common::fields(&m, &["-Y", "tcp.len > 0 && frame.interface_id == 1"], &["tcp.seq_raw"]);
+    let segs = common::fields(&m, &["-Y", "tcp.len > 0"], &["frame.number", "frame.interface_id", "tcp.seq_raw"]);
+    for r in &f.related {
+        let s = segs.iter().find(|s| s[0] == r.to_string()).unwrap_or_else(|| panic!("frame {r}"));
+        assert_eq!(s[1], "0", "frame {r}");
+        assert!(!at_server.iter().any(|a| a[0] == s[2]), "frame {r} reached the server's side");
+    }
+    has_words(&f.text, &["was sent 3 times", "a request that never reaches the server"]);
+}

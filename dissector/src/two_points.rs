@@ -316,11 +316,20 @@ impl TwoPoints {
         }
         if let Some(c) = copy {
             if let Some(first) = c.first_point.filter(|&f| f != i) {
-                self.learn(to_server, c, first, i);
+                // A copy of one of two identical transmissions (no IP id, no
+                // TCP timestamp): neither is lost, and neither says when it
+                // arrived or that the other was sent again needlessly.
+                if c.or_of.is_none() {
+                    self.learn(to_server, c, first, i);
+                }
                 // A copy at the same side (two segments of one side) is no arrival.
                 if self.client_side().map_or(true, |cs| cs.holds(first) != cs.holds(i)) {
                     self.arrived.insert(c.frame);
-                    self.on_arrival(seg, conn, to_server, c.frame, frame);
+                    if let Some(other) = c.or_of {
+                        self.arrived.insert(other);
+                    } else {
+                        self.on_arrival(seg, conn, to_server, c.frame, frame);
+                    }
                 }
             }
         } else {
@@ -342,7 +351,7 @@ impl TwoPoints {
 
     /// When this data segment (by its first copy's frame) was at this side.
     fn note_time(&mut self, seg: &TcpSegment<'_>, iface: Point, frame: u32, ts_ns: i64, copy: Option<CopyOf>, out: &mut Vec<Finding>) {
-        if seg.payload_len == 0 {
+        if seg.payload_len == 0 || copy.is_some_and(|c| c.or_of.is_some()) {
             return;
         }
         let key = copy.map_or(frame, |c| c.frame);
@@ -891,7 +900,7 @@ mod tests {
     }
 
     fn copy_of(frame: u32, first_iface: u32, ttl_drop: i16) -> Option<CopyOf> {
-        Some(CopyOf { frame, dt_ns: 20_000, ttl_drop, first_point: pt(first_iface), first_ends: None })
+        Some(CopyOf { frame, dt_ns: 20_000, ttl_drop, first_point: pt(first_iface), first_ends: None, or_of: None })
     }
 
     #[test]
@@ -916,7 +925,7 @@ mod tests {
         let mut p = TwoPoints::default();
         let mut out = Vec::new();
         for f in 1..=6 {
-            p.on_segment(&syn(64), pt(f % 2), f, 0, (f % 2 == 0).then(|| CopyOf { frame: f - 1, dt_ns: 5, ttl_drop: 0, first_point: pt(1), first_ends: None }), None, &mut out);
+            p.on_segment(&syn(64), pt(f % 2), f, 0, (f % 2 == 0).then(|| CopyOf { frame: f - 1, dt_ns: 5, ttl_drop: 0, first_point: pt(1), first_ends: None, or_of: None }), None, &mut out);
         }
         assert_eq!(p.client_side(), None);
         assert!(out.is_empty() && p.summary().is_none());
@@ -948,7 +957,7 @@ mod tests {
         // Frame 1 arrives (its copy is frame 2); frames 3, 5, 7 never do, while
         // the server's side keeps capturing (its ACKs, frames 4, 6, 8).
         p.on_segment(&data(1, 1), pt(0), 1, 0, None, None, &mut out);
-        p.on_segment(&data(1, 1), pt(1), 2, 10, Some(CopyOf { frame: 1, dt_ns: 10, ttl_drop: 1, first_point: pt(0), first_ends: None }), None, &mut out);
+        p.on_segment(&data(1, 1), pt(1), 2, 10, Some(CopyOf { frame: 1, dt_ns: 10, ttl_drop: 1, first_point: pt(0), first_ends: None, or_of: None }), None, &mut out);
         let mut ack = syn(63);
         (ack.src, ack.dst, ack.flags) = (ep(2, 445), ep(1, 50000), TcpFlags(TcpFlags::ACK));
         for (k, f) in [3u32, 5, 7].into_iter().enumerate() {

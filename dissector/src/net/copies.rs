@@ -104,6 +104,10 @@ struct Seen {
     point: Option<Point>,
     /// The packet's own ends (the key of a translation-proof entry has none).
     ends: (Endpoint, Endpoint),
+    /// Without an identification or a timestamp: an earlier frame at the
+    /// same point with every header field and the payload the same (a
+    /// retransmission, a duplicate ACK). A copy far away may be of either.
+    earlier: Option<u32>,
 }
 
 /// Ends of no packet: the key of the entry that ignores addresses and ports.
@@ -124,6 +128,10 @@ pub struct CopyOf {
     /// The first copy's (source, destination) when this copy's differ: NAT
     /// between the two capture points.
     pub first_ends: Option<(Endpoint, Endpoint)>,
+    /// Another frame this copy may be a copy of just as well: the same
+    /// segment sent twice with nothing (no IP identification, no TCP
+    /// timestamp) to tell the two transmissions apart.
+    pub or_of: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -174,16 +182,18 @@ impl CopyFilter {
         let window = if has_id || id.ts_val.is_some() { COPY_WINDOW_NS } else { COPY_WINDOW_NO_ID_NS };
         self.expire(ts_ns);
         let untranslated = Identity { src: NO_ENDS, dst: NO_ENDS, ..id };
-        let found = self.recent.get(&id).or_else(|| self.recent.get(&untranslated).filter(|_| has_id));
-        if let Some(&first) = found {
+        let found = self.recent.get(&id).or_else(|| self.recent.get(&untranslated).filter(|_| has_id)).copied();
+        if let Some(first) = found {
             let dt_ns = ts_ns - first.ts_ns;
             // Another capture point: another interface or Ethernet segment, or a router between.
             let other_point = first.point != point || first.ttl != seg.ttl;
             let same_ends = first.ends == (seg.src, seg.dst);
-            // Far apart in time only with something a retransmission would
-            // change (an identification, a TCP timestamp), and only across
-            // points: a retransmission is sent where the original was.
-            let long = other_point && (has_id || id.ts_val.is_some()) && (same_ends || has_id);
+            // Far apart in time only across points: a retransmission is sent
+            // where the original was. With an identification or a TCP
+            // timestamp the copy names its transmission; without (IPv6, no
+            // timestamps) the sequence and acknowledgement numbers, window and
+            // payload do, unless the same segment was sent twice (`or_of`).
+            let long = other_point && (same_ends || has_id);
             if (same_ends && dt_ns.abs() <= window) || (long && dt_ns.abs() <= POINTS_WINDOW_NS) {
                 self.set_aside += 1;
                 let first_ends = (!same_ends).then_some(first.ends);
@@ -197,17 +207,18 @@ impl CopyFilter {
                         self.translated.insert((own.1, own.0), (canon.1, canon.0));
                     }
                 }
-                return Some(CopyOf { frame: first.frame, dt_ns, ttl_drop: first.ttl as i16 - seg.ttl as i16, first_point: first.point, first_ends });
+                return Some(CopyOf { frame: first.frame, dt_ns, ttl_drop: first.ttl as i16 - seg.ttl as i16, first_point: first.point, first_ends, or_of: first.earlier });
             }
         }
         if let Some(l) = self.large.iter().find(|l| (ts_ns - l.ts_ns).abs() <= COPY_WINDOW_NS && l.cut_into(seg)) {
             self.set_aside += 1;
-            return Some(CopyOf { frame: l.frame, dt_ns: ts_ns - l.ts_ns, ttl_drop: 0, first_point: l.point, first_ends: None });
+            return Some(CopyOf { frame: l.frame, dt_ns: ts_ns - l.ts_ns, ttl_drop: 0, first_point: l.point, first_ends: None, or_of: None });
         }
         if seg.payload.len() > WIRE_PAYLOAD_MAX && seg.payload_len as usize == seg.payload.len() {
             self.remember_large(seg, point, frame, ts_ns);
         }
-        let seen = Seen { frame, ts_ns, ttl: seg.ttl, point, ends: (seg.src, seg.dst) };
+        let earlier = found.filter(|o| !has_id && id.ts_val.is_none() && o.point == point && o.ttl == seg.ttl).map(|o| o.frame);
+        let seen = Seen { frame, ts_ns, ttl: seg.ttl, point, ends: (seg.src, seg.dst), earlier };
         for key in [id, untranslated] {
             if key == untranslated && !has_id {
                 break;
@@ -313,7 +324,7 @@ mod tests {
         // The same packet on another interface 20 µs later, one router further on.
         let mut routed = seg(Some(10), 100, b"abc");
         routed.ttl = 63;
-        assert_eq!(f.check(&routed, None, 2, 20_000), Some(CopyOf { frame: 1, dt_ns: 20_000, ttl_drop: 1, first_point: None, first_ends: None }));
+        assert_eq!(f.check(&routed, None, 2, 20_000), Some(CopyOf { frame: 1, dt_ns: 20_000, ttl_drop: 1, first_point: None, first_ends: None, or_of: None }));
         // The sender's retransmission: same bytes, a new IP identification.
         assert_eq!(f.check(&seg(Some(11), 100, b"abc"), None, 3, 40_000), None);
         // Same headers, other bytes: not the same packet.
@@ -384,6 +395,28 @@ mod tests {
         f.check(&s, None, 1, 0);
         assert!(f.check(&s, None, 2, 500_000).is_some());
         assert!(f.check(&s, None, 3, 5_000_000).is_none(), "5 ms later without id: a fast retransmission, not a copy");
+    }
+
+    #[test]
+    fn without_identification_a_copy_at_another_point_is_found_seconds_later() {
+        let v6 = |a: u16, port: u16| Endpoint { addr: IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, a)), port };
+        let keyless = |ttl: u8, payload: &'static [u8]| {
+            let mut s = seg(None, 100, payload);
+            (s.src, s.dst, s.ttl) = (v6(1, 50000), v6(2, 445), ttl);
+            s
+        };
+        let mut f = CopyFilter::new();
+        assert_eq!(f.check(&keyless(64, b"abc"), at(0), 1, 0), None);
+        // At the server's side, one router on, its clock 2.5 s ahead: the same segment.
+        let c = f.check(&keyless(63, b"abc"), at(1), 2, 2_500_000_000).expect("a copy");
+        assert_eq!((c.frame, c.or_of), (1, None));
+        // Sent again at the client's side, byte for byte: not a copy (same point), but
+        // a copy at the other side may now be of either transmission.
+        assert_eq!(f.check(&keyless(64, b"abc"), at(0), 3, 3_000_000_000), None);
+        let c = f.check(&keyless(63, b"abc"), at(1), 4, 5_500_000_000).expect("a copy");
+        assert_eq!((c.frame, c.or_of), (3, Some(1)));
+        // Other bytes at the other side: no copy.
+        assert_eq!(f.check(&keyless(63, b"abd"), at(1), 5, 5_600_000_000), None);
     }
 
     #[test]
