@@ -330,23 +330,196 @@ fn clocks_that_differ_are_measured_and_allowed_for() {
     b.sort();
     assert_eq!(a, b);
 
+    // The ACKs lost on the way back, although the client's retransmission comes
+    // 2.3 s before the first transmission's copy at the server's side in the
+    // file, and before any packet pairs up to say which side is which.
+    let acks = cap("two_ack_lost.offset.pcapng");
+    let f = own_frames(one(&acks, &[], "path.ack_lost"));
+    // The client's retransmission: the same sequence number again at its side, under a new IP id.
+    let client_data: Vec<_> = data_segments(&acks).into_iter().filter(|d| d.1 == "0").collect();
+    let (first, again) = client_data.iter().enumerate().find_map(|(i, d)| client_data[..i].iter().find(|e| e.3 == d.3).map(|e| (e.0, d.0))).expect("a retransmission");
+    for fr in [first, again, copy_at(&acks, first)] {
+        assert!(f.related.contains(&fr), "frame {fr}: {:?}", f.related);
+    }
+    let server_acks = common::fields(&acks, &["-Y", "tcp.srcport == 445 && tcp.len == 0 && tcp.flags.syn == 0"], &["frame.number", "frame.interface_id", "ip.id"]);
+    let lost: Vec<_> = server_acks.iter().filter(|a| f.related.contains(&a[0].parse().unwrap())).collect();
+    assert!(!lost.is_empty() && lost.iter().all(|a| a[1] == "1" && !server_acks.iter().any(|b| b[2] == a[2] && b[1] == "0")), "{lost:?}");
+    has_words(&f.text, &["ACKs lost on the way back", "had reached the server's side the first time"]);
+
     let dropped = cap("two_request_dropped.offset.pcapng");
     let f = one(&dropped, &[], "path.loss");
     never_at_the_other_side(&dropped, &f, "0");
     has_words(&f.text, &["was sent 3 times", "a request that never reaches the server"]);
 }
 
+/// (frame, rule, related frames) of the path findings.
+fn path_findings(cap: &std::path::Path) -> Vec<(u32, String, Vec<u32>)> {
+    common::findings(cap, &[]).into_iter().filter(|f| f.rule.starts_with("path.")).map(|f| (f.frame, f.rule, f.related)).collect()
+}
+
+/// Ethernet source addresses of the frames of one interface of a two-interface merge.
+fn macs_of_interface(cap: &std::path::Path, iface: u32) -> Vec<String> {
+    let mut m: Vec<String> = common::fields(cap, &["-Y", &format!("tcp && frame.interface_id == {iface}")], &["eth.src"]).into_iter().map(|r| r[0].clone()).collect();
+    m.sort();
+    m.dedup();
+    m
+}
+
+/// mergecap without `-I none` folds the two sides (both files say the same of
+/// their interface) into one. The sides are then told apart by the Ethernet
+/// segments their frames crossed (a router rewrites the addresses), once a
+/// packet's copies in two segments differ in TTL and lie further apart than
+/// copies on one host ever do (here 2.5 s of clock offset): the same path
+/// findings on the same frames as the merge that keeps each side its interface.
 #[test]
-fn both_sides_on_one_interface_are_read_without_false_alarms() {
-    // mergecap without -I none folds the two sides into one interface. The
-    // copies (lower TTL, 2.5 s apart) are set aside as copies; the sides are
-    // not told apart yet, so no path finding and no summary of two points.
+fn both_sides_on_one_interface_give_the_findings_of_two_interfaces() {
+    for (name, expected) in [
+        ("two_slow_server.offset", "path.server_slow"),
+        ("two_slow_server.behind", "path.server_slow"),
+        ("two_request_dropped.offset", "path.loss"),
+        ("two_blocked_by_server.offset", "path.syn_ignored_by_server"),
+        ("two_loss_on_path.offset", "path.loss"),
+        ("two_delay_on_path.offset", "path.network_slow"),
+        ("two_ack_lost.offset", "path.server_slow"),
+        ("two_nat.offset", "path.loss"),
+    ] {
+        let two_if = cap(&format!("{name}.pcapng"));
+        let one_if = cap(&format!("{name}_one_if.pcapng"));
+        assert_eq!(frames(&one_if, "frame.interface_id != 0"), Vec::<u32>::new(), "{name}: one interface");
+        let want = path_findings(&two_if);
+        assert!(want.iter().any(|f| f.1 == expected), "{name}: {want:?}");
+        assert_eq!(path_findings(&one_if), want, "{name}");
+        // The findings say how the sides were told apart, naming each side's addresses.
+        let f = common::findings(&one_if, &[]).into_iter().find(|f| f.rule == expected).unwrap();
+        let (client_macs, server_macs) = (macs_of_interface(&two_if, 0), macs_of_interface(&two_if, 1));
+        let at = |w: &str| f.text.find(w).unwrap_or_else(|| panic!("{name}: no {w:?}: {}", f.text));
+        let client_part = &f.text[at("client's side: the frames")..at("server's side: the frames")];
+        assert!(client_macs.iter().all(|m| client_part.contains(m.as_str())), "{name}: {client_macs:?}: {}", f.text);
+        assert!(server_macs.iter().all(|m| f.text.contains(m.as_str()) && !client_part.contains(m.as_str())), "{name}: {server_macs:?}: {}", f.text);
+        has_words(&f.text, &["both sides in interface 0, told apart by their Ethernet addresses", "copies made on one host lie microseconds apart", "1 router(s) between them"]);
+        // 2.5 s of offset, give or take the path's delay (600 ms each way in two_delay_on_path).
+        let gap: f64 = f.text.split("which lie ").nth(1).and_then(|r| r.split(' ').next()).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{}", f.text));
+        assert!((1.8..=3.2).contains(&gap), "{name}: {gap}");
+        let s = summary(&one_if, &[]);
+        assert!(s.contains("Two capture points: client's side: the frames between Ethernet addresses"), "{name}: {s}");
+    }
+    // Neither side alone gives a path finding (no_side_alone_raises_two_sided_findings); the
+    // one-interface files hold exactly the two sides' frames.
     let one_if = cap("two_slow_server.offset_one_if.pcapng");
-    let s = summary(&one_if, &[]);
-    assert!(s.contains("Packet copies set aside"), "{s}");
-    let mut a: Vec<String> = rules(&one_if, &[]).into_iter().map(|r| r.1).collect();
-    let mut b: Vec<String> = rules(&cap("two_slow_server.client.pcap"), &[]).into_iter().map(|r| r.1).collect();
-    a.sort();
-    b.sort();
-    assert_eq!(a, b, "as the client's side alone");
+    let n = |c: &std::path::Path| frames(c, "frame").len();
+    assert_eq!(n(&one_if), n(&cap("two_slow_server.client.pcap")) + n(&cap("two_slow_server.server.pcap")));
+}
+
+/// The same two sides folded into one interface with one clock (the lab's
+/// namespaces share it): each packet's copies lie microseconds apart, as a
+/// router capturing both its ports would stamp them. By design that is one
+/// host's copies, never two capture points: copies set aside, no path finding.
+#[test]
+fn copies_microseconds_apart_in_one_interface_are_one_host() {
+    let t = cap("two_slow_server.client.pcap");
+    let merged = common::scratch().home.join("caps").join("two_slow_server.same_clock_one_if.pcapng");
+    let _ = std::fs::remove_file(&merged);
+    let st = std::process::Command::new("mergecap").arg("-w").arg(&merged).arg(&t).arg(cap("two_slow_server.server.pcap")).status().expect("mergecap");
+    assert!(st.success());
+    assert!(frames(&merged, "frame.interface_id != 0").is_empty());
+    let s = summary(&merged, &[]);
+    assert!(!s.contains("Two capture points") && s.contains("Packet copies set aside"), "{s}");
+    assert!(path_findings(&merged).is_empty(), "{:?}", path_findings(&merged));
+}
+
+/// (command, message id) → response time, of each response smbdiag timed,
+/// with the Ethernet source of its frame.
+fn response_times(cap: &std::path::Path) -> Vec<(String, (String, String), String)> {
+    let mut v = Vec::new();
+    for r in common::fields(cap, &["-Y", "smbdiag.response_time"], &["eth.src", "smbdiag.cmd", "smbdiag.msg_id", "smbdiag.response_time"]) {
+        let split = |i: usize| r[i].split(',').map(str::to_string).collect::<Vec<_>>();
+        let (cmds, ids, rts) = (split(1), split(2), split(3));
+        // Only frames whose every message is timed pair up one to one.
+        if cmds.len() == rts.len() {
+            for ((c, id), rt) in cmds.into_iter().zip(ids).zip(rts) {
+                v.push((r[0].clone(), (c, id), rt));
+            }
+        }
+    }
+    v
+}
+
+/// A merged capture decodes each response at its first copy, at whichever
+/// side stamped it first. Its response time is taken at that side, against
+/// the request's copy there: on one clock, so exactly what that side's own
+/// file gives, never a request's time at one side against a response's at the other.
+#[test]
+fn response_times_in_a_merged_capture_are_each_sides_own() {
+    let mut sides_seen = (0, 0);
+    for (scenario, merged) in [
+        ("two_slow_server", "two_slow_server.pcapng"),
+        ("two_slow_server", "two_slow_server.offset_one_if.pcapng"),
+        ("two_slow_server", "two_slow_server.behind.pcapng"),
+        ("two_delay_on_path", "two_delay_on_path.pcapng"),
+        ("two_delay_on_path", "two_delay_on_path.offset_one_if.pcapng"),
+    ] {
+        let alone = |side: &str| -> std::collections::HashMap<(String, String), String> {
+            response_times(&cap(&format!("{scenario}.{side}.pcap"))).into_iter().map(|(_, k, rt)| (k, rt)).collect()
+        };
+        let (at_client, at_server) = (alone("client"), alone("server"));
+        let client_macs: Vec<String> = common::fields(&cap(&format!("{scenario}.client.pcap")), &["-Y", "tcp"], &["eth.src"]).into_iter().map(|r| r[0].clone()).collect();
+        let rows = response_times(&cap(merged));
+        assert!(rows.len() >= 10, "{merged}: {rows:?}");
+        for (mac, key, rt) in rows {
+            let client_side = client_macs.contains(&mac);
+            let want = if client_side { &at_client } else { &at_server };
+            assert_eq!(Some(&rt), want.get(&key), "{merged}: {key:?} read at the {} side", if client_side { "client's" } else { "server's" });
+            if client_side {
+                sides_seen.0 += 1;
+            } else {
+                sides_seen.1 += 1;
+            }
+        }
+    }
+    // Both cases met: responses read first at the client's side and at the server's.
+    assert!(sides_seen.0 > 0 && sides_seen.1 > 0, "{sides_seen:?}");
+
+    // The summary's per-command table for the client-first merge is the client's file's, and says so.
+    let table_line = |c: &std::path::Path| summary(c, &[]).lines().find(|l| l.trim_start().starts_with("TREE_CONNECT") && l.contains("ms") && !l.trim_end().ends_with("server")).map(str::to_string);
+    let merged = cap("two_slow_server.offset_one_if.pcapng");
+    assert_eq!(table_line(&merged), table_line(&cap("two_slow_server.client.pcap")));
+    assert!(summary(&merged, &[]).contains("Response times in the connection tables are each taken at one side, on its clock"));
+}
+
+/// IPv6 with TCP timestamps off (tests/lab/make-captures.sh two_v6_*): no IP
+/// identification, no TCP timestamp. With the server's clock 2.5 s ahead the
+/// copies pair only by ends, sequence and acknowledgement numbers, window and
+/// payload, across points (a retransmission is sent where the original was):
+/// the same findings as the same-clock merge, none of the server's copies
+/// taken for retransmissions.
+#[test]
+fn ipv6_without_timestamps_pairs_across_a_clock_offset() {
+    for (name, expected) in [("two_v6_slow_server", "path.server_slow"), ("two_v6_request_dropped", "path.loss")] {
+        let same_clock = cap(&format!("{name}.pcapng"));
+        assert!(frames(&same_clock, "ip").is_empty() && frames(&same_clock, "tcp.options.timestamp.tsval").is_empty(), "{name}: IPv6 without timestamps");
+        let mut want: Vec<String> = rules(&same_clock, &[]).into_iter().map(|r| r.1).collect();
+        want.sort();
+        assert!(want.iter().any(|r| r == expected), "{name}: {want:?}");
+        for merged in [format!("{name}.offset.pcapng"), format!("{name}.offset_one_if.pcapng")] {
+            let m = cap(&merged);
+            let mut got: Vec<String> = rules(&m, &[]).into_iter().map(|r| r.1).collect();
+            got.sort();
+            assert_eq!(got, want, "{merged}");
+            let s = summary(&m, &[]);
+            let line = s.lines().find(|l| l.starts_with("Two capture points")).unwrap_or_else(|| panic!("{merged}: {s}"));
+            let offset: f64 = line.split("clock reads ").nth(1).and_then(|r| r.split(' ').next()).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{line}"));
+            assert!((offset - 2500.0).abs() < 5.0, "{line}");
+        }
+    }
+    // The dropped request: its three transmissions at the client's side, the same bytes, never at the server's.
+    let m = cap("two_v6_request_dropped.offset.pcapng");
+    let f = one(&m, &[], "path.loss");
+    let at_server = common::fields(&m, &["-Y", "tcp.len > 0 && frame.interface_id == 1"], &["tcp.seq_raw"]);
+    let segs = common::fields(&m, &["-Y", "tcp.len > 0"], &["frame.number", "frame.interface_id", "tcp.seq_raw"]);
+    for r in &f.related {
+        let s = segs.iter().find(|s| s[0] == r.to_string()).unwrap_or_else(|| panic!("frame {r}"));
+        assert_eq!(s[1], "0", "frame {r}");
+        assert!(!at_server.iter().any(|a| a[0] == s[2]), "frame {r} reached the server's side");
+    }
+    has_words(&f.text, &["was sent 3 times", "a request that never reaches the server"]);
 }

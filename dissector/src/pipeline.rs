@@ -260,7 +260,8 @@ impl Analyzer {
             }
             Decoded::Other => return report,
         };
-        let copy = self.copies.check(&seg, input.interface, input.number, input.ts_ns);
+        let point = self.points.point_of(input.interface, input.link, input.data);
+        let copy = self.copies.check(&seg, point, input.number, input.ts_ns);
         let mut seg = seg;
         // NAT between two capture points: the connection under the first view's addresses.
         let translated = self.copies.untranslated(seg.src, seg.dst).map(|ends| {
@@ -271,7 +272,7 @@ impl Analyzer {
         self.points.preferred_client = self.config.client_interface;
         self.points.slow_ns = (self.config.slow_response_s * 1e9) as i64;
         let mut two_sided = Vec::new();
-        self.points.on_segment(&seg, input.interface, input.number, input.ts_ns, copy, translated, &mut two_sided);
+        self.points.on_segment(&seg, point, input.number, input.ts_ns, copy, translated, &mut two_sided);
         if let Some(copy) = copy {
             let conn = self.flows.lookup(seg.src, seg.dst).map(|c| c.id);
             self.summary.on_copy(conn, input.number, copy.frame);
@@ -289,6 +290,8 @@ impl Analyzer {
         let Analyzer { config, points, flows, smb, kdc, reports, engine, summary, flows_bound, flows_evicted, refusals_seen, .. } = self;
         let config: &Config = config;
         let mut out = Out { report: &mut report, reports, engine, config, summary };
+        let points_now: &TwoPoints = points;
+        let time_here = |first: u32| point.and_then(|p| points_now.time_at_side_of(first, p));
         let mut fctx = FrameCtx {
             frame: input.number,
             ts_ns: input.ts_ns,
@@ -297,6 +300,7 @@ impl Analyzer {
             sink: &mut out,
             kdc: &mut *kdc,
             keys: &config.keys,
+            time_here: &time_here,
         };
         let mut pending_notes = Vec::new();
         let info = flows.on_segment(&seg, input.number, input.ts_ns, &mut |of, chunk| {

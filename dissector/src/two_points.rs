@@ -9,6 +9,13 @@
 //! the higher TTL is the client's; a preference names it where no router
 //! separates the two (or where one side saw nothing at all).
 //!
+//! Both sides in one pcapng interface (merged without `-I none`): each side is
+//! the Ethernet segment its frames crossed (`net::capture_point`), and two
+//! segments count as two capture points only when a packet's copies in them
+//! also differ in TTL and lie further apart in time than copies on one host
+//! ever do (a router capturing its own ports stamps both within microseconds;
+//! two machines add the path's delay and their clocks' offset).
+//!
 //! Narrow hooks: the analyzer hands over each TCP frame with its interface and
 //! what the copy filter found; this module answers with findings of its own
 //! (`path.*`) and the single-view findings they make obsolete.
@@ -17,7 +24,8 @@ use std::collections::BTreeMap;
 
 use ahash::HashMap;
 
-use crate::net::copies::CopyOf;
+use crate::net::capture_point::{LinkSegments, Point};
+use crate::net::copies::{CopyOf, COPY_WINDOW_NS};
 use crate::net::link::{Endpoint, TcpSegment};
 use crate::output::Finding;
 use crate::smb::types::Command;
@@ -63,16 +71,16 @@ const MAX_FRAMES: usize = 32;
 /// it, kept by interface until the sides are known.
 #[derive(Debug, Default)]
 struct Attempt {
-    /// (interface, frame) of the client's SYNs.
-    syns: Vec<(u32, u32)>,
-    /// (interface, frame) of the server's SYN/ACKs and RSTs.
-    answers: Vec<(u32, u32)>,
+    /// (capture point, frame) of the client's SYNs.
+    syns: Vec<(Point, u32)>,
+    /// (capture point, frame) of the server's SYN/ACKs and RSTs.
+    answers: Vec<(Point, u32)>,
     reported: bool,
 }
 
 impl Attempt {
-    fn at(v: &[(u32, u32)], client: u32, side: Side) -> Vec<u32> {
-        v.iter().filter(|(i, _)| (*i == client) == (side == Side::Client)).map(|&(_, f)| f).collect()
+    fn at(v: &[(Point, u32)], client: ClientSide, side: Side) -> Vec<u32> {
+        v.iter().filter(|(p, _)| client.holds(*p) == (side == Side::Client)).map(|&(_, f)| f).collect()
     }
 }
 
@@ -80,9 +88,9 @@ impl Attempt {
 #[derive(Debug)]
 struct InFlight {
     frame: u32,
-    /// Its capture interface: whether it is the sender's side is judged
+    /// Its capture point: whether it is the sender's side is judged
     /// later, once the sides are known.
-    iface: u32,
+    point: Point,
     ts_ns: i64,
     to_server: bool,
     /// (client, server) of its connection.
@@ -103,17 +111,40 @@ struct Lost {
 /// When and in which frame one packet (its first copy's frame) was seen at each side.
 #[derive(Clone, Copy, Debug, Default)]
 struct AtSides {
-    /// (interface, time, frame) at the first interface that saw it and at the other.
-    first: Option<(u32, i64, u32)>,
-    other: Option<(u32, i64, u32)>,
+    /// (capture point, time, frame) at the first point that saw it and at the other.
+    first: Option<(Point, i64, u32)>,
+    other: Option<(Point, i64, u32)>,
 }
 
 impl AtSides {
     /// (time, frame) at the client's side and at the server's.
-    fn sides(&self, client: u32) -> Option<((i64, u32), (i64, u32))> {
+    fn sides(&self, client: ClientSide) -> Option<((i64, u32), (i64, u32))> {
         let (a, b) = (self.first?, self.other?);
-        let (c, s) = if a.0 == client { (a, b) } else { (b, a) };
-        (c.0 == client && s.0 != client).then_some(((c.1, c.2), (s.1, s.2)))
+        let (c, s) = if client.holds(a.0) { (a, b) } else { (b, a) };
+        (client.holds(c.0) && !client.holds(s.0)).then_some(((c.1, c.2), (s.1, s.2)))
+    }
+
+    /// Its time at a capture point's side (`client`: which side is which).
+    fn time_at(&self, client: ClientSide, p: Point) -> Option<i64> {
+        [self.first, self.other].into_iter().flatten().find(|s| client.holds(s.0) == client.holds(p)).map(|s| s.1)
+    }
+}
+
+/// Which capture points are the client's side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientSide {
+    /// Every point of this interface (the preference, or the TTLs across interfaces).
+    Interface(u32),
+    /// This point only (both sides in one interface, told apart by their segments).
+    Point(Point),
+}
+
+impl ClientSide {
+    pub fn holds(self, p: Point) -> bool {
+        match self {
+            ClientSide::Interface(i) => p.iface == i,
+            ClientSide::Point(c) => p == c,
+        }
     }
 }
 
@@ -124,6 +155,8 @@ type Conn = (Endpoint, Endpoint);
 #[derive(Clone, Copy, Debug)]
 struct Sent {
     frame: u32,
+    /// Where it was first seen: the sender's side or not is judged once the sides are known.
+    point: Point,
     len: u32,
     other: Option<u32>,
 }
@@ -132,6 +165,7 @@ struct Sent {
 #[derive(Clone, Copy, Debug)]
 struct BareAck {
     frame: u32,
+    point: Point,
     ack: u32,
     arrived: bool,
 }
@@ -152,10 +186,15 @@ struct Resent {
 pub struct TwoPoints {
     /// The client side's interface, from the preference.
     pub preferred_client: Option<u32>,
-    /// Frames per interface.
-    frames: BTreeMap<u32, u64>,
-    /// Votes for "this interface is the client's side" from TTL drops.
-    votes: BTreeMap<u32, i64>,
+    /// Frames per capture point.
+    frames: BTreeMap<Point, u64>,
+    /// Votes for "this point is the client's side" from TTL drops.
+    votes: BTreeMap<Point, i64>,
+    /// Ethernet segments, telling apart two sides that share one interface.
+    pub segments: LinkSegments,
+    /// Both sides in one interface: the smallest time between a packet's
+    /// copies at the two sides (what tells them from copies on one host).
+    one_interface_gap: Option<i64>,
     /// TTL drop between the sides for the client's packets.
     ttl_drop: Option<i16>,
     /// Time at the server's side minus time at the client's side, per copy:
@@ -171,8 +210,8 @@ pub struct TwoPoints {
     overdue_bytes: HashMap<(Endpoint, Endpoint, bool, u32), usize>,
     /// First copies that were seen at the other side too.
     arrived: ahash::HashSet<u32>,
-    /// Last time each interface captured something.
-    last_ts: BTreeMap<u32, i64>,
+    /// Last time each capture point captured something.
+    last_ts: BTreeMap<Point, i64>,
     /// Per (client, server, towards the server).
     lost: HashMap<(Endpoint, Endpoint, bool), Lost>,
     times: HashMap<u32, AtSides>,
@@ -223,21 +262,44 @@ fn frames(v: &[u32]) -> String {
 }
 
 impl TwoPoints {
-    /// The client side's interface: the preference, else the TTL evidence.
-    pub fn client_interface(&self) -> Option<u32> {
-        self.preferred_client.or_else(|| {
-            let (&iface, &v) = self.votes.iter().max_by_key(|(_, v)| **v)?;
-            (v > 0 && self.votes.values().filter(|&&w| w > 0).count() == 1).then_some(iface)
-        })
+    /// The client's side: where both sides share one interface, the TTL and
+    /// time evidence (an interface preference cannot name a segment); else the
+    /// preference, else the TTL evidence.
+    pub fn client_side(&self) -> Option<ClientSide> {
+        let voted = || {
+            let (&p, &v) = self.votes.iter().max_by_key(|(_, v)| **v)?;
+            (v > 0 && self.votes.values().filter(|&&w| w > 0).count() == 1).then_some(p)
+        };
+        if self.one_interface_gap.is_some() {
+            if let Some(p) = voted() {
+                return Some(ClientSide::Point(p));
+            }
+        }
+        self.preferred_client.map(ClientSide::Interface).or_else(|| voted().map(|p| ClientSide::Interface(p.iface)))
     }
 
-    /// One TCP frame: `iface` its capture interface, `copy` what the copy
-    /// filter found (with the interface of the first copy). Findings go to `out`.
+    /// The capture point of a frame on interface `iface` (None: the file
+    /// names no interfaces) with these link-layer bytes.
+    pub fn point_of(&mut self, iface: Option<u32>, link: crate::net::link::LinkType, data: &[u8]) -> Option<Point> {
+        let iface = iface?;
+        Some(Point { iface, segment: self.segments.segment(crate::net::capture_point::ethernet_ends(link, data)) })
+    }
+
+    /// The time at which the packet first seen in `frame` was seen at the
+    /// side of capture point `p` (its own copy there), once the two sides are
+    /// known: a response timed against its request on one clock.
+    pub fn time_at_side_of(&self, frame: u32, p: Point) -> Option<i64> {
+        let client = self.client_side()?;
+        self.times.get(&frame)?.time_at(client, p)
+    }
+
+    /// One TCP frame: `point` where it was captured, `copy` what the copy
+    /// filter found (with the point of the first copy). Findings go to `out`.
     /// `translated`: the frame's own (source, destination) when NAT between
     /// the points made them differ from `seg`'s (the first view's).
     #[allow(clippy::too_many_arguments)]
-    pub fn on_segment(&mut self, seg: &TcpSegment<'_>, iface: Option<u32>, frame: u32, ts_ns: i64, copy: Option<CopyOf>, translated: Option<(Endpoint, Endpoint)>, out: &mut Vec<Finding>) {
-        let Some(i) = iface else { return };
+    pub fn on_segment(&mut self, seg: &TcpSegment<'_>, point: Option<Point>, frame: u32, ts_ns: i64, copy: Option<CopyOf>, translated: Option<(Endpoint, Endpoint)>, out: &mut Vec<Finding>) {
+        let Some(i) = point else { return };
         if self.frames.len() < 64 || self.frames.contains_key(&i) {
             *self.frames.entry(i).or_default() += 1;
         }
@@ -253,10 +315,22 @@ impl TwoPoints {
             }
         }
         if let Some(c) = copy {
-            if let Some(first_iface) = c.first_iface.filter(|&f| f != i) {
-                self.learn(to_server, c, first_iface, i);
-                self.arrived.insert(c.frame);
-                self.on_arrival(seg, conn, to_server, c.frame, frame);
+            if let Some(first) = c.first_point.filter(|&f| f != i) {
+                // A copy of one of two identical transmissions (no IP id, no
+                // TCP timestamp): neither is lost, and neither says when it
+                // arrived or that the other was sent again needlessly.
+                if c.or_of.is_none() {
+                    self.learn(to_server, c, first, i);
+                }
+                // A copy at the same side (two segments of one side) is no arrival.
+                if self.client_side().map_or(true, |cs| cs.holds(first) != cs.holds(i)) {
+                    self.arrived.insert(c.frame);
+                    if let Some(other) = c.or_of {
+                        self.arrived.insert(other);
+                    } else {
+                        self.on_arrival(seg, conn, to_server, c.frame, frame);
+                    }
+                }
             }
         } else {
             self.on_departure(seg, conn, to_server, i, frame, ts_ns);
@@ -276,8 +350,8 @@ impl TwoPoints {
     }
 
     /// When this data segment (by its first copy's frame) was at this side.
-    fn note_time(&mut self, seg: &TcpSegment<'_>, iface: u32, frame: u32, ts_ns: i64, copy: Option<CopyOf>, out: &mut Vec<Finding>) {
-        if seg.payload_len == 0 {
+    fn note_time(&mut self, seg: &TcpSegment<'_>, iface: Point, frame: u32, ts_ns: i64, copy: Option<CopyOf>, out: &mut Vec<Finding>) {
+        if seg.payload_len == 0 || copy.is_some_and(|c| c.or_of.is_some()) {
             return;
         }
         let key = copy.map_or(frame, |c| c.frame);
@@ -307,7 +381,7 @@ impl TwoPoints {
     /// saying where the time went.
     pub fn on_response(&mut self, cmd: Command, request_frame: u32, response_frame: u32, conn: Conn) -> Option<Finding> {
         let (Some(&rq), Some(&rs)) = (self.times.get(&request_frame), self.times.get(&response_frame)) else { return None };
-        let sides = self.client_interface().and_then(|c| Some((rq.sides(c)?, rs.sides(c)?)));
+        let sides = self.client_side().and_then(|c| Some((rq.sides(c)?, rs.sides(c)?)));
         let Some((((rq_c, rq_cf), (rq_s, rq_sf)), ((rs_c, rs_cf), (rs_s, rs_sf)))) = sides else {
             // Seen at one side so far: the other side's copy comes next.
             if self.split_due.len() < MAX_ATTEMPTS {
@@ -399,9 +473,11 @@ impl TwoPoints {
 
     /// A packet seen at its sender's side: a data segment, kept to tell a
     /// retransmission of something that had arrived; a bare ACK.
-    fn on_departure(&mut self, seg: &TcpSegment<'_>, conn: Conn, to_server: bool, iface: u32, frame: u32, ts_ns: i64) {
-        let Some(client) = self.client_interface() else { return };
-        if (iface == client) != to_server {
+    ///
+    /// Kept whatever its point: the sides may be known only once the first
+    /// copies pair up (seconds in, with the clocks apart); judged then.
+    fn on_departure(&mut self, seg: &TcpSegment<'_>, conn: Conn, to_server: bool, iface: Point, frame: u32, ts_ns: i64) {
+        if self.client_side().is_some_and(|c| c.holds(iface) != to_server) {
             return;
         }
         let f = seg.flags;
@@ -411,13 +487,15 @@ impl TwoPoints {
                 if q.len() >= MAX_ACKS {
                     q.pop_front();
                 }
-                q.push_back(BareAck { frame, ack: seg.ack, arrived: false });
+                q.push_back(BareAck { frame, point: iface, ack: seg.ack, arrived: false });
             }
             return;
         }
         let key = (conn, to_server, seg.seq);
         match self.sent.get(&key) {
-            Some(&s) if s.other.is_some() && s.len == seg.payload_len => {
+            // Sent again: whether the first had arrived may show only later
+            // (the other side's clock ahead puts its copy further on in the file).
+            Some(&s) if s.len == seg.payload_len && s.point == iface => {
                 if !self.acks_reported.contains(&(conn, to_server)) && self.resent.len() < MAX_ATTEMPTS {
                     self.resent.push_back(Resent { conn, to_server, seq: seg.seq, sent: s, frame, ts_ns });
                 }
@@ -428,7 +506,7 @@ impl TwoPoints {
                         self.sent.remove(&old);
                     }
                 }
-                if self.sent.insert(key, Sent { frame, len: seg.payload_len, other: None }).is_none() {
+                if self.sent.insert(key, Sent { frame, point: iface, len: seg.payload_len, other: None }).is_none() {
                     self.sent_order.push_back(key);
                 }
             }
@@ -450,23 +528,28 @@ impl TwoPoints {
     /// it lost on the way back? Judged once they had time to show up.
     fn judge_resent(&mut self, now_ns: i64, out: &mut Vec<Finding>) {
         while let Some(r) = self.resent.front().copied() {
-            let Some(shift) = self.due_shift(!r.to_server) else { break };
+            let (Some(shift), Some(client)) = (self.due_shift(!r.to_server), self.client_side()) else { break };
             // The ACKs travel the other way: from the receiver's clock to the sender's.
             if now_ns - r.ts_ns <= shift.abs() + ARRIVAL_WINDOW_NS {
                 break;
             }
             self.resent.pop_front();
-            if self.acks_reported.contains(&(r.conn, r.to_server)) || self.acks_reported.len() >= MAX_ATTEMPTS {
+            // Sent again at the sender's side (kept before the sides were known).
+            let at_sender = client.holds(r.sent.point) == r.to_server;
+            if !at_sender || self.acks_reported.contains(&(r.conn, r.to_server)) || self.acks_reported.len() >= MAX_ATTEMPTS {
                 continue;
             }
             let end = r.seq.wrapping_add(r.sent.len);
             let lost: Vec<u32> = self
                 .bare_acks
                 .get(&(r.conn, !r.to_server))
-                .map(|q| q.iter().filter(|a| !a.arrived && (a.ack.wrapping_sub(end) as i32) >= 0).map(|a| a.frame).collect())
+                .map(|q| q.iter().filter(|a| !a.arrived && client.holds(a.point) != r.to_server && (a.ack.wrapping_sub(end) as i32) >= 0).map(|a| a.frame).collect())
                 .unwrap_or_default();
-            // No ACK of the receiver's went missing: the sender was merely impatient.
-            let (Some(other), false) = (r.sent.other, lost.is_empty()) else { continue };
+            // The first transmission's copy at the other side, by now.
+            let other = self.sent.get(&(r.conn, r.to_server, r.seq)).filter(|s| s.frame == r.sent.frame).and_then(|s| s.other);
+            // It never arrived (loss, not ACKs), or no ACK of the receiver's
+            // went missing (the sender was merely impatient).
+            let (Some(other), false) = (other, lost.is_empty()) else { continue };
             self.acks_reported.insert((r.conn, r.to_server));
             let (client, server) = (self.name_client(r.conn), self.name_server(r.conn));
             let (sender, receiver, s_side, r_side) = if r.to_server { (client, server, "client's", "server's") } else { (server, client, "server's", "client's") };
@@ -489,7 +572,7 @@ impl TwoPoints {
     /// Data segments: each first seen at its sender's side must show up at the
     /// other side; those that do not were lost between the two points.
     #[allow(clippy::too_many_arguments)]
-    fn follow_data(&mut self, seg: &TcpSegment<'_>, iface: u32, frame: u32, ts_ns: i64, to_server: bool, is_copy: bool, out: &mut Vec<Finding>) {
+    fn follow_data(&mut self, seg: &TcpSegment<'_>, iface: Point, frame: u32, ts_ns: i64, to_server: bool, is_copy: bool, out: &mut Vec<Finding>) {
         self.expire(ts_ns, out);
         if seg.payload_len == 0 || is_copy {
             return;
@@ -499,7 +582,7 @@ impl TwoPoints {
             // Too much at once to follow: forget the oldest unjudged.
             self.in_flight.pop_front();
         }
-        self.in_flight.push_back(InFlight { frame, iface, ts_ns, to_server, conn, seq: seg.seq });
+        self.in_flight.push_back(InFlight { frame, point: iface, ts_ns, to_server, conn, seq: seg.seq });
     }
 
     /// Judge the segments whose window to arrive at the other side is over.
@@ -509,11 +592,11 @@ impl TwoPoints {
         let mut judged = Vec::new();
         // Due at the other side at its time plus the shift there; before any
         // packet was seen at both sides, nothing is judged.
-        let client = self.client_interface();
+        let client = self.client_side();
         while self.in_flight.front().is_some_and(|f| self.due_shift(f.to_server).is_some_and(|s| now_ns - (f.ts_ns + s) > ARRIVAL_WINDOW_NS)) {
             let f = self.in_flight.pop_front().expect("front exists");
             // Only a packet seen first at its sender's side can go missing on the way.
-            if (Some(f.iface) == client) != f.to_server {
+            if client.is_some_and(|c| c.holds(f.point)) != f.to_server {
                 self.arrived.remove(&f.frame);
                 continue;
             }
@@ -538,7 +621,7 @@ impl TwoPoints {
             }
         }
         let side_last = |to_client_side: bool| -> i64 {
-            self.last_ts.iter().filter(|(&i, _)| (Some(i) == client) == to_client_side).map(|(_, &t)| t).max().unwrap_or(i64::MIN)
+            self.last_ts.iter().filter(|(&i, _)| client.is_some_and(|c| c.holds(i)) == to_client_side).map(|(_, &t)| t).max().unwrap_or(i64::MIN)
         };
         let (client_last, server_last) = (side_last(true), side_last(false));
         // Lost once the receiving side was capturing after it was due there.
@@ -585,9 +668,15 @@ impl TwoPoints {
     }
 
     /// A packet seen at two interfaces: which side is the client's, the clocks.
-    fn learn(&mut self, to_server: bool, c: CopyOf, first_iface: u32, iface: u32) {
+    fn learn(&mut self, to_server: bool, c: CopyOf, first_iface: Point, iface: Point) {
+        // In one interface, copies on one host are microseconds apart: only
+        // copies further apart than that are two sides.
+        let one_host = first_iface.iface == iface.iface && c.dt_ns.abs() <= COPY_WINDOW_NS;
+        if first_iface.iface == iface.iface && !one_host && c.ttl_drop != 0 {
+            self.one_interface_gap = Some(self.one_interface_gap.map_or(c.dt_ns.abs(), |g| g.min(c.dt_ns.abs())));
+        }
         // The side a packet reached first (higher TTL) is its sender's.
-        if c.ttl_drop != 0 && self.votes.len() < 64 {
+        if c.ttl_drop != 0 && !one_host && self.votes.len() < 64 {
             let (upstream, downstream) = if c.ttl_drop > 0 { (first_iface, iface) } else { (iface, first_iface) };
             let client = if to_server { upstream } else { downstream };
             let other = if client == upstream { downstream } else { upstream };
@@ -597,9 +686,12 @@ impl TwoPoints {
                 self.ttl_drop = Some(c.ttl_drop.abs());
             }
         }
-        let Some(client) = self.client_interface() else { return };
+        let Some(client) = self.client_side() else { return };
+        if client.holds(iface) == client.holds(first_iface) {
+            return;
+        }
         // dt: server side's time minus client side's.
-        let dt = if iface == client { -c.dt_ns } else { c.dt_ns };
+        let dt = if client.holds(iface) { -c.dt_ns } else { c.dt_ns };
         let (v, min) = if to_server { (&mut self.to_server_dt, &mut self.up_min) } else { (&mut self.to_client_dt, &mut self.down_min) };
         if v.len() < MAX_SAMPLES {
             v.push(dt);
@@ -607,17 +699,17 @@ impl TwoPoints {
         *min = Some(min.map_or(dt, |m| m.min(dt)));
     }
 
-    fn on_syn(&mut self, seg: &TcpSegment<'_>, iface: u32, frame: u32, out: &mut Vec<Finding>) {
+    fn on_syn(&mut self, seg: &TcpSegment<'_>, iface: Point, frame: u32, out: &mut Vec<Finding>) {
         if self.attempts.len() >= MAX_ATTEMPTS && !self.attempts.contains_key(&(seg.src, seg.dst)) {
             return;
         }
         let where_ = self.describe_points();
-        let client_iface = self.client_interface();
+        let client_iface = self.client_side();
         let a = self.attempts.entry((seg.src, seg.dst)).or_default();
         if a.syns.len() < MAX_FRAMES {
             a.syns.push((iface, frame));
         }
-        let Some(ci) = client_iface.filter(|&c| c == iface) else { return };
+        let Some(ci) = client_iface.filter(|c| c.holds(iface)) else { return };
         let client_syns = Attempt::at(&a.syns, ci, Side::Client);
         let server_syns = Attempt::at(&a.syns, ci, Side::Server);
         let server_answers = Attempt::at(&a.answers, ci, Side::Server);
@@ -664,14 +756,14 @@ impl TwoPoints {
         out.push(Finding { rule, text, related_frames: related });
     }
 
-    fn on_server_answer(&mut self, seg: &TcpSegment<'_>, iface: u32, frame: u32, out: &mut Vec<Finding>) {
-        let client_iface = self.client_interface();
+    fn on_server_answer(&mut self, seg: &TcpSegment<'_>, iface: Point, frame: u32, out: &mut Vec<Finding>) {
+        let client_iface = self.client_side();
         let where_ = self.describe_points();
         let Some(a) = self.attempts.get_mut(&(seg.dst, seg.src)) else { return };
         if a.answers.len() < MAX_FRAMES {
             a.answers.push((iface, frame));
         }
-        let Some(ci) = client_iface.filter(|&c| c == iface) else { return };
+        let Some(ci) = client_iface.filter(|c| c.holds(iface)) else { return };
         let client_syns = Attempt::at(&a.syns, ci, Side::Client);
         // A reset the client received for an attempt the server's side never
         // saw: the server cannot have sent it.
@@ -698,13 +790,30 @@ impl TwoPoints {
 
     /// The capture points in words: interfaces, routers between, clocks.
     fn describe_points(&self) -> String {
-        let Some(client) = self.client_interface() else { return String::new() };
-        let server: Vec<String> = self.frames.keys().filter(|&&i| i != client).map(|i| i.to_string()).collect();
-        let mut s = format!(
-            "client's side: interface {client}{}, server's side: {}",
-            if self.preferred_client.is_some() { " (as the preference says)" } else { " (its packets there have the higher TTL)" },
-            if server.is_empty() { "the other interface, which captured nothing".to_string() } else { format!("interface {}", server.join(", ")) }
-        );
+        let Some(client) = self.client_side() else { return String::new() };
+        let mut s = match client {
+            ClientSide::Interface(ci) => {
+                // Points are ordered by interface first: one entry per interface.
+                let mut server: Vec<String> = self.frames.keys().filter(|p| p.iface != ci).map(|p| p.iface.to_string()).collect();
+                server.dedup();
+                format!(
+                    "client's side: interface {ci}{}, server's side: {}",
+                    if self.preferred_client == Some(ci) { " (as the preference says)" } else { " (its packets there have the higher TTL)" },
+                    if server.is_empty() { "the other interface, which captured nothing".to_string() } else { format!("interface {}", server.join(", ")) }
+                )
+            }
+            ClientSide::Point(cp) => {
+                let seg = |p: &Point| self.segments.describe(p.segment).map_or_else(|| "the frames without Ethernet addresses".to_string(), |m| format!("the frames between Ethernet addresses {m}"));
+                let server: Vec<String> = self.frames.keys().filter(|p| !client.holds(**p)).map(seg).collect();
+                format!(
+                    "client's side: {} (its packets there have the higher TTL), server's side: {}; both sides in interface {}, told apart by their Ethernet addresses and by each packet's copies, which lie {:.3} s or more apart (copies made on one host lie microseconds apart)",
+                    seg(&cp),
+                    server.join("; "),
+                    cp.iface,
+                    self.one_interface_gap.unwrap_or(0) as f64 / 1e9
+                )
+            }
+        };
         if let Some(d) = self.ttl_drop {
             s.push_str(&format!("; {d} router(s) between them"));
         }
@@ -713,7 +822,7 @@ impl TwoPoints {
 
     /// A paragraph for the summary, when the capture holds two capture points.
     pub fn summary(&self) -> Option<String> {
-        self.client_interface()?;
+        self.client_side()?;
         let mut s = format!("Two capture points: {}.", self.describe_points());
         if let (Some(up), Some(down)) = (median(&self.to_server_dt), median(&self.to_client_dt)) {
             // up = offset + delay, down = offset − delay.
@@ -726,6 +835,7 @@ impl TwoPoints {
                 delay as f64 / 1e6
             ));
         }
+        s.push_str("\n  Response times in the connection tables are each taken at one side, on its clock: a response against its request as the side that read the response first saw it (the client's wait there, the server's time at the server's side); the split below puts both sides together.");
         if !self.split.is_empty() {
             s.push_str("\n  Response time split (server: from the request's arrival to the response's departure at the server's side; network: the rest of the client's wait):");
             s.push_str(&format!("\n  {:<16} {:>9} {:>14} {:>14}  {}", "command", "responses", "server p50", "network p50", "mostly"));
@@ -763,6 +873,10 @@ mod tests {
     use crate::net::link::TcpFlags;
     use std::net::{IpAddr, Ipv4Addr};
 
+    fn pt(iface: u32) -> Option<Point> {
+        Some(Point { iface, segment: Default::default() })
+    }
+
     fn ep(last: u8, port: u16) -> Endpoint {
         Endpoint { addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)), port }
     }
@@ -786,7 +900,7 @@ mod tests {
     }
 
     fn copy_of(frame: u32, first_iface: u32, ttl_drop: i16) -> Option<CopyOf> {
-        Some(CopyOf { frame, dt_ns: 20_000, ttl_drop, first_iface: Some(first_iface), first_ends: None })
+        Some(CopyOf { frame, dt_ns: 20_000, ttl_drop, first_point: pt(first_iface), first_ends: None, or_of: None })
     }
 
     #[test]
@@ -794,12 +908,12 @@ mod tests {
         let mut p = TwoPoints::default();
         let mut out = Vec::new();
         // Server-side interface 0 listed first in the file, client-side 1.
-        p.on_segment(&syn(64), Some(1), 1, 0, None, None, &mut out);
-        p.on_segment(&syn(63), Some(0), 2, 0, copy_of(1, 1, 1), None, &mut out);
-        assert_eq!(p.client_interface(), Some(1));
+        p.on_segment(&syn(64), pt(1), 1, 0, None, None, &mut out);
+        p.on_segment(&syn(63), pt(0), 2, 0, copy_of(1, 1, 1), None, &mut out);
+        assert_eq!(p.client_side(), Some(ClientSide::Interface(1)));
         for f in 3..=6 {
             let (iface, ttl, copy) = if f % 2 == 1 { (1, 64, None) } else { (0, 63, copy_of(f - 1, 1, 1)) };
-            p.on_segment(&syn(ttl), Some(iface), f, 0, copy, None, &mut out);
+            p.on_segment(&syn(ttl), pt(iface), f, 0, copy, None, &mut out);
         }
         assert_eq!(out.len(), 1);
         assert!(std::ptr::eq(out[0].rule, &catalog::PATH_SYN_IGNORED_BY_SERVER));
@@ -811,9 +925,9 @@ mod tests {
         let mut p = TwoPoints::default();
         let mut out = Vec::new();
         for f in 1..=6 {
-            p.on_segment(&syn(64), Some(f % 2), f, 0, (f % 2 == 0).then(|| CopyOf { frame: f - 1, dt_ns: 5, ttl_drop: 0, first_iface: Some(1), first_ends: None }), None, &mut out);
+            p.on_segment(&syn(64), pt(f % 2), f, 0, (f % 2 == 0).then(|| CopyOf { frame: f - 1, dt_ns: 5, ttl_drop: 0, first_point: pt(1), first_ends: None, or_of: None }), None, &mut out);
         }
-        assert_eq!(p.client_interface(), None);
+        assert_eq!(p.client_side(), None);
         assert!(out.is_empty() && p.summary().is_none());
     }
 
@@ -821,10 +935,10 @@ mod tests {
     fn a_reset_for_a_syn_the_server_never_saw_is_forged() {
         let mut p = TwoPoints { preferred_client: Some(0), ..Default::default() };
         let mut out = Vec::new();
-        p.on_segment(&syn(64), Some(0), 1, 0, None, None, &mut out);
+        p.on_segment(&syn(64), pt(0), 1, 0, None, None, &mut out);
         let mut rst = syn(64);
         (rst.src, rst.dst, rst.flags) = (ep(2, 445), ep(1, 50000), TcpFlags(TcpFlags::RST | TcpFlags::ACK));
-        p.on_segment(&rst, Some(0), 2, 0, None, None, &mut out);
+        p.on_segment(&rst, pt(0), 2, 0, None, None, &mut out);
         assert_eq!(out.len(), 1);
         assert!(std::ptr::eq(out[0].rule, &catalog::PATH_RESET_FORGED));
         assert_eq!(out[0].related_frames, vec![1, 2]);
@@ -842,16 +956,16 @@ mod tests {
         };
         // Frame 1 arrives (its copy is frame 2); frames 3, 5, 7 never do, while
         // the server's side keeps capturing (its ACKs, frames 4, 6, 8).
-        p.on_segment(&data(1, 1), Some(0), 1, 0, None, None, &mut out);
-        p.on_segment(&data(1, 1), Some(1), 2, 10, Some(CopyOf { frame: 1, dt_ns: 10, ttl_drop: 1, first_iface: Some(0), first_ends: None }), None, &mut out);
+        p.on_segment(&data(1, 1), pt(0), 1, 0, None, None, &mut out);
+        p.on_segment(&data(1, 1), pt(1), 2, 10, Some(CopyOf { frame: 1, dt_ns: 10, ttl_drop: 1, first_point: pt(0), first_ends: None, or_of: None }), None, &mut out);
         let mut ack = syn(63);
         (ack.src, ack.dst, ack.flags) = (ep(2, 445), ep(1, 50000), TcpFlags(TcpFlags::ACK));
         for (k, f) in [3u32, 5, 7].into_iter().enumerate() {
             let t = (k as i64 + 1) * 50 * ms;
-            p.on_segment(&data(100 * f, f as u16), Some(0), f, t, None, None, &mut out);
-            p.on_segment(&ack, Some(1), f + 1, t + 20 * ms, None, None, &mut out);
+            p.on_segment(&data(100 * f, f as u16), pt(0), f, t, None, None, &mut out);
+            p.on_segment(&ack, pt(1), f + 1, t + 20 * ms, None, None, &mut out);
         }
-        p.on_segment(&ack, Some(1), 9, 500 * ms, None, None, &mut out);
+        p.on_segment(&ack, pt(1), 9, 500 * ms, None, None, &mut out);
         assert_eq!(out.len(), 1, "{out:?}");
         assert!(std::ptr::eq(out[0].rule, &catalog::PATH_LOSS));
         assert_eq!(out[0].related_frames, vec![3, 5, 7]);

@@ -1056,6 +1056,38 @@ scenario_two_nat() {
     two_sided_end
 }
 
+# IPv6 between the sides, TCP timestamps off (Windows' default): neither an IP
+# identification nor a TCP timestamp tells a copy from a retransmission.
+SIP6=fd99:1::2
+net_routed6() {
+    net_routed
+    local ns
+    for ns in "$CLI" "$SRV"; do ip netns exec "$ns" sysctl -qw net.ipv4.tcp_timestamps=0; done
+    in_cli ip -6 addr add fd99:0::1/64 dev "$RC" nodad
+    rtr ip -6 addr add fd99:0::fe/64 dev "$RRC" nodad
+    rtr ip -6 addr add fd99:1::fe/64 dev "$RRS" nodad
+    in_srv ip -6 addr add "$SIP6/64" dev "$RS" nodad
+    in_cli ip -6 route add default via fd99:0::fe
+    in_srv ip -6 route add default via fd99:1::fe
+    rtr sysctl -qw net.ipv6.conf.all.forwarding=1
+}
+# two_request_dropped over IPv6: the router drops the TREE_CONNECT for "projects".
+scenario_two_v6_request_dropped() {
+    net_routed6; write_conf "    interfaces = $SIP/24 $SIP6/64"; start_smbd
+    begin two_v6_request_dropped two_sided_capture
+    rtr ip6tables -A FORWARD -p tcp --dport 445 -m string --algo bm --hex-string '|700072006f006a006500630074007300|' -j DROP
+    client //LABSRV/projects -I "$SIP6" -U "sdalice%$PW" --timeout 8 -c "ls"
+    rtr ip6tables -F
+    two_sided_end
+}
+# two_slow_server over IPv6: the share's connect script sleeps 2 s.
+scenario_two_v6_slow_server() {
+    net_routed6; write_conf "    interfaces = $SIP/24 $SIP6/64" "    root preexec = /bin/sleep 2"; start_smbd
+    begin two_v6_slow_server two_sided_capture
+    client //LABSRV/data -I "$SIP6" -U "sdalice%$PW" -c "ls"
+    two_sided_end
+}
+
 # Two machines whose clocks differ. The lab's namespaces share one clock, so
 # the server's file of a two-sided scenario is shifted 2.5 s (editcap -t), as a
 # server clock 2.5 s ahead would have stamped it, and merged twice: each side
@@ -1063,12 +1095,18 @@ scenario_two_nat() {
 # identical interface descriptions by default).
 scenario_two_clock_offset() {
     local n
-    for n in two_slow_server two_request_dropped; do
+    for n in two_slow_server two_request_dropped two_blocked_by_server two_loss_on_path two_delay_on_path two_ack_lost two_nat \
+        two_v6_request_dropped two_v6_slow_server; do
         echo "== $n shifted" >&2
         editcap -t 2.5 "$TWO_OUT/$n.server.pcap" "$WORK/shifted.pcap"
         mergecap -I none -w "$TWO_OUT/$n.offset.pcapng" "$TWO_OUT/$n.client.pcap" "$WORK/shifted.pcap"
         mergecap -w "$TWO_OUT/$n.offset_one_if.pcapng" "$TWO_OUT/$n.client.pcap" "$WORK/shifted.pcap"
     done
+    # A server clock 2.5 s behind: its copies come first in the merged file.
+    n=two_slow_server
+    editcap -t -2.5 "$TWO_OUT/$n.server.pcap" "$WORK/shifted.pcap"
+    mergecap -I none -w "$TWO_OUT/$n.behind.pcapng" "$TWO_OUT/$n.client.pcap" "$WORK/shifted.pcap"
+    mergecap -w "$TWO_OUT/$n.behind_one_if.pcapng" "$TWO_OUT/$n.client.pcap" "$WORK/shifted.pcap"
 }
 
 ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disabled_rst smb1_only_client wrong_password
@@ -1082,7 +1120,7 @@ ALL=(healthy share_not_found port_blocked port_closed dialect_rejected smb2_disa
      server_zero_window
      copies_bridge copies_bridge_loss copies_router copies_two_interfaces
      two_blocked_on_path two_blocked_by_server two_reset_on_path two_loss_on_path two_slow_server two_request_dropped
-     two_delay_on_path two_ack_lost two_nat two_clock_offset
+     two_delay_on_path two_ack_lost two_nat two_v6_request_dropped two_v6_slow_server two_clock_offset
 
      encrypted_aes128ccm encrypted_aes128gcm encrypted_aes256ccm encrypted_aes256gcm encrypted_smb302
      encrypted_share_not_found encrypted_share_access_denied encrypted_slow_response encrypted_large_file

@@ -30,6 +30,7 @@ use std::collections::VecDeque;
 
 use ahash::{HashMap, RandomState};
 
+use super::capture_point::Point;
 use super::link::{Endpoint, TcpSegment};
 
 /// Copies made on one host or by a mirror are microseconds apart; a capture
@@ -55,7 +56,7 @@ const MAX_LARGE: usize = 16;
 struct Large {
     frame: u32,
     ts_ns: i64,
-    iface: Option<u32>,
+    point: Option<Point>,
     src: Endpoint,
     dst: Endpoint,
     seq: u32,
@@ -103,9 +104,13 @@ struct Seen {
     frame: u32,
     ts_ns: i64,
     ttl: u8,
-    iface: Option<u32>,
+    point: Option<Point>,
     /// The packet's own ends (the key of a translation-proof entry has none).
     ends: (Endpoint, Endpoint),
+    /// Without an identification or a timestamp: an earlier frame at the
+    /// same point with every header field and the payload the same (a
+    /// retransmission, a duplicate ACK). A copy far away may be of either.
+    earlier: Option<u32>,
 }
 
 /// Ends of no packet: the key of the entry that ignores addresses and ports.
@@ -121,11 +126,15 @@ pub struct CopyOf {
     /// The first copy's TTL minus this one's: routers between the two capture
     /// points (0 for copies on one host, a mirror, a bridge).
     pub ttl_drop: i16,
-    /// The capture interface of the first copy (pcapng), if known.
-    pub first_iface: Option<u32>,
+    /// Where the first copy was captured (pcapng interface and Ethernet segment), if known.
+    pub first_point: Option<Point>,
     /// The first copy's (source, destination) when this copy's differ: NAT
     /// between the two capture points.
     pub first_ends: Option<(Endpoint, Endpoint)>,
+    /// Another frame this copy may be a copy of just as well: the same
+    /// segment sent twice with nothing (no IP identification, no TCP
+    /// timestamp) to tell the two transmissions apart.
+    pub or_of: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -175,7 +184,7 @@ impl CopyFilter {
 
     /// Whether this segment is a copy of one seen within the window; if not,
     /// it is remembered as a first copy.
-    pub fn check(&mut self, seg: &TcpSegment<'_>, iface: Option<u32>, frame: u32, ts_ns: i64) -> Option<CopyOf> {
+    pub fn check(&mut self, seg: &TcpSegment<'_>, point: Option<Point>, frame: u32, ts_ns: i64) -> Option<CopyOf> {
         let id = self.identity(seg);
         let has_id = id.ip_id.is_some_and(|i| i != 0);
         let window = if has_id || id.ts_val.is_some() { COPY_WINDOW_NS } else { COPY_WINDOW_NO_ID_NS };
@@ -188,13 +197,15 @@ impl CopyFilter {
         let found = lookup(&id, id_hash).or_else(|| untranslated_hash.and_then(|h| lookup(&untranslated, h)));
         if let Some(first) = found {
             let dt_ns = ts_ns - first.ts_ns;
-            // Another capture point: another interface or a router between.
-            let other_point = first.iface != iface || first.ttl != seg.ttl;
+            // Another capture point: another interface or Ethernet segment, or a router between.
+            let other_point = first.point != point || first.ttl != seg.ttl;
             let same_ends = first.ends == (seg.src, seg.dst);
-            // Far apart in time only with something a retransmission would
-            // change (an identification, a TCP timestamp), and only across
-            // points: a retransmission is sent where the original was.
-            let long = other_point && (has_id || id.ts_val.is_some()) && (same_ends || has_id);
+            // Far apart in time only across points: a retransmission is sent
+            // where the original was. With an identification or a TCP
+            // timestamp the copy names its transmission; without (IPv6, no
+            // timestamps) the sequence and acknowledgement numbers, window and
+            // payload do, unless the same segment was sent twice (`or_of`).
+            let long = other_point && (same_ends || has_id);
             if (same_ends && dt_ns.abs() <= window) || (long && dt_ns.abs() <= POINTS_WINDOW_NS) {
                 self.set_aside += 1;
                 let first_ends = (!same_ends).then_some(first.ends);
@@ -208,17 +219,18 @@ impl CopyFilter {
                         self.translated.insert((own.1, own.0), (canon.1, canon.0));
                     }
                 }
-                return Some(CopyOf { frame: first.frame, dt_ns, ttl_drop: first.ttl as i16 - seg.ttl as i16, first_iface: first.iface, first_ends });
+                return Some(CopyOf { frame: first.frame, dt_ns, ttl_drop: first.ttl as i16 - seg.ttl as i16, first_point: first.point, first_ends, or_of: first.earlier });
             }
         }
         if let Some(l) = self.large.iter().find(|l| (ts_ns - l.ts_ns).abs() <= COPY_WINDOW_NS && l.cut_into(seg)) {
             self.set_aside += 1;
-            return Some(CopyOf { frame: l.frame, dt_ns: ts_ns - l.ts_ns, ttl_drop: 0, first_iface: l.iface, first_ends: None });
+            return Some(CopyOf { frame: l.frame, dt_ns: ts_ns - l.ts_ns, ttl_drop: 0, first_point: l.point, first_ends: None, or_of: None });
         }
         if seg.payload.len() > WIRE_PAYLOAD_MAX && seg.payload_len as usize == seg.payload.len() {
-            self.remember_large(seg, iface, frame, ts_ns);
+            self.remember_large(seg, point, frame, ts_ns);
         }
-        let seen = Seen { frame, ts_ns, ttl: seg.ttl, iface, ends: (seg.src, seg.dst) };
+        let earlier = found.filter(|o| !has_id && id.ts_val.is_none() && o.point == point && o.ttl == seg.ttl).map(|o| o.frame);
+        let seen = Seen { frame, ts_ns, ttl: seg.ttl, point, ends: (seg.src, seg.dst), earlier };
         for (key, h) in [(id, Some(id_hash)), (untranslated, untranslated_hash)] {
             let Some(h) = h else { break };
             if self.order.len() >= MAX_RECENT {
@@ -236,13 +248,13 @@ impl CopyFilter {
         self.translated.get(&(src, dst)).copied()
     }
 
-    fn remember_large(&mut self, seg: &TcpSegment<'_>, iface: Option<u32>, frame: u32, ts_ns: i64) {
+    fn remember_large(&mut self, seg: &TcpSegment<'_>, point: Option<Point>, frame: u32, ts_ns: i64) {
         let Some(ip_id) = seg.ip_id else { return };
         // Reuse the oldest entry's buffer: this runs on every large frame of a bulk transfer.
         let mut bytes = if self.large.len() >= MAX_LARGE { self.large.pop_front().map(|l| l.bytes).unwrap_or_default() } else { Vec::new() };
         bytes.clear();
         bytes.extend_from_slice(seg.payload);
-        self.large.push_back(Large { frame, ts_ns, iface, src: seg.src, dst: seg.dst, seq: seg.seq, ack: seg.ack, ip_id, ts_val: seg.ts_val, bytes });
+        self.large.push_back(Large { frame, ts_ns, point, src: seg.src, dst: seg.dst, seq: seg.seq, ack: seg.ack, ip_id, ts_val: seg.ts_val, bytes });
     }
 
     fn identity(&self, seg: &TcpSegment<'_>) -> Identity {
@@ -295,6 +307,10 @@ mod tests {
         Endpoint { addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)), port }
     }
 
+    fn at(iface: u32) -> Option<Point> {
+        Some(Point { iface, segment: Default::default() })
+    }
+
     fn seg(ip_id: Option<u16>, seq: u32, payload: &[u8]) -> TcpSegment<'_> {
         TcpSegment {
             src: ep(1, 50000),
@@ -320,7 +336,7 @@ mod tests {
         // The same packet on another interface 20 µs later, one router further on.
         let mut routed = seg(Some(10), 100, b"abc");
         routed.ttl = 63;
-        assert_eq!(f.check(&routed, None, 2, 20_000), Some(CopyOf { frame: 1, dt_ns: 20_000, ttl_drop: 1, first_iface: None, first_ends: None }));
+        assert_eq!(f.check(&routed, None, 2, 20_000), Some(CopyOf { frame: 1, dt_ns: 20_000, ttl_drop: 1, first_point: None, first_ends: None, or_of: None }));
         // The sender's retransmission: same bytes, a new IP identification.
         assert_eq!(f.check(&seg(Some(11), 100, b"abc"), None, 3, 40_000), None);
         // Same headers, other bytes: not the same packet.
@@ -356,20 +372,20 @@ mod tests {
     #[test]
     fn a_copy_at_another_point_is_found_seconds_later_and_through_nat() {
         let mut f = CopyFilter::new();
-        f.check(&seg(Some(10), 100, b"abc"), Some(0), 1, 0);
+        f.check(&seg(Some(10), 100, b"abc"), at(0), 1, 0);
         // At the server's side, one router on, 2.5 s later on its clock.
         let mut there = seg(Some(10), 100, b"abc");
         there.ttl = 63;
-        assert_eq!(f.check(&there, Some(1), 2, 2_500_000_000).map(|c| c.frame), Some(1));
+        assert_eq!(f.check(&there, at(1), 2, 2_500_000_000).map(|c| c.frame), Some(1));
         // Behind NAT: the client's address and port translated, all else the same.
-        f.check(&seg(Some(20), 200, b"def"), Some(0), 3, 3_000_000_000);
+        f.check(&seg(Some(20), 200, b"def"), at(0), 3, 3_000_000_000);
         let mut nat = seg(Some(20), 200, b"def");
         (nat.ttl, nat.src) = (63, ep(254, 61000));
-        let c = f.check(&nat, Some(1), 4, 3_000_100_000).expect("a copy");
+        let c = f.check(&nat, at(1), 4, 3_000_100_000).expect("a copy");
         assert_eq!((c.frame, c.first_ends), (3, Some((ep(1, 50000), ep(2, 445)))));
         assert_eq!(f.untranslated(ep(2, 445), ep(254, 61000)), Some((ep(2, 445), ep(1, 50000))));
         // A retransmission (new identification) at the same point is never a copy, however near.
-        assert_eq!(f.check(&seg(Some(21), 200, b"def"), Some(0), 5, 3_000_200_000), None);
+        assert_eq!(f.check(&seg(Some(21), 200, b"def"), at(0), 5, 3_000_200_000), None);
     }
 
     #[test]
@@ -391,6 +407,28 @@ mod tests {
         f.check(&s, None, 1, 0);
         assert!(f.check(&s, None, 2, 500_000).is_some());
         assert!(f.check(&s, None, 3, 5_000_000).is_none(), "5 ms later without id: a fast retransmission, not a copy");
+    }
+
+    #[test]
+    fn without_identification_a_copy_at_another_point_is_found_seconds_later() {
+        let v6 = |a: u16, port: u16| Endpoint { addr: IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, a)), port };
+        let keyless = |ttl: u8, payload: &'static [u8]| {
+            let mut s = seg(None, 100, payload);
+            (s.src, s.dst, s.ttl) = (v6(1, 50000), v6(2, 445), ttl);
+            s
+        };
+        let mut f = CopyFilter::new();
+        assert_eq!(f.check(&keyless(64, b"abc"), at(0), 1, 0), None);
+        // At the server's side, one router on, its clock 2.5 s ahead: the same segment.
+        let c = f.check(&keyless(63, b"abc"), at(1), 2, 2_500_000_000).expect("a copy");
+        assert_eq!((c.frame, c.or_of), (1, None));
+        // Sent again at the client's side, byte for byte: not a copy (same point), but
+        // a copy at the other side may now be of either transmission.
+        assert_eq!(f.check(&keyless(64, b"abc"), at(0), 3, 3_000_000_000), None);
+        let c = f.check(&keyless(63, b"abc"), at(1), 4, 5_500_000_000).expect("a copy");
+        assert_eq!((c.frame, c.or_of), (3, Some(1)));
+        // Other bytes at the other side: no copy.
+        assert_eq!(f.check(&keyless(63, b"abd"), at(1), 5, 5_600_000_000), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Network layers below SMB: link/IP/TCP decode, IP reassembly, per-connection
 //! flow tracking, per-direction stream reassembly and TCP-level observations.
 
+pub mod capture_point;
 pub mod copies;
 pub mod defrag;
 pub mod flow;

@@ -32,6 +32,10 @@ pub struct FrameCtx<'a> {
     pub kdc: &'a mut KdcState,
     /// The user's SMB 3 keys (empty: encrypted messages stay opaque).
     pub keys: &'a KeyTable,
+    /// A capture merged from two capture points: when the packet first seen
+    /// in a frame (a request's) was seen at this frame's side, so a response
+    /// is timed on one clock. None: one capture point, or not seen here.
+    pub time_here: &'a dyn Fn(u32) -> Option<i64>,
 }
 
 pub fn on_pdu(ctx: &mut ConnCtx, sessions: &mut SessionTable, pdu: &Pdu<'_>, f: &mut FrameCtx<'_>) {
@@ -348,15 +352,20 @@ fn match_response(ctx: &mut ConnCtx, hdr: &Smb2Header<'_>, m: &mut MessageFields
         return None; // not ours: a capture that missed the real request
     }
     m.request_frame = Some(req.frame);
-    m.response_time_ns = Some(f.ts_ns - req.ts_ns);
+    // Two capture points: the request as the response's side saw it, never
+    // one side's time against the other's clock.
+    let req_ts = (f.time_here)(req.frame).unwrap_or(req.ts_ns);
+    m.response_time_ns = Some(f.ts_ns - req_ts);
     if interim {
         m.interim = true;
-        let before = req.clone();
+        let mut before = req.clone();
+        before.ts_ns = req_ts;
         req.async_id = hdr.async_id();
         req.interim_frame.get_or_insert(f.frame);
         return Some(before);
     }
-    let req = ctx.pending.remove(hdr.message_id)?;
+    let mut req = ctx.pending.remove(hdr.message_id)?;
     f.sink.answered(req.frame, req.msg_index, f.frame);
+    req.ts_ns = req_ts;
     Some(req)
 }
