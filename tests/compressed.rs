@@ -74,13 +74,17 @@ fn compressed_messages_that_do_not_decompress_give_one_note_per_connection() {
     assert_eq!(comp[1][0], "19");
     assert!(comp[1][1].ends_with("not decompressed: algorithm LZ4 (0x0005) is not one smbdiag decompresses"), "{comp:?}");
     // No message decoded from either frame; Wireshark shows no message in frame 18
-    // and, in 19, only the uncompressed first payload's header, marked malformed.
+    // and, in 19, nothing (4.4, 4.6) or only the uncompressed first payload's
+    // header, marked malformed (4.0): it does not decompress either whole.
     let sd = common::fields(&cap, &["-Y", "smbdiag.cmd && (frame.number == 18 || frame.number == 19)"], &["frame.number"]);
     assert!(sd.is_empty(), "{sd:?}");
     let ws = common::fields(&cap, &["-Y", "frame.number == 18 || frame.number == 19"], &["frame.number", "smb2.cmd", "_ws.malformed"]);
     assert_eq!(ws[0][1], "", "{ws:?}");
-    assert_eq!(ws[1][1], "3", "{ws:?}");
-    assert!(!ws[1][2].is_empty(), "frame 19 malformed for Wireshark: {ws:?}");
+    match ws[1][1].as_str() {
+        "" => {}
+        "3" => assert!(!ws[1][2].is_empty(), "frame 19 malformed for Wireshark: {ws:?}"),
+        other => panic!("Wireshark decoded command {other} in frame 19: {ws:?}"),
+    }
     // The plain fixture raises no such note.
     assert!(!common::findings(&fixture(), &[]).iter().any(|r| r.rule.starts_with("decode.")));
 }
