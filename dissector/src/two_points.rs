@@ -183,7 +183,7 @@ enum Early {
     /// A copy here is of a frame at the same (only) point: its frame and
     /// `or_of` are all that is read of it.
     Segment { head: Head, point: Point, frame: u32, ts_ns: i64, copy_of: Option<(u32, Option<u32>)>, translated: Option<Box<Conn>> },
-    Response { cmd: Command, request_frame: u32, response_frame: u32, conn: Box<Conn>, ts_ns: i64 },
+    Response { cmd: Command, request_frame: u32, response_frame: u32, conn: Conn, ts_ns: i64 },
 }
 
 impl Early {
@@ -381,7 +381,7 @@ impl TwoPoints {
                     let copy = copy_of.map(|(frame, or_of)| CopyOf { frame, dt_ns: 0, ttl_drop: 0, first_point: Some(point), first_ends: None, or_of });
                     self.segment(&head, point, frame, ts_ns, copy, translated.map(|b| *b), &mut out);
                 }
-                Early::Response { cmd, request_frame, response_frame, conn, .. } => out.extend(self.response(cmd, request_frame, response_frame, *conn)),
+                Early::Response { cmd, request_frame, response_frame, conn, .. } => out.extend(self.response(cmd, request_frame, response_frame, conn)),
             }
         }
         debug_assert!(out.is_empty(), "findings from one capture point: {out:?}");
@@ -476,7 +476,7 @@ impl TwoPoints {
     /// saying where the time went.
     pub fn on_response(&mut self, cmd: Command, request_frame: u32, response_frame: u32, conn: Conn) -> Option<Finding> {
         if !self.engage() {
-            self.hold(Early::Response { cmd, request_frame, response_frame, conn: Box::new(conn), ts_ns: self.last_frame_ns });
+            self.hold(Early::Response { cmd, request_frame, response_frame, conn, ts_ns: self.last_frame_ns });
             return None;
         }
         self.response(cmd, request_frame, response_frame, conn)
