@@ -475,6 +475,10 @@ impl TwoPoints {
     /// `conn`: (client, server) of its connection. A slow one gives a finding
     /// saying where the time went.
     pub fn on_response(&mut self, cmd: Command, request_frame: u32, response_frame: u32, conn: Conn) -> Option<Finding> {
+        // No capture point at all (the file names no interfaces): nothing to time.
+        if self.frames.is_empty() {
+            return None;
+        }
         if !self.engage() {
             self.hold(Early::Response { cmd, request_frame, response_frame, conn, ts_ns: self.last_frame_ns });
             return None;
