@@ -10,7 +10,8 @@
 #
 # BENCH_PLUGIN=path/to/libsmbdiag.so measures that build instead (say, one kept
 # from before a change) and skips the build and the core-alone figure;
-# BENCH_WALL=0 skips the wall-time runs, BENCH_CALLGRIND=0 the instruction counts.
+# BENCH_WALL=0 skips the wall-time runs, BENCH_CALLGRIND=0 the instruction counts,
+# BENCH_WHOLE=1 counts the whole capture's instructions as well as the two slices.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CAP=${1:-target/bench/bench_bulk.pcap}
@@ -70,6 +71,8 @@ if command -v valgrind >/dev/null && [ "${BENCH_CALLGRIND:-1}" = 1 ]; then
     editcap -r "$HOMEDIR/cap.pcap" "$HOMEDIR/one.pcap" 1-1 2>/dev/null
     slices=("1-20000")
     if [ "$total" -gt 40000 ]; then slices+=("$((total - 19999))-$total"); fi
+    # The whole capture too (BENCH_WHOLE=1): about 15 minutes each way under callgrind.
+    if [ "${BENCH_WHOLE:-0}" = 1 ]; then slices+=("1-$total"); fi
     chmod a+r "$HOMEDIR"/*.pcap
     ir() { # HOME FILTER CAPTURE -> instructions
         local log="$HOMEDIR/cg.$RANDOM.log"

@@ -25,8 +25,10 @@ use std::collections::BTreeMap;
 use ahash::HashMap;
 
 use crate::net::capture_point::{LinkSegments, Point};
-use crate::net::copies::{CopyOf, COPY_WINDOW_NS};
-use crate::net::link::{Endpoint, TcpSegment};
+use std::collections::VecDeque;
+
+use crate::net::copies::{CopyOf, COPY_WINDOW_NS, POINTS_WINDOW_NS};
+use crate::net::link::{Endpoint, TcpFlags, TcpSegment};
 use crate::output::Finding;
 use crate::smb::types::Command;
 use crate::rules::catalog;
@@ -66,6 +68,8 @@ pub enum Side {
 
 /// Frames kept per attempt and kind.
 const MAX_FRAMES: usize = 32;
+/// Calls held back while one capture point is known (see `Early`).
+const MAX_EARLY: usize = 65_536;
 
 /// One connection attempt (a client SYN to an SMB port) as each interface saw
 /// it, kept by interface until the sides are known.
@@ -150,6 +154,45 @@ impl ClientSide {
 
 /// (client, server) of a connection, as the first view saw it.
 type Conn = (Endpoint, Endpoint);
+
+/// What this module reads of a TCP segment, kept by value.
+#[derive(Clone, Copy, Debug)]
+struct Head {
+    src: Endpoint,
+    dst: Endpoint,
+    seq: u32,
+    ack: u32,
+    flags: TcpFlags,
+    payload_len: u32,
+}
+
+impl From<&TcpSegment<'_>> for Head {
+    fn from(s: &TcpSegment<'_>) -> Self {
+        Head { src: s.src, dst: s.dst, seq: s.seq, ack: s.ack, flags: s.flags, payload_len: s.payload_len }
+    }
+}
+
+/// A call held back while the capture shows one capture point: most
+/// captures have one, and then nothing here can be judged, so the
+/// bookkeeping waits. When a second point shows up the calls of the last
+/// `POINTS_WINDOW_NS` (as far apart as two points' copies are paired) are
+/// replayed in order, as if followed all along; older ones could not have
+/// been seen at a point that was not capturing yet.
+#[derive(Debug)]
+enum Early {
+    /// A copy here is of a frame at the same (only) point: its frame and
+    /// `or_of` are all that is read of it.
+    Segment { head: Head, point: Point, frame: u32, ts_ns: i64, copy_of: Option<(u32, Option<u32>)>, translated: Option<Box<Conn>> },
+    Response { cmd: Command, request_frame: u32, response_frame: u32, conn: Conn, ts_ns: i64 },
+}
+
+impl Early {
+    fn ts_ns(&self) -> i64 {
+        match self {
+            Early::Segment { ts_ns, .. } | Early::Response { ts_ns, .. } => *ts_ns,
+        }
+    }
+}
 
 /// A data segment at its sender's side, and its frame at the other side once seen.
 #[derive(Clone, Copy, Debug)]
@@ -240,6 +283,12 @@ pub struct TwoPoints {
     resent: std::collections::VecDeque<Resent>,
     /// (connection, towards the server) already given an ACK-lost finding.
     acks_reported: ahash::HashSet<(Conn, bool)>,
+    /// Set once a second capture point (or the preference) makes two sides possible.
+    engaged: bool,
+    /// The calls held back until then.
+    early: VecDeque<Early>,
+    /// The latest frame's time, for the responses held back.
+    last_frame_ns: i64,
 }
 
 fn is_smb_port(p: u16) -> bool {
@@ -303,6 +352,52 @@ impl TwoPoints {
         if self.frames.len() < 64 || self.frames.contains_key(&i) {
             *self.frames.entry(i).or_default() += 1;
         }
+        self.last_frame_ns = ts_ns;
+        let smb = is_smb_port(seg.dst.port) != is_smb_port(seg.src.port);
+        if !self.engage() {
+            if smb {
+                let copy_of = copy.map(|c| (c.frame, c.or_of));
+                self.hold(Early::Segment { head: seg.into(), point: i, frame, ts_ns, copy_of, translated: translated.map(Box::new) });
+            }
+            return;
+        }
+        self.segment(&Head::from(seg), i, frame, ts_ns, copy, translated, out);
+    }
+
+    /// Whether two sides are possible; replays what was held back the first time.
+    fn engage(&mut self) -> bool {
+        if self.engaged {
+            return true;
+        }
+        if self.frames.len() < 2 && self.preferred_client.is_none() {
+            return false;
+        }
+        self.engaged = true;
+        // One point so far: nothing to judge yet, so nothing is found here.
+        let mut out = Vec::new();
+        for e in std::mem::take(&mut self.early) {
+            match e {
+                Early::Segment { head, point, frame, ts_ns, copy_of, translated } => {
+                    let copy = copy_of.map(|(frame, or_of)| CopyOf { frame, dt_ns: 0, ttl_drop: 0, first_point: Some(point), first_ends: None, or_of });
+                    self.segment(&head, point, frame, ts_ns, copy, translated.map(|b| *b), &mut out);
+                }
+                Early::Response { cmd, request_frame, response_frame, conn, .. } => out.extend(self.response(cmd, request_frame, response_frame, conn)),
+            }
+        }
+        debug_assert!(out.is_empty(), "findings from one capture point: {out:?}");
+        true
+    }
+
+    fn hold(&mut self, e: Early) {
+        let now = e.ts_ns();
+        while self.early.front().is_some_and(|f| now - f.ts_ns() > POINTS_WINDOW_NS) || self.early.len() >= MAX_EARLY {
+            self.early.pop_front();
+        }
+        self.early.push_back(e);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn segment(&mut self, seg: &Head, i: Point, frame: u32, ts_ns: i64, copy: Option<CopyOf>, translated: Option<(Endpoint, Endpoint)>, out: &mut Vec<Finding>) {
         let to_server = is_smb_port(seg.dst.port) && !is_smb_port(seg.src.port);
         let to_client = is_smb_port(seg.src.port) && !is_smb_port(seg.dst.port);
         if !to_server && !to_client {
@@ -350,7 +445,7 @@ impl TwoPoints {
     }
 
     /// When this data segment (by its first copy's frame) was at this side.
-    fn note_time(&mut self, seg: &TcpSegment<'_>, iface: Point, frame: u32, ts_ns: i64, copy: Option<CopyOf>, out: &mut Vec<Finding>) {
+    fn note_time(&mut self, seg: &Head, iface: Point, frame: u32, ts_ns: i64, copy: Option<CopyOf>, out: &mut Vec<Finding>) {
         if seg.payload_len == 0 || copy.is_some_and(|c| c.or_of.is_some()) {
             return;
         }
@@ -371,7 +466,7 @@ impl TwoPoints {
         }
         if let Some((cmd, rq)) = self.split_due.remove(&key) {
             let conn = if is_smb_port(seg.src.port) { (seg.dst, seg.src) } else { (seg.src, seg.dst) };
-            out.extend(self.on_response(cmd, rq, key, conn));
+            out.extend(self.response(cmd, rq, key, conn));
         }
     }
 
@@ -380,6 +475,18 @@ impl TwoPoints {
     /// `conn`: (client, server) of its connection. A slow one gives a finding
     /// saying where the time went.
     pub fn on_response(&mut self, cmd: Command, request_frame: u32, response_frame: u32, conn: Conn) -> Option<Finding> {
+        // No capture point at all (the file names no interfaces): nothing to time.
+        if self.frames.is_empty() {
+            return None;
+        }
+        if !self.engage() {
+            self.hold(Early::Response { cmd, request_frame, response_frame, conn, ts_ns: self.last_frame_ns });
+            return None;
+        }
+        self.response(cmd, request_frame, response_frame, conn)
+    }
+
+    fn response(&mut self, cmd: Command, request_frame: u32, response_frame: u32, conn: Conn) -> Option<Finding> {
         let (Some(&rq), Some(&rs)) = (self.times.get(&request_frame), self.times.get(&response_frame)) else { return None };
         let sides = self.client_side().and_then(|c| Some((rq.sides(c)?, rs.sides(c)?)));
         let Some((((rq_c, rq_cf), (rq_s, rq_sf)), ((rs_c, rs_cf), (rs_s, rs_sf)))) = sides else {
@@ -476,7 +583,7 @@ impl TwoPoints {
     ///
     /// Kept whatever its point: the sides may be known only once the first
     /// copies pair up (seconds in, with the clocks apart); judged then.
-    fn on_departure(&mut self, seg: &TcpSegment<'_>, conn: Conn, to_server: bool, iface: Point, frame: u32, ts_ns: i64) {
+    fn on_departure(&mut self, seg: &Head, conn: Conn, to_server: bool, iface: Point, frame: u32, ts_ns: i64) {
         if self.client_side().is_some_and(|c| c.holds(iface) != to_server) {
             return;
         }
@@ -514,7 +621,7 @@ impl TwoPoints {
     }
 
     /// A packet's copy at the other side (`frame`; its first copy `first`).
-    fn on_arrival(&mut self, seg: &TcpSegment<'_>, conn: Conn, to_server: bool, first: u32, frame: u32) {
+    fn on_arrival(&mut self, seg: &Head, conn: Conn, to_server: bool, first: u32, frame: u32) {
         if seg.payload_len > 0 {
             if let Some(s) = self.sent.get_mut(&(conn, to_server, seg.seq)).filter(|s| s.frame == first) {
                 s.other.get_or_insert(frame);
@@ -572,7 +679,7 @@ impl TwoPoints {
     /// Data segments: each first seen at its sender's side must show up at the
     /// other side; those that do not were lost between the two points.
     #[allow(clippy::too_many_arguments)]
-    fn follow_data(&mut self, seg: &TcpSegment<'_>, iface: Point, frame: u32, ts_ns: i64, to_server: bool, is_copy: bool, out: &mut Vec<Finding>) {
+    fn follow_data(&mut self, seg: &Head, iface: Point, frame: u32, ts_ns: i64, to_server: bool, is_copy: bool, out: &mut Vec<Finding>) {
         self.expire(ts_ns, out);
         if seg.payload_len == 0 || is_copy {
             return;
@@ -699,7 +806,7 @@ impl TwoPoints {
         *min = Some(min.map_or(dt, |m| m.min(dt)));
     }
 
-    fn on_syn(&mut self, seg: &TcpSegment<'_>, iface: Point, frame: u32, out: &mut Vec<Finding>) {
+    fn on_syn(&mut self, seg: &Head, iface: Point, frame: u32, out: &mut Vec<Finding>) {
         if self.attempts.len() >= MAX_ATTEMPTS && !self.attempts.contains_key(&(seg.src, seg.dst)) {
             return;
         }
@@ -756,7 +863,7 @@ impl TwoPoints {
         out.push(Finding { rule, text, related_frames: related });
     }
 
-    fn on_server_answer(&mut self, seg: &TcpSegment<'_>, iface: Point, frame: u32, out: &mut Vec<Finding>) {
+    fn on_server_answer(&mut self, seg: &Head, iface: Point, frame: u32, out: &mut Vec<Finding>) {
         let client_iface = self.client_side();
         let where_ = self.describe_points();
         let Some(a) = self.attempts.get_mut(&(seg.dst, seg.src)) else { return };
@@ -970,5 +1077,43 @@ mod tests {
         assert!(std::ptr::eq(out[0].rule, &catalog::PATH_LOSS));
         assert_eq!(out[0].related_frames, vec![3, 5, 7]);
         assert!(out[0].text.contains("3 of 4 data segments the client 10.0.0.1 sent"), "{}", out[0].text);
+    }
+
+    /// Data segments at the first point, then (after `gap_ns`) the second
+    /// point's first frames: what the first point showed alone is replayed.
+    fn lost_before_the_second_point(gap_ns: i64) -> Vec<Finding> {
+        let mut p = TwoPoints::default();
+        let mut out = Vec::new();
+        let ms = 1_000_000;
+        let data = |seq: u32, id: u16| {
+            let mut d = syn(64);
+            (d.flags, d.seq, d.ip_id, d.payload, d.payload_len) = (TcpFlags(TcpFlags::ACK), seq, Some(id), b"req", 3);
+            d
+        };
+        for f in 1..=3u32 {
+            p.on_segment(&data(100 * f, f as u16), pt(0), f, (f as i64 - 1) * 50 * ms, None, None, &mut out);
+        }
+        assert!(p.in_flight.is_empty() && p.early.len() == 3, "one point: held back, not followed");
+        p.on_segment(&data(400, 4), pt(0), 4, gap_ns, None, None, &mut out);
+        p.on_segment(&data(400, 4), pt(1), 5, gap_ns + 10, Some(CopyOf { frame: 4, dt_ns: 10, ttl_drop: 1, first_point: pt(0), first_ends: None, or_of: None }), None, &mut out);
+        let mut ack = syn(63);
+        (ack.src, ack.dst, ack.flags) = (ep(2, 445), ep(1, 50000), TcpFlags(TcpFlags::ACK));
+        p.on_segment(&ack, pt(1), 6, gap_ns + 500 * ms, None, None, &mut out);
+        assert!(p.early.is_empty());
+        out
+    }
+
+    #[test]
+    fn what_one_point_saw_is_judged_once_the_second_shows_up() {
+        let out = lost_before_the_second_point(1_000_000_000);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(std::ptr::eq(out[0].rule, &catalog::PATH_LOSS));
+        assert_eq!(out[0].related_frames, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn what_one_point_saw_long_before_the_second_captured_is_not_judged() {
+        // The other point was not capturing then: its missing copies say nothing.
+        assert!(lost_before_the_second_point(POINTS_WINDOW_NS + 1_000_000_000).is_empty());
     }
 }

@@ -43,8 +43,9 @@ const COPY_WINDOW_NO_ID_NS: i64 = 1_000_000;
 pub const POINTS_WINDOW_NS: i64 = 60_000_000_000;
 /// Translated connections remembered (NAT between capture points).
 const MAX_TRANSLATED: usize = 4096;
-/// Frames remembered at once (a bound for bursts within the window).
-const MAX_RECENT: usize = 65_536;
+/// Frames remembered at once (a bound for bursts within the window): 7/8 of
+/// 65,536, the most a table of 65,536 slots holds before it doubles.
+const MAX_RECENT: usize = 57_344;
 /// A payload larger than one Ethernet MTU's may be an offload's large
 /// segment that a later capture point sees cut in pieces.
 const WIRE_PAYLOAD_MAX: usize = 1460;
@@ -81,11 +82,9 @@ impl Large {
     }
 }
 
-/// What makes two frames the same packet.
+/// What makes two frames the same packet: its ends (kept in `Seen`) and these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Identity {
-    src: Endpoint,
-    dst: Endpoint,
     ip_id: Option<u16>,
     seq: u32,
     ack: u32,
@@ -93,9 +92,9 @@ struct Identity {
     window: u16,
     ts_val: Option<u32>,
     payload_len: u32,
-    /// Hash of every field above but the ends, and of the captured payload
-    /// bytes (headers compared exactly above): the key of the entry that
-    /// ignores the ends, and with them that of the entry that does not.
+    /// Hash of every field above and of the captured payload bytes (headers
+    /// compared exactly above): the key of the entry that ignores the ends,
+    /// and with them that of the entry that does not.
     rest_hash: u64,
 }
 
@@ -112,9 +111,6 @@ struct Seen {
     /// retransmission, a duplicate ACK). A copy far away may be of either.
     earlier: Option<u32>,
 }
-
-/// Ends of no packet: the key of the entry that ignores addresses and ports.
-const NO_ENDS: Endpoint = Endpoint { addr: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), port: 0 };
 
 /// A frame found to be a copy of an earlier one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,6 +140,8 @@ pub struct CopyFilter {
     /// about 2,000 instructions a frame). The identity itself is kept and
     /// compared, so two packets whose hashes collide are never taken for
     /// copies; the later one replaces the earlier, as an equal identity does.
+    /// The ends are compared from `Seen`, not kept twice: the table is the
+    /// plugin's largest (tens of thousands of entries).
     recent: HashMap<u64, (Identity, Seen)>,
     /// Insertion order, to forget what fell out of the window.
     order: VecDeque<(i64, u32, u64)>,
@@ -189,12 +187,13 @@ impl CopyFilter {
         let has_id = id.ip_id.is_some_and(|i| i != 0);
         let window = if has_id || id.ts_val.is_some() { COPY_WINDOW_NS } else { COPY_WINDOW_NO_ID_NS };
         self.expire(ts_ns);
-        let untranslated = Identity { src: NO_ENDS, dst: NO_ENDS, ..id };
-        let id_hash = self.hasher.hash_one((id.rest_hash, id.src, id.dst));
+        let ends = (seg.src, seg.dst);
+        let id_hash = self.hasher.hash_one((id.rest_hash, seg.src, seg.dst));
         // Only a packet with an identification is looked for behind NAT.
         let untranslated_hash = has_id.then_some(id.rest_hash);
-        let lookup = |key: &Identity, h: u64| self.recent.get(&h).filter(|(k, _)| k == key).map(|(_, s)| *s);
-        let found = lookup(&id, id_hash).or_else(|| untranslated_hash.and_then(|h| lookup(&untranslated, h)));
+        // The entry keyed with the ends must have them; the one keyed without may have any.
+        let lookup = |h: u64, ends: Option<(Endpoint, Endpoint)>| self.recent.get(&h).filter(|(k, s)| *k == id && ends.map_or(true, |e| s.ends == e)).map(|(_, s)| *s);
+        let found = lookup(id_hash, Some(ends)).or_else(|| untranslated_hash.and_then(|h| lookup(h, None)));
         if let Some(first) = found {
             let dt_ns = ts_ns - first.ts_ns;
             // Another capture point: another interface or Ethernet segment, or a router between.
@@ -231,12 +230,12 @@ impl CopyFilter {
         }
         let earlier = found.filter(|o| !has_id && id.ts_val.is_none() && o.point == point && o.ttl == seg.ttl).map(|o| o.frame);
         let seen = Seen { frame, ts_ns, ttl: seg.ttl, point, ends: (seg.src, seg.dst), earlier };
-        for (key, h) in [(id, Some(id_hash)), (untranslated, untranslated_hash)] {
+        for h in [Some(id_hash), untranslated_hash] {
             let Some(h) = h else { break };
             if self.order.len() >= MAX_RECENT {
                 self.forget_oldest();
             }
-            self.recent.insert(h, (key, seen));
+            self.recent.insert(h, (id, seen));
             self.order.push_back((ts_ns, frame, h));
         }
         None
@@ -259,8 +258,6 @@ impl CopyFilter {
 
     fn identity(&self, seg: &TcpSegment<'_>) -> Identity {
         Identity {
-            src: seg.src,
-            dst: seg.dst,
             ip_id: seg.ip_id,
             seq: seg.seq,
             ack: seg.ack,
