@@ -37,7 +37,9 @@ start_capture() {
     local name=$1
     rm -f "$OUT/$name.pcap"
     ip netns exec "$CLI" tcpdump -i "$CAP_IF" "${CAP_OPTS[@]}" -B 16384 --immediate-mode -s 0 -U -w "$OUT/$name.pcap" $CAP_FILTER >"$WORK/tcpdump.log" 2>&1 &
-    TCPDUMP_PID=$!
+    # Registered as capture_at does, so that end() stops it and checks its drop count.
+    TCPDUMP_PIDS+=("$!")
+    TCPDUMP_LOGS+=("$WORK/tcpdump.log")
     for _ in $(seq 50); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.1; done
     sleep 0.3
 }
