@@ -2,7 +2,8 @@
 //! capture believes no junk; the lab's share_not_found scenario captured in
 //! each encapsulation (tests/lab/make-encap-captures.sh) decodes exactly the
 //! SMB2 frames Wireshark decodes and raises the plain capture's findings; a
-//! capture smbdiag cannot open says so once.
+//! capture smbdiag cannot open says so once; the client's packets of one of
+//! them carry an IPv6 Destination Options header, and the finding is the same.
 
 mod common;
 
@@ -45,7 +46,7 @@ fn every_encapsulation_decodes_the_smb2_wireshark_decodes_with_the_same_findings
     let rules_of = |cap: &Path| -> BTreeSet<String> { common::findings(cap, &[]).into_iter().map(|r| r.rule).collect() };
     let plain_rules = rules_of(&plain);
     assert!(plain_rules.contains("tree.share_not_found"));
-    let kinds = ["sll2", "sll", "vlan", "qinq", "gretap", "erspan2", "erspan3", "vxlan", "vxlan_frag", "vxlan6"];
+    let kinds = ["sll2", "sll", "vlan", "qinq", "gretap", "erspan2", "erspan3", "vxlan", "vxlan_frag", "vxlan6", "ipv6_dstopts"];
     let mut errors = Vec::new();
     for kind in kinds {
         let cap = lab.join(format!("share_not_found_{kind}.pcap"));
@@ -73,6 +74,37 @@ fn every_encapsulation_decodes_the_smb2_wireshark_decodes_with_the_same_findings
         errors.push("vxlan_frag: the TREE_CONNECT error response was not fragmented: the capture does not test reassembly".into());
     }
     assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+#[test]
+fn ipv6_destination_options_on_the_clients_packets_hide_no_smb() {
+    // smbclient over IPv6 with a Destination Options header (one PadN option) on
+    // every packet its socket sends (tests/lab/ipv6_exthdr_preload.c); the server's have none.
+    let cap = common::lab_captures_dir().join("share_not_found_ipv6_dstopts.pcap");
+    let client = frames(&cap, "ipv6.src == fd99::1");
+    let dstopts = frames(&cap, "ipv6.dstopts");
+    assert!(client.len() >= 10 && dstopts == client, "client frames {client:?}, with Destination Options {dstopts:?}");
+    assert!(frames(&cap, "ipv6.src == fd99::2 && ipv6.nxt == 6").len() >= 10, "the server's packets are plain IPv6 TCP");
+    // The TREE_CONNECT for "projects": IPv6 next header 60, then the header (TCP next, PadN) before TCP.
+    let rows = common::fields(
+        &cap,
+        &["-Y", "smb2.cmd == 3 && smb2.flags.response == 0 && smb2.tree contains \"projects\""],
+        &["frame.number", "ipv6.nxt", "ipv6.dstopts.nxt", "ipv6.opt.type"],
+    );
+    assert_eq!(rows, vec![vec!["18", "60", "6", "0x01"]]);
+    // Wireshark's STATUS_BAD_NETWORK_NAME response and smbdiag's finding: frame 19, naming the request (18).
+    assert_eq!(frames(&cap, "smb2.cmd == 3 && smb2.nt_status == 0xc00000cc"), BTreeSet::from([19]));
+    let found = common::findings(&cap, &[]);
+    let at: Vec<(u32, &str)> = found.iter().filter(|r| is_alarm(&r.rule)).map(|r| (r.frame, r.rule.as_str())).collect();
+    assert_eq!(at, vec![(19, "tree.share_not_found")]);
+    let r = found.iter().find(|r| r.rule == "tree.share_not_found").unwrap();
+    for ev in ["STATUS_BAD_NETWORK_NAME", "TREE_CONNECT to \\\\LABSRV\\projects (frame 18)", "no share named \"projects\"", "Get-SmbShare"] {
+        assert!(r.text.contains(ev), "lacks {ev:?}: {}", r.text);
+    }
+    assert!(r.related.contains(&18), "{:?}", r.related);
+    // Nothing skipped: every SMB2 frame Wireshark decodes, smbdiag decodes.
+    assert!(!found.iter().any(|r| r.rule == "decode.skipped_frames"), "skipped frames noted");
+    assert_eq!(frames(&cap, "smbdiag.cmd"), frames(&cap, "smb2"));
 }
 
 #[test]

@@ -12,6 +12,9 @@
 #   vxlan       a VXLAN device (UDP 4789) over a veth underlay, captured on the underlay
 #   vxlan_frag  the same with a 128-byte underlay MTU: the outer IPv4 packets are fragmented
 #   vxlan6      VXLAN over an IPv6 underlay (fd98::1, fd98::2)
+#   ipv6_dstopts  IPv6 (fd99::1, fd99::2), every client packet with a Destination
+#               Options header (PadN) its socket asks for: ipv6_exthdr_preload.c,
+#               preloaded into smbclient; the server is named LABSRV
 # Kinds this kernel has no device for (no 8021q, ip_gre or erspan modules):
 # the traffic goes through a TAP device in each namespace, and encap_bridge.py
 # wraps and unwraps it on the veth underlay the way the device would:
@@ -37,7 +40,9 @@ start_capture() {
     local name=$1
     rm -f "$OUT/$name.pcap"
     ip netns exec "$CLI" tcpdump -i "$CAP_IF" "${CAP_OPTS[@]}" -B 16384 --immediate-mode -s 0 -U -w "$OUT/$name.pcap" $CAP_FILTER >"$WORK/tcpdump.log" 2>&1 &
-    TCPDUMP_PID=$!
+    # Registered as capture_at does, so that end() stops it and checks its drop count.
+    TCPDUMP_PIDS+=("$!")
+    TCPDUMP_LOGS+=("$WORK/tcpdump.log")
     for _ in $(seq 50); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.1; done
     sleep 0.3
 }
@@ -98,6 +103,17 @@ encap_net_up() { # KIND
             vxlan_pair fd98::1 fd98::2
             CAP_IF=nd-u-c CAP_FILTER="ip6"
             ;;
+        ipv6_dstopts)
+            # IPv4 too: start_smbd waits for smbd on 10.99.0.2; the client reaches it over IPv6 only.
+            in_cli ip addr add "$CIP/24" dev nd-u-c
+            in_srv ip addr add "$SIP/24" dev nd-u-s
+            in_cli ip -6 addr add "$CIP6/64" dev nd-u-c nodad
+            in_srv ip -6 addr add "$SIP6_LINK/64" dev nd-u-s nodad
+            in_cli ip link set nd-u-c up
+            in_srv ip link set nd-u-s up
+            # protochain: TCP behind any extension headers (plain "tcp" stops at the first next header).
+            CAP_IF=nd-u-c CAP_FILTER="ip6 protochain 6"
+            ;;
         vlan | qinq | gretap | erspan2 | erspan3)
             for ns in "$CLI" "$SRV"; do ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1; done
             in_cli ip link set nd-u-c up
@@ -125,14 +141,32 @@ encap_net_up() { # KIND
     esac
 }
 
-ALL_KINDS=(sll2 sll vxlan vxlan_frag vxlan6 vlan qinq gretap erspan2 erspan3)
+CIP6=fd99::1 SIP6_LINK=fd99::2
+# share_not_found (make-captures.sh) over IPv6 with extension headers on the
+# client's packets (SDLAB_IPV6_EXT of ipv6_exthdr_preload.c: dstopts, hopopts or both).
+share_not_found_ipv6_ext() { # KIND EXT
+    local so="$WORK/ipv6_exthdr_preload.so"
+    cc -shared -fPIC -O2 -Wall -o "$so" "$HERE/ipv6_exthdr_preload.c" -ldl
+    write_conf "    interfaces = $SIP/24 $SIP6_LINK/64"; start_smbd
+    begin "share_not_found_$1"
+    LD_PRELOAD=$so SDLAB_IPV6_EXT=$2 client //LABSRV/projects -I "$SIP6_LINK" -U "sdalice%$PW" -c "ls"
+    expect tree.share_not_found 'smb2.cmd == 3 && smb2.nt_status == 0xc00000cc' first \
+        'STATUS_BAD_NETWORK_NAME;\\LABSRV\projects;Get-SmbShare'
+    end; stop_smbd
+}
+
+ALL_KINDS=(sll2 sll vxlan vxlan_frag vxlan6 vlan qinq gretap erspan2 erspan3 ipv6_dstopts)
 users_up
 data_up
 : >"$WORK/client.log"
 if [ $# -gt 0 ]; then KINDS=("$@"); else KINDS=("${ALL_KINDS[@]}"); fi
 for k in "${KINDS[@]}"; do
     encap_net_up "$k"
-    SDLAB_SUFFIX="_$k" scenario_share_not_found
+    case $k in
+        ipv6_dstopts) share_not_found_ipv6_ext "$k" dstopts ;;
+        *) SDLAB_SUFFIX="_$k" scenario_share_not_found ;;
+    esac
     stop_bridges
 done
+[ -z "${SDLAB_DEBUG:-}" ] || cat "$WORK/client.log" >&2
 echo "captures in $OUT" >&2
