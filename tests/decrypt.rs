@@ -166,6 +166,29 @@ fn without_a_key_one_note_per_session_names_what_is_hidden() {
     assert!(common::fields(&cap, &["-Y", "smbdiag.decrypted"], &["frame.number"]).is_empty());
 }
 
+/// SMB 3.1.1 negotiates its cipher in the NEGOTIATE response's encryption
+/// context: the no-key note names the one Wireshark reads there, on every
+/// cipher's lab capture (it said "cipher unknown" when no key was given).
+#[test]
+fn without_a_key_the_note_names_the_negotiated_cipher() {
+    for (name, cipher) in [("aes128ccm", "AES-128-CCM"), ("aes128gcm", "AES-128-GCM"), ("aes256ccm", "AES-256-CCM"), ("aes256gcm", "AES-256-GCM")] {
+        let cap = common::lab_captures_dir().join(format!("encrypted_{name}.pcap"));
+        let ws = common::fields(&cap, &["-Y", "smb2.negotiate_context.cipher_id && smb2.flags.response == 1"], &["smb2.negotiate_context.cipher_id"]);
+        let id = ws.first().map(|r| r[0].clone()).unwrap_or_default();
+        let want = match id.trim_start_matches("0x").trim_start_matches('0') {
+            "1" => "AES-128-CCM",
+            "2" => "AES-128-GCM",
+            "3" => "AES-256-CCM",
+            "4" => "AES-256-GCM",
+            other => panic!("{name}: Wireshark reads cipher {other:?}"),
+        };
+        assert_eq!(want, cipher, "{name}: the capture negotiates another cipher than its name says");
+        let notes: Vec<_> = common::findings(&cap, &[]).into_iter().filter(|r| r.rule == "decode.encrypted").collect();
+        assert_eq!(notes.len(), 1, "{name}");
+        assert!(notes[0].text.contains(&format!("SMB 3.1.1, {cipher})")), "{name}: {}", notes[0].text);
+    }
+}
+
 #[test]
 fn a_wrong_key_gives_one_note_and_no_messages() {
     let cap = common::public_captures_dir().join("zeek-zeek/smb3.pcap");

@@ -236,6 +236,8 @@ fn on_message(ctx: &mut ConnCtx, sessions: &mut SessionTable, hdr: &Smb2Header<'
     // Key derivation needs these messages' raw bytes; nobody pays for it without keys.
     if matches!(hdr.command, Command::NEGOTIATE | Command::SESSION_SETUP) && !f.keys.is_empty() {
         ctx.crypto.on_message(hdr, msg, &body, f.keys);
+    } else if let Body::NegotiateResponse(r) = &body {
+        ctx.crypto.on_negotiated(r);
     }
     let mut m = MessageFields {
         cmd: hdr.command,

@@ -14,7 +14,7 @@ use crate::smb::auth::{parse_security_blob, AuthToken};
 use super::transform::{decrypt, DecryptError};
 use super::CipherId;
 use crate::smb::records::header_records::Smb2Header;
-use crate::smb::records::negotiate_records::NegotiateContext;
+use crate::smb::records::negotiate_records::{NegotiateContext, NegotiateResponse};
 use crate::smb::records::Body;
 use crate::smb::types::{Command, Dialect, NtStatus};
 
@@ -98,6 +98,20 @@ impl ConnCrypto {
         self.sessions.last_mut().expect("just pushed")
     }
 
+    /// The dialect and cipher a NEGOTIATE response settles; also without
+    /// keys, so that the note on a hidden session names its cipher.
+    pub fn on_negotiated(&mut self, r: &NegotiateResponse<'_>) {
+        self.dialect = Some(r.dialect);
+        self.cipher = r
+            .contexts
+            .iter()
+            .find_map(|c| match c {
+                NegotiateContext::Encryption { ciphers } => ciphers.first().map(|&c| CipherId(c)),
+                _ => None,
+            })
+            .or_else(|| (r.dialect.is_smb3() && r.dialect != Dialect::SMB3_1_1).then_some(CipherId::AES_128_CCM));
+    }
+
     /// A plain NEGOTIATE or SESSION_SETUP message, with its raw bytes.
     pub fn on_message(&mut self, hdr: &Smb2Header<'_>, raw: &[u8], body: &Body<'_>, keys: &KeyTable) {
         if !keys.ntlm.is_empty() {
@@ -109,15 +123,7 @@ impl ConnCrypto {
         match (hdr.command, body) {
             (Command::NEGOTIATE, Body::NegotiateRequest(_)) => self.conn_hash = Some(chain(&[0; 64], raw)),
             (Command::NEGOTIATE, Body::NegotiateResponse(r)) => {
-                self.dialect = Some(r.dialect);
-                self.cipher = r
-                    .contexts
-                    .iter()
-                    .find_map(|c| match c {
-                        NegotiateContext::Encryption { ciphers } => ciphers.first().map(|&c| CipherId(c)),
-                        _ => None,
-                    })
-                    .or_else(|| (r.dialect.is_smb3() && r.dialect != Dialect::SMB3_1_1).then_some(CipherId::AES_128_CCM));
+                self.on_negotiated(r);
                 self.conn_hash = if r.dialect == Dialect::SMB3_1_1 { self.conn_hash.map(|h| chain(&h, raw)) } else { None };
             }
             (Command::SESSION_SETUP, _) if !hdr.is_response() => {
