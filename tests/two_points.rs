@@ -59,6 +59,11 @@ fn syns_that_reached_the_server_and_got_no_answer_are_the_servers_firewall() {
     for s in at_client[..3].iter().chain(at_server.iter().filter(|&&s| s < f.frame)) {
         assert!(f.related.contains(s), "frame {s} not related: {:?}", f.related);
     }
+    // It counts the server's copies seen by then, not the client's SYNs (the
+    // third SYN's copy comes after it).
+    let seen = at_server.iter().filter(|&&s| s < f.frame).count();
+    let k = if seen >= 3 { "all of them".to_string() } else { format!("{seen} of them so far") };
+    has_words(&f.text, &["3 SYNs from 10.99.0.1 to 10.99.1.2:445 left the client", &format!("; {k} reached the server (frame")]);
     // The single-view reading on that frame gives way to the two-sided one.
     assert!(!rules(&merged, &[]).iter().any(|(_, r)| r == "transport.syn_unanswered"));
     let s = summary(&merged, &[]);

@@ -843,11 +843,14 @@ impl TwoPoints {
             (false, None) => (
                 &catalog::PATH_SYN_IGNORED_BY_SERVER,
                 format!(
-                    "The server drops the connection attempts: {n} SYNs from {c} to {s} (frames {cf} at the client's side) reached the server (frames {sf} at the server's side, {w}) and it never answered, neither SYN/ACK nor RST. The network delivers them; the server's own host firewall discards them (on Windows, the Public network profile blocks File and Printer Sharing). Next check on {sa}: `Get-NetConnectionProfile`, `Get-NetFirewallRule -DisplayGroup \"File and Printer Sharing\"`, or iptables/nftables INPUT rules for TCP {p}.",
+                    "The server drops the connection attempts: {n} SYNs from {c} to {s} left the client (frames {cf} at the client's side); {k} reached the server ({fw} {sf} at the server's side, {w}) and it never answered, neither SYN/ACK nor RST. The network delivers them; the server's own host firewall discards them (on Windows, the Public network profile blocks File and Printer Sharing). Next check on {sa}: `Get-NetConnectionProfile`, `Get-NetFirewallRule -DisplayGroup \"File and Printer Sharing\"`, or iptables/nftables INPUT rules for TCP {p}.",
                     n = client_syns.len(),
                     c = client.addr,
                     s = server,
                     cf = frames(&client_syns),
+                    // The server's copies come later in the file (the path's delay, a clock ahead).
+                    k = if server_syns.len() >= client_syns.len() { "all of them".to_string() } else { format!("{} of them so far", server_syns.len()) },
+                    fw = if server_syns.len() == 1 { "frame" } else { "frames" },
                     sf = frames(&server_syns),
                     w = where_,
                     sa = server.addr,
