@@ -71,6 +71,26 @@ fn syns_that_reached_the_server_and_got_no_answer_are_the_servers_firewall() {
 }
 
 #[test]
+fn with_the_servers_clock_behind_the_one_sided_syn_finding_is_taken_back() {
+    // The server's clock 2.5 s behind: its first copy of a SYN lies after the
+    // client's third SYN in the file, so one pass has already judged "never
+    // answered" (a firewall or a host down) on that frame when the two sides
+    // show which firewall. A second pass (and the GUI) shows the stored
+    // reports: there the two-sided finding stands alone.
+    for merged in [cap("two_blocked_by_server.offset.pcapng"), cap("two_blocked_by_server.offset_one_if.pcapng")] {
+        let f = one(&merged, &["-2"], "path.syn_ignored_by_server");
+        let two_pass = rules(&merged, &["-2"]);
+        assert!(!two_pass.iter().any(|(_, r)| r == "transport.syn_unanswered"), "{}: {two_pass:?}", merged.display());
+        // What one pass printed, and what it replaced: the third SYN at the client's side.
+        let one_pass = one(&merged, &[], "transport.syn_unanswered");
+        assert!(one_pass.frame < f.frame && f.related.contains(&one_pass.frame), "{}: {} {:?}", merged.display(), one_pass.frame, f.related);
+        // The summary counts what stands.
+        let s = summary(&merged, &["-2"]);
+        assert!(!s.contains("transport.syn_unanswered") && s.contains("path.syn_ignored_by_server"), "{s}");
+    }
+}
+
+#[test]
 fn syns_that_never_reached_the_server_were_dropped_on_the_path() {
     let merged = cap("two_blocked_on_path.pcapng");
     // The server's side captured nothing: only the preference says there were two sides.

@@ -358,9 +358,28 @@ impl Analyzer {
         let ev = SegEvent { frame: input.number, ts_ns: input.ts_ns, conn: view_of(info.conn, info.dir), seg: &seg, info: &info, kdc: &kdc.log, pending };
         let mut found = Vec::new();
         out.engine.on_segment(out.config, &ev, &mut found);
-        // What both capture points show replaces what one alone suggested.
+        // What both capture points show replaces what one alone suggested: on
+        // this frame, and on the earlier frames of the same attempt (with the
+        // server's clock behind, the client's third SYN comes before the
+        // server's first copy). A one-pass reader has already printed those;
+        // a second pass and the GUI show the stored reports, so they see the
+        // two-sided finding alone.
         let superseded = TwoPoints::superseded(&two_sided);
         found.retain(|f| !superseded.contains(&f.rule.id));
+        if !superseded.is_empty() {
+            for earlier in two_sided.iter().flat_map(|f| f.related_frames.iter()).filter(|&&r| r < input.number) {
+                if let Some(r) = out.reports.get_mut(*earlier) {
+                    let summary = &mut *out.summary;
+                    r.findings.retain(|f| {
+                        let keep = !superseded.contains(&f.rule.id);
+                        if !keep {
+                            summary.on_withdrawn(*earlier, f);
+                        }
+                        keep
+                    });
+                }
+            }
+        }
         found.extend(two_sided);
         out.report.findings.extend(found);
         let client_server = if info.dir == Dir::ToServer { (seg.src, seg.dst) } else { (seg.dst, seg.src) };

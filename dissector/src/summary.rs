@@ -144,6 +144,17 @@ impl Summary {
         }
     }
 
+    /// A finding taken back from an earlier frame (a later one replaced it).
+    pub fn on_withdrawn(&mut self, frame: u32, f: &Finding) {
+        if let Some(e) = self.findings.get_mut(f.rule.id) {
+            e.0 = e.0.saturating_sub(1);
+            e.1.retain(|&x| x != frame);
+            if e.0 == 0 {
+                self.findings.remove(f.rule.id);
+            }
+        }
+    }
+
     /// The report, stable for diffing: connections in order of first frame.
     pub fn render(&self, capture_points: Option<&str>) -> String {
         let mut s = String::new();
