@@ -55,8 +55,8 @@ fn is_alarm(rule: &str) -> bool {
 }
 
 fn check_scenario(expect_file: &Path) -> Vec<String> {
-    // A capture merged from several interfaces is a pcapng.
-    let cap = ["pcap", "pcapng"].map(|x| expect_file.with_extension(x)).into_iter().find(|p| p.exists()).unwrap_or_else(|| expect_file.with_extension("pcap"));
+    // A capture merged from several interfaces is a pcapng; a netsh trace in Network Monitor format a .cap.
+    let cap = ["pcap", "pcapng", "cap"].map(|x| expect_file.with_extension(x)).into_iter().find(|p| p.exists()).unwrap_or_else(|| expect_file.with_extension("pcap"));
     let name = cap.file_name().unwrap().to_string_lossy().into_owned();
     let expects = read_expect(expect_file);
     let keys = key_options(&cap);

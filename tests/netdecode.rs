@@ -3,7 +3,10 @@
 //! each encapsulation (tests/lab/make-encap-captures.sh) decodes exactly the
 //! SMB2 frames Wireshark decodes and raises the plain capture's findings; a
 //! capture smbdiag cannot open says so once; the client's packets of one of
-//! them carry an IPv6 Destination Options header, and the finding is the same.
+//! them carry an IPv6 Destination Options header, and the finding is the same;
+//! the same capture as a `netsh trace` saved in Network Monitor format (each
+//! packet in an NDIS-PacketCapture ETW event, tests/lab/netsh_cap.py) gives the
+//! same SMB2 and findings.
 
 mod common;
 
@@ -120,4 +123,68 @@ fn a_capture_whose_link_layer_is_not_decoded_says_so_once() {
     assert_eq!(two.len(), 1);
     let want = format!("frames of a link type smbdiag does not decode: {total} (first in frame 1)");
     assert!(two[0].text.contains(&want), "{}", two[0].text);
+}
+
+#[test]
+fn a_netsh_trace_in_network_monitor_format_gives_the_pcaps_smb2_and_findings() {
+    // tests/lab/netsh_cap.py wrote the lab pcap's frames as NDIS-PacketCapture
+    // events (1001) in a Network Monitor 2.3 file, with events that hold no
+    // packet before and among them; no Windows machine here makes a real one.
+    let lab = common::lab_captures_dir();
+    let pcap = lab.join("share_not_found.pcap");
+    let cap = lab.join("share_not_found_netsh.cap");
+    // Wireshark reads every frame as a network event; the packets are the NDIS fragments it opens as Ethernet.
+    let all = frames(&cap, "frame");
+    assert_eq!(frames(&cap, "netmon_event"), all, "not read as Network Monitor network events");
+    let packets: Vec<u32> = frames(&cap, "etw.ndis.event_id == 1001 && eth").into_iter().collect();
+    assert_eq!(packets.len(), frames(&pcap, "frame").len(), "Wireshark opens {packets:?} as packets");
+    // Frame, provider, event id of the events that hold no packet.
+    let kinds = common::fields(&cap, &["-Y", "!eth"], &["frame.number", "netmon_event.provider_id", "netmon_event.event_desc.id"]);
+    let others: BTreeSet<u32> = kinds.iter().filter_map(|k| k[0].parse().ok()).collect();
+    assert_eq!(others, all.iter().copied().filter(|f| !packets.contains(f)).collect::<BTreeSet<u32>>());
+    let ndis = "2ed6006e-4729-4609-b423-3ee7bcd678ef";
+    assert!(kinds.iter().any(|k| k[1] == ndis && k[2] != "1001"), "no NDIS event without a packet: {kinds:?}");
+    assert!(kinds.iter().any(|k| k[1] != ndis), "no other provider's event: {kinds:?}");
+    assert!(others.iter().any(|&f| f > packets[0]), "no packet-less event among the packets: {others:?}");
+    // The pcap's frame n is the .cap's n-th packet.
+    let at = |n: u32| packets[n as usize - 1];
+
+    // Wireshark's SMB2, message for message, in both.
+    let smb2 = |c: &Path| common::fields(c, &["-Y", "smb2"], &["frame.number", "smb2.cmd", "smb2.nt_status", "smb2.msg_id"]);
+    let in_pcap: Vec<Vec<String>> = smb2(&pcap)
+        .into_iter()
+        .map(|mut r| {
+            r[0] = at(r[0].parse().unwrap()).to_string();
+            r
+        })
+        .collect();
+    assert!(in_pcap.len() >= 10);
+    assert_eq!(smb2(&cap), in_pcap);
+    // smbdiag decodes SMB2 on exactly Wireshark's SMB2 frames.
+    assert_eq!(frames(&cap, "smbdiag.cmd"), frames(&cap, "smb2"));
+
+    // The finding on Wireshark's TREE_CONNECT error, naming the share and the request, as in the pcap.
+    let response = frames(&cap, "smb2.cmd == 3 && smb2.nt_status == 0xc00000cc");
+    let request = frames(&cap, "smb2.cmd == 3 && smb2.flags.response == 0 && smb2.tree contains \"projects\"");
+    assert_eq!((response.len(), request.len()), (1, 1), "{response:?} {request:?}");
+    let (response, request) = (*response.first().unwrap(), *request.first().unwrap());
+    let found = common::findings(&cap, &[]);
+    let plain = common::findings(&pcap, &[]);
+    let tree: Vec<&common::FindingRow> = found.iter().filter(|r| r.rule == "tree.share_not_found").collect();
+    assert_eq!(tree.iter().map(|r| r.frame).collect::<Vec<_>>(), vec![response]);
+    let r = tree[0];
+    assert!(r.text.contains("STATUS_BAD_NETWORK_NAME") && r.text.contains("\\\\10.99.0.2\\projects"), "{}", r.text);
+    assert_eq!(r.related, vec![request]);
+    let p = plain.iter().find(|p| p.rule == "tree.share_not_found").expect("the pcap's finding");
+    assert_eq!(p.related.iter().map(|&f| at(f)).collect::<Vec<_>>(), r.related);
+    // The same sentence, the request's frame number aside.
+    assert_eq!(r.text, p.text.replace(&format!("(frame {})", p.related[0]), &format!("(frame {request})")));
+
+    // Every finding of the pcap, on the same packets; nothing skipped, nothing on the packet-less events.
+    assert!(!found.iter().any(|r| r.rule == "decode.skipped_frames"), "skipped frames noted");
+    assert!(found.iter().all(|r| !others.contains(&r.frame)), "a finding on a packet-less event");
+    let key = |rows: &[common::FindingRow], map: &dyn Fn(u32) -> u32| -> Vec<(u32, String, Vec<u32>)> {
+        rows.iter().map(|r| (map(r.frame), r.rule.clone(), r.related.iter().map(|&f| map(f)).collect())).collect()
+    };
+    assert_eq!(key(&found, &|f| f), key(&plain, &at));
 }

@@ -35,7 +35,60 @@ fn mutate(cap: &std::path::Path, tag: &str, args: &[&str]) -> std::path::PathBuf
     let mut cmd = std::process::Command::new("editcap");
     cmd.args(args).arg(&src).arg(&dst);
     let out = cmd.output().expect("editcap (wireshark-common) installed");
+    let netmon = std::fs::read(&src).unwrap().starts_with(b"GMBU");
+    if netmon && String::from_utf8_lossy(&out.stderr).contains("can't be written") {
+        return mutate_netmon(&src, tag, args);
+    }
     assert!(out.status.success(), "editcap {args:?} {}: {}", cap.display(), String::from_utf8_lossy(&out.stderr));
+    std::process::Command::new("chmod").arg("a+r").arg(&dst).status().unwrap();
+    dst
+}
+
+/// What editcap does, for a Network Monitor 2.x file of network events (ETW
+/// records), which editcap writes in no format: "-E rate --seed n" changes
+/// each byte of each frame's data with that probability, "-s n" cuts each
+/// frame's data to n bytes; record headers, trailers and frame table stay valid.
+fn mutate_netmon(src: &std::path::Path, tag: &str, args: &[&str]) -> std::path::PathBuf {
+    let d = std::fs::read(src).unwrap();
+    let u32_at = |at: usize| u32::from_le_bytes(d[at..at + 4].try_into().unwrap()) as usize;
+    let (table_at, table_len) = (u32_at(24), u32_at(28));
+    let offsets: Vec<usize> = (0..table_len / 4).map(|i| u32_at(table_at + 4 * i)).collect();
+    let (rate, seed, snap) = match args {
+        ["-E", r, "--seed", n] => (r.parse::<f64>().unwrap(), n.parse::<u64>().unwrap(), usize::MAX),
+        ["-s", n] => (0.0, 0, n.parse().unwrap()),
+        _ => panic!("no Network Monitor mutation for {args:?}"),
+    };
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut out = d[..128].to_vec();
+    let mut table = Vec::new();
+    for (i, &at) in offsets.iter().enumerate() {
+        // Records lie one after another: the trailer runs to the next record (or the table).
+        let end = offsets.get(i + 1).copied().unwrap_or(table_at);
+        let incl = u32_at(at + 12);
+        let mut data = d[at + 16..at + 16 + incl].to_vec();
+        for b in data.iter_mut() {
+            if (rnd() % 1_000_000) as f64 / 1e6 < rate {
+                *b = rnd() as u8;
+            }
+        }
+        data.truncate(snap);
+        table.extend_from_slice(&(out.len() as u32).to_le_bytes());
+        out.extend_from_slice(&d[at..at + 12]);
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&data);
+        out.extend_from_slice(&d[at + 16 + incl..end]);
+    }
+    let table_at = out.len() as u32;
+    out[24..28].copy_from_slice(&table_at.to_le_bytes());
+    out.extend_from_slice(&table);
+    let dst = src.with_file_name(format!("{}.{tag}.cap", src.file_name().unwrap().to_string_lossy()));
+    std::fs::write(&dst, out).unwrap();
     std::process::Command::new("chmod").arg("a+r").arg(&dst).status().unwrap();
     dst
 }

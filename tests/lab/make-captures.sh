@@ -301,6 +301,12 @@ scenario_share_not_found() {
     expect tree.share_not_found 'smb2.cmd == 3 && smb2.nt_status == 0xc00000cc' first \
         'STATUS_BAD_NETWORK_NAME;\\10.99.0.2\projects;Get-SmbShare'
     end; stop_smbd
+    # The same packets as a netsh trace saved in Network Monitor format: no
+    # Windows here to take one, so netsh_cap.py wraps them in NDIS events.
+    if [ -z "${SDLAB_SUFFIX:-}" ]; then
+        python3 "$HERE/netsh_cap.py" "$OUT/share_not_found.pcap" "$OUT/share_not_found_netsh.cap"
+        cp "$OUT/share_not_found.expect" "$OUT/share_not_found_netsh.expect"
+    fi
 }
 
 scenario_port_blocked() {
