@@ -35,10 +35,10 @@ fn mutate(cap: &std::path::Path, tag: &str, args: &[&str]) -> std::path::PathBuf
     let mut cmd = std::process::Command::new("editcap");
     cmd.args(args).arg(&src).arg(&dst);
     let out = cmd.output().expect("editcap (wireshark-common) installed");
-    let netmon = std::fs::read(&src).unwrap().starts_with(b"GMBU");
-    // editcap refuses these frames in every version, in its own words ("can't
-    // be written" in 4.0, "can't be saved in a \"pcapng\" file" from 4.4 on).
-    if netmon && !out.status.success() {
+    // editcap refuses Network Monitor event frames in every version, in its own
+    // words ("can't be written" in 4.0, "can't be saved in a \"pcapng\" file"
+    // from 4.4 on); the file is read for its magic only then.
+    if !out.status.success() && std::fs::read(&src).unwrap().starts_with(b"GMBU") {
         return mutate_netmon(&src, tag, args);
     }
     assert!(out.status.success(), "editcap {args:?} {}: {}", cap.display(), String::from_utf8_lossy(&out.stderr));
